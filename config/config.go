@@ -1,0 +1,117 @@
+// Package config reads the environment contract of ../shared/design.md into one struct.
+// Both processes (worker and ingress) load the same struct so a variable means the same
+// thing everywhere; each process validates only what it needs.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Secret holds a credential. It never prints its value, so a Config (or a Secret) that
+// ends up in a log line or an error message leaks nothing.
+type Secret string
+
+// Decode implements envconfig.Decoder.
+func (s *Secret) Decode(v string) error { *s = Secret(v); return nil }
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v as well.
+func (s Secret) GoString() string { return s.String() }
+
+// Value returns the clear value, for the few places that must use it.
+func (s Secret) Value() string { return string(s) }
+
+// Config is the whole environment contract. Field docs repeat README's table.
+type Config struct {
+	DatabaseURL Secret `envconfig:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:55432/igdirect?sslmode=disable"`
+
+	TemporalAddress   string `envconfig:"TEMPORAL_ADDRESS" default:"localhost:7233"`
+	TemporalNamespace string `envconfig:"TEMPORAL_NAMESPACE" default:"default"`
+	TemporalTaskQueue string `envconfig:"TEMPORAL_TASK_QUEUE" default:"instagram-direct"`
+
+	IngressAddr string `envconfig:"INGRESS_ADDR" default:":8080"`
+	PublicURL   string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
+	// MaxWebhookBody caps webhook request bodies. Meta batches up to 1000 updates per POST
+	// (spec §2.2); 4 MiB leaves room for that and refuses anything absurd.
+	MaxWebhookBody int64 `envconfig:"MAX_WEBHOOK_BODY" default:"4194304"`
+
+	RocketChatURL          string `envconfig:"ROCKETCHAT_URL"`
+	RocketChatUserID       string `envconfig:"ROCKETCHAT_USER_ID"`
+	RocketChatAuthToken    Secret `envconfig:"ROCKETCHAT_AUTH_TOKEN"`
+	RocketChatWebhookToken Secret `envconfig:"ROCKETCHAT_WEBHOOK_TOKEN"`
+	RocketChatCommandToken Secret `envconfig:"ROCKETCHAT_COMMAND_TOKEN"`
+	RocketChatSetupChannel string `envconfig:"ROCKETCHAT_SETUP_CHANNEL" default:"omnichannel-instagram-setup"`
+
+	MetaAppID        string `envconfig:"META_APP_ID"`
+	MetaAppSecret    Secret `envconfig:"META_APP_SECRET"`
+	MetaVerifyToken  Secret `envconfig:"META_VERIFY_TOKEN"`
+	MetaGraphURL     string `envconfig:"META_GRAPH_URL" default:"https://graph.facebook.com"`
+	MetaGraphVersion string `envconfig:"META_GRAPH_VERSION" default:"v23.0"`
+	MetaDialogURL    string `envconfig:"META_DIALOG_URL" default:"https://www.facebook.com"`
+
+	TokenEncryptionKey Secret `envconfig:"TOKEN_ENCRYPTION_KEY"`
+	AdminAPIToken      Secret `envconfig:"ADMIN_API_TOKEN"`
+
+	// Conversation tuning (worker). Documented in README; the defaults suit production.
+	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
+	// delivered out of order by Meta can still be posted in timestamp order.
+	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"250ms"`
+	// CloseLinger keeps a closed conversation's run alive this long to absorb late
+	// redeliveries of messages it already posted, so they are not posted again in a new room.
+	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`
+}
+
+// Load reads the environment.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return nil, err
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	c.RocketChatURL = strings.TrimRight(c.RocketChatURL, "/")
+	c.MetaGraphURL = strings.TrimRight(c.MetaGraphURL, "/")
+	return &c, nil
+}
+
+// EncryptionKey decodes TOKEN_ENCRYPTION_KEY (32 bytes, standard or URL base64).
+func (c *Config) EncryptionKey() ([]byte, error) {
+	v := strings.TrimSpace(c.TokenEncryptionKey.Value())
+	if v == "" {
+		return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not set (32 random bytes, base64; e.g. `openssl rand -base64 32`)")
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(v); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY must decode to 32 bytes, got %d", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not valid base64")
+}
+
+// Require returns an error naming every listed variable that is empty.
+func Require(pairs ...string) error {
+	var missing []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			missing = append(missing, pairs[i])
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing required configuration: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package identity
+
+import "testing"
+
+func TestWorkflowIDRoundTrip(t *testing.T) {
+	tests := []struct {
+		account, igsid string
+		ok             bool
+	}{
+		{"17841400000000001", "6871234500000001", true},
+		{"acct", "user_1", true},
+		{"", "x", false},
+		{"a:b", "x", false},
+	}
+	for _, tt := range tests {
+		a, u, ok := ParseWorkflowID(WorkflowID(tt.account, tt.igsid))
+		if ok != tt.ok {
+			t.Fatalf("%q/%q: ok=%v want %v", tt.account, tt.igsid, ok, tt.ok)
+		}
+		if ok && (a != tt.account || u != tt.igsid) {
+			t.Fatalf("round trip gave %q/%q", a, u)
+		}
+	}
+	if _, _, ok := ParseWorkflowID("other:1:2"); ok {
+		t.Fatal("foreign prefix accepted")
+	}
+}
+
+func TestVisitorToken(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	tok := VisitorToken(key, "17841400000000001", "6871234500000001")
+	a, u, err := ParseVisitorToken(key, tok)
+	if err != nil || a != "17841400000000001" || u != "6871234500000001" {
+		t.Fatalf("parse: %q %q %v", a, u, err)
+	}
+	if VisitorToken(key, "17841400000000001", "6871234500000001") != tok {
+		t.Fatal("token is not deterministic")
+	}
+	bad := []string{
+		"", "ig.1.2", "ig.1.2.3.4",
+		VisitorToken([]byte("another key......................"), "17841400000000001", "6871234500000001"),
+		"ig.17841400000000001.6871234500000002." + tok[len(tok)-24:],
+	}
+	for _, b := range bad {
+		if _, _, err := ParseVisitorToken(key, b); err == nil {
+			t.Fatalf("forged token %q accepted", b)
+		}
+	}
+}
+
+func TestMessageID(t *testing.T) {
+	a, b := MessageID("message", "aWdf1"), MessageID("message", "aWdf1")
+	if a != b {
+		t.Fatal("not deterministic")
+	}
+	if MessageID("message", "aWdf2") == a || MessageID("note", "aWdf1") == a {
+		t.Fatal("collision between different events")
+	}
+	if len(a) != 26 {
+		t.Fatalf("unexpected length %d", len(a))
+	}
+}

@@ -1,0 +1,457 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Agent availability is re-checked with capped exponential backoff while no agent is online
+// (and at once whenever the customer writes again).
+const (
+	agentCheckFirst = 5 * time.Second
+	agentCheckMax   = 5 * time.Minute
+)
+
+// Conversation is the entity workflow of one Instagram user and one business account. A run
+// lives for one Rocket.Chat room: it registers the visitor, opens the room when the first
+// message is due, posts customer messages in Meta-timestamp order exactly once, sends agent
+// replies to Instagram, and ends when the room is closed.
+//
+// All inbound events are signals consumed only by this coroutine with ReceiveAsync (see
+// specs/temporal-go.md §1.6), and the run continues as new when Temporal suggests it.
+func Conversation(ctx workflow.Context, in ConversationInput) error {
+	c := newConversation(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return c.st.view(), nil }); err != nil {
+		return err
+	}
+	return c.run(ctx)
+}
+
+type conversation struct {
+	st       State
+	settings Settings
+	log      log.Logger
+	igCh     workflow.ReceiveChannel
+	rcCh     workflow.ReceiveChannel
+	// published mirrors what the search attributes currently say, so they are upserted only
+	// when a value changes (each upsert is a history event).
+	published map[string]string
+}
+
+func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
+	c := &conversation{
+		log:       workflow.GetLogger(ctx),
+		igCh:      workflow.GetSignalChannel(ctx, SignalInstagram),
+		rcCh:      workflow.GetSignalChannel(ctx, SignalRocketChat),
+		published: map[string]string{},
+	}
+	if in.Carry != nil {
+		c.st = *in.Carry
+	}
+	c.st.PageID, c.st.IGSID = in.PageID, in.IGSID
+	if c.st.Status == "" || c.st.Status == StateClosed {
+		c.st.Status = StateWaitingForAgent
+	}
+	return c
+}
+
+func (c *conversation) run(ctx workflow.Context) error {
+	if err := c.loadSettings(ctx); err != nil {
+		return err
+	}
+	if c.st.Visitor == nil {
+		if err := c.registerVisitor(ctx); err != nil {
+			return err
+		}
+	}
+	c.publish(ctx)
+	for {
+		c.drain(ctx)
+		if c.st.CloseRequested && len(c.st.Outbox) == 0 {
+			return c.closeRoom(ctx)
+		}
+		worked, err := c.step(ctx)
+		if err != nil {
+			return err
+		}
+		c.publish(ctx)
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return c.continueAsNew(ctx, func() State { return c.st })
+		}
+		if !worked {
+			if err := c.waitForWork(ctx, c.nextDeadline(ctx)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// step does one unit of work and reports whether there was any to do.
+func (c *conversation) step(ctx workflow.Context) (bool, error) {
+	if len(c.st.Outbox) > 0 && c.st.RoomID != "" {
+		return true, c.sendAgentMessage(ctx)
+	}
+	if len(c.st.Pending) == 0 || !c.due(ctx, c.st.Pending[0]) {
+		return false, nil
+	}
+	if c.st.RoomID == "" {
+		if workflow.Now(ctx).Before(c.st.NextAgentCheck) {
+			return false, nil
+		}
+		return true, c.openRoom(ctx)
+	}
+	return true, c.postPending(ctx)
+}
+
+// due reports whether an event has waited out the reorder window. The window counts from
+// Meta's timestamp, or from arrival if that is earlier (Meta's clock may run ahead of ours),
+// so a late redelivery is posted at once and on-time events wait at most the window.
+func (c *conversation) due(ctx workflow.Context, ev InstagramEvent) bool {
+	return !workflow.Now(ctx).Before(c.releaseAt(ev))
+}
+
+func (c *conversation) releaseAt(ev InstagramEvent) time.Time {
+	start := time.UnixMilli(ev.Timestamp)
+	if !ev.ArrivedAt.IsZero() && ev.ArrivedAt.Before(start) {
+		start = ev.ArrivedAt
+	}
+	return start.Add(c.settings.ReorderWindow)
+}
+
+// nextDeadline is when the loop must wake up even without a signal: when the first pending
+// event becomes due, or when agent availability is to be checked again.
+func (c *conversation) nextDeadline(ctx workflow.Context) time.Time {
+	if len(c.st.Pending) == 0 {
+		return time.Time{}
+	}
+	at := c.releaseAt(c.st.Pending[0])
+	if c.st.RoomID == "" && c.st.NextAgentCheck.After(at) {
+		at = c.st.NextAgentCheck
+	}
+	return at
+}
+
+// waitForWork blocks until a signal arrives or the deadline passes (zero: no deadline). The
+// timer runs on a child context that is cancelled afterwards: in SDK v1.50 an await timer
+// otherwise stays pending after the condition wins (specs/temporal-go.md §1.7).
+func (c *conversation) waitForWork(ctx workflow.Context, deadline time.Time) error {
+	signalled := func() bool { return c.igCh.Len() > 0 || c.rcCh.Len() > 0 }
+	if deadline.IsZero() {
+		return workflow.Await(ctx, signalled)
+	}
+	d := deadline.Sub(workflow.Now(ctx))
+	if d <= 0 {
+		return nil
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	_, err := workflow.AwaitWithOptions(tctx, workflow.AwaitOptions{
+		Timeout:      d,
+		TimerOptions: workflow.TimerOptions{Summary: "wait for next due event"},
+	}, signalled)
+	return err
+}
+
+// drain takes in every signal already received, without blocking.
+func (c *conversation) drain(ctx workflow.Context) {
+	for {
+		var ev InstagramEvent
+		if !c.igCh.ReceiveAsync(&ev) {
+			break
+		}
+		c.acceptInstagram(ctx, ev)
+	}
+	for {
+		var ev RocketChatEvent
+		if !c.rcCh.ReceiveAsync(&ev) {
+			break
+		}
+		c.acceptRocketChat(ev)
+	}
+}
+
+func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) {
+	if !c.st.Seen.Add(ev.DedupKey()) {
+		c.st.Duplicates++
+		c.log.Info("Duplicate Instagram event ignored", "kind", ev.Kind, "mid", ev.MID)
+		return
+	}
+	switch ev.Kind {
+	case EventMessage:
+		ev.ArrivedAt = workflow.Now(ctx)
+		c.st.insertPending(ev)
+		if t := time.UnixMilli(ev.Timestamp); t.After(c.st.LastCustomerAt) {
+			c.st.LastCustomerAt = t
+		}
+		// A customer who writes again while we wait for an agent triggers a fresh check.
+		c.st.NextAgentCheck = time.Time{}
+	case EventEcho:
+		// Our own sends come back as echoes; they are never customer messages. Echoes of
+		// messages sent by other tools are not shown yet.
+		if !c.st.OurMIDs.Has(ev.MID) {
+			c.log.Info("Echo of a message sent outside this service", "mid", ev.MID)
+		}
+	default:
+		c.log.Info("Instagram event kind not handled", "kind", ev.Kind, "detail", ev.Detail)
+	}
+}
+
+func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
+	// Events of another room (an earlier, closed room of this customer, whose transcript was
+	// reconciled on close) are ignored.
+	if ev.RoomID == "" || ev.RoomID != c.st.RoomID {
+		c.log.Info("Rocket.Chat event for another room ignored", "kind", ev.Kind, "room", ev.RoomID)
+		return
+	}
+	switch ev.Kind {
+	case RCAgentMessage:
+		c.queueAgentMessages(ev.Messages)
+	case RCClosed:
+		c.queueAgentMessages(ev.Messages)
+		c.st.CloseRequested = true
+	case RCTaken, RCForwarded:
+		if ev.AgentUsername != "" {
+			c.st.Agent = ev.AgentUsername
+		}
+	}
+}
+
+func (c *conversation) queueAgentMessages(msgs []AgentMessage) {
+	for _, m := range msgs {
+		if m.ID == "" || !c.st.AgentSeen.Add(m.ID) {
+			continue
+		}
+		c.st.Outbox = append(c.st.Outbox, m)
+	}
+}
+
+func (c *conversation) loadSettings(ctx workflow.Context) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	return workflow.ExecuteLocalActivity(lctx, ActivityLoadSettings).Get(ctx, &c.settings)
+}
+
+func (c *conversation) registerVisitor(ctx workflow.Context) error {
+	var v VisitorInfo
+	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "register visitor"), ActivityRegisterVisitor,
+		RegisterVisitorInput{PageID: c.st.PageID, IGSID: c.st.IGSID}).Get(ctx, &v)
+	if err != nil {
+		return err
+	}
+	c.st.Visitor = &v
+	return nil
+}
+
+// openRoom gets or creates the Livechat room. With no agent online the conversation keeps
+// its messages and checks again later, with capped backoff.
+func (c *conversation) openRoom(ctx workflow.Context) error {
+	var res OpenRoomResult
+	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "open room"), ActivityOpenRoom,
+		OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Department: c.st.Visitor.Department}).Get(ctx, &res)
+	if err != nil {
+		return err
+	}
+	if res.NoAgent {
+		c.st.Status = StateWaitingForAgent
+		c.st.AgentBackoff = min(max(c.st.AgentBackoff*2, agentCheckFirst), agentCheckMax)
+		c.st.NextAgentCheck = workflow.Now(ctx).Add(c.st.AgentBackoff)
+		c.log.Info("No agent online; messages wait", "pending", len(c.st.Pending), "next_check", c.st.NextAgentCheck)
+		return nil
+	}
+	c.st.RoomID, c.st.Agent, c.st.Status = res.RoomID, res.Agent, StateOpen
+	c.st.AgentBackoff, c.st.NextAgentCheck = 0, time.Time{}
+	return nil
+}
+
+// postPending posts the first pending event into the room. A room that turns out closed
+// (its close webhook is late or disabled) ends this run like a close: the event stays
+// pending and goes to a new room in the next run.
+func (c *conversation) postPending(ctx workflow.Context) error {
+	ev := c.st.Pending[0]
+	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "post customer message"), ActivityPostVisitorMessage,
+		PostVisitorMessageInput{PageID: c.st.PageID, IGSID: c.st.IGSID, RoomID: c.st.RoomID,
+			Kind: ev.Kind, MID: ev.MID, Text: ev.Text}).Get(ctx, nil)
+	if isAppError(err, ErrRoomClosed) {
+		c.log.Info("Room closed under us; the message goes to a new room", "room", c.st.RoomID)
+		c.st.CloseRequested = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.st.Pending = c.st.Pending[1:]
+	c.st.Delivered++
+	return nil
+}
+
+// sendAgentMessage sends the first outbox message to Instagram. A message Meta refuses for
+// good is dropped with a note to the agent in the room, so nothing fails silently.
+func (c *conversation) sendAgentMessage(ctx workflow.Context) error {
+	m := c.st.Outbox[0]
+	var res SendResult
+	err := workflow.ExecuteActivity(instagramCtx(ctx, "send agent reply"), ActivitySendToInstagram,
+		SendInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Text: m.Text,
+			AgentUsername: m.AgentUsername, AgentName: m.AgentName}).Get(ctx, &res)
+	c.st.Outbox = c.st.Outbox[1:]
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+			return err
+		}
+		c.log.Warn("Agent reply not delivered", "error", err)
+		return c.note(ctx, fmt.Sprintf("⚠️ Not delivered to Instagram: %q (%s)", truncate(m.Text, 80), appErr.Error()))
+	}
+	for _, id := range res.MessageIDs {
+		c.st.OurMIDs.Add(id)
+	}
+	c.st.SentToIG++
+	return nil
+}
+
+// note tells the agent something in the room. A note that cannot be posted is logged, not
+// retried forever: it must never block the conversation.
+func (c *conversation) note(ctx workflow.Context, text string) error {
+	if c.st.RoomID == "" {
+		return nil
+	}
+	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute, Summary: "note to agent",
+	})
+	if err := workflow.ExecuteActivity(nctx, ActivityPostNote, NoteInput{RoomID: c.st.RoomID, Text: text}).Get(ctx, nil); err != nil {
+		c.log.Warn("Note to agent failed", "error", err)
+	}
+	return nil
+}
+
+// closeRoom ends the run for a closed room. The run lingers to absorb Meta's redeliveries
+// of events it already posted; a genuinely new customer message starts the next run (same
+// workflow ID, new room) through continue-as-new, carrying the dedup state.
+func (c *conversation) closeRoom(ctx workflow.Context) error {
+	c.st.Status = StateClosed
+	c.st.ClosedAt = workflow.Now(ctx)
+	c.publish(ctx)
+	c.log.Info("Room closed", "room", c.st.RoomID, "delivered", c.st.Delivered, "sent", c.st.SentToIG)
+	deadline := c.st.ClosedAt.Add(c.settings.CloseLinger)
+	for {
+		c.drain(ctx)
+		if len(c.st.Pending) > 0 {
+			return c.continueAsNew(ctx, c.nextRoomState)
+		}
+		if !workflow.Now(ctx).Before(deadline) {
+			return nil
+		}
+		if err := c.waitForWork(ctx, deadline); err != nil {
+			return err
+		}
+	}
+}
+
+// nextRoomState is what a new room's run inherits: the customer, the undelivered events and
+// the dedup memory; nothing of the closed room.
+func (c *conversation) nextRoomState() State {
+	return State{
+		PageID: c.st.PageID, IGSID: c.st.IGSID, Status: StateWaitingForAgent,
+		Visitor: c.st.Visitor, Pending: c.st.Pending, LastCustomerAt: c.st.LastCustomerAt,
+		Seen: c.st.Seen, OurMIDs: c.st.OurMIDs,
+	}
+}
+
+// continueAsNew drains the signal channels and hands the state to a new run without
+// yielding in between, so no signal is lost (specs/temporal-go.md §1.6).
+func (c *conversation) continueAsNew(ctx workflow.Context, next func() State) error {
+	c.drain(ctx)
+	carry := next()
+	return workflow.NewContinueAsNewError(ctx, ConversationWorkflowName,
+		ConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Carry: &carry})
+}
+
+// publish upserts the search attributes whose value changed and refreshes the run's details.
+func (c *conversation) publish(ctx workflow.Context) {
+	want := map[string]string{
+		SAState.GetName():  c.st.Status,
+		SARoomID.GetName(): c.st.RoomID,
+	}
+	if c.st.Visitor != nil {
+		want[SAUsername.GetName()] = c.st.Visitor.Username
+		want[SADepartment.GetName()] = c.st.Visitor.Department
+	}
+	var updates []temporal.SearchAttributeUpdate
+	for _, key := range []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment} {
+		v, ok := want[key.GetName()]
+		if !ok || c.published[key.GetName()] == v {
+			continue
+		}
+		c.published[key.GetName()] = v
+		if v == "" {
+			updates = append(updates, key.ValueUnset())
+		} else {
+			updates = append(updates, key.ValueSet(v))
+		}
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		c.log.Warn("Search attribute upsert failed", "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, c.details())
+}
+
+func (c *conversation) details() string {
+	who := c.st.IGSID
+	if c.st.Visitor != nil && c.st.Visitor.Username != "" {
+		who = "@" + c.st.Visitor.Username
+	}
+	d := fmt.Sprintf("**%s** · %s\n\nInstagram account %s", c.st.Status, who, c.st.PageID)
+	if c.st.RoomID != "" {
+		d += fmt.Sprintf(" · Rocket.Chat room `%s`", c.st.RoomID)
+	}
+	if c.st.Agent != "" {
+		d += " · agent " + c.st.Agent
+	}
+	return d
+}
+
+func isAppError(err error, typ string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == typ
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// rocketChatCtx: Rocket.Chat calls retry without end (capped at one minute apart), so an
+// outage of any length delays messages but never drops them.
+func rocketChatCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 20 * time.Second,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		},
+	})
+}
+
+// instagramCtx: Graph API calls retry transient and rate-limit errors without end; the
+// activity marks permanent errors non-retryable.
+func instagramCtx(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute,
+		},
+	})
+}

@@ -1,0 +1,270 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+// fakeActivities stands in for Rocket.Chat and Instagram with in-memory behaviour, so the
+// tests check what the workflow does, not which mocks it called.
+type fakeActivities struct {
+	mu         sync.Mutex
+	settings   Settings
+	agentsFrom time.Time // OpenRoom reports no agent until the workflow clock reaches this
+	now        func() time.Time
+	rooms      int
+	posted     []string // "room:text" in posting order
+	sent       []string
+	closedRoom string // PostVisitorMessage fails with RoomClosed for this room
+	sendErr    error
+	notes      []string
+}
+
+func (f *fakeActivities) LoadSettings(context.Context) (Settings, error) { return f.settings, nil }
+
+func (f *fakeActivities) RegisterVisitor(_ context.Context, in RegisterVisitorInput) (VisitorInfo, error) {
+	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "sales"}, nil
+}
+
+func (f *fakeActivities) OpenRoom(context.Context, OpenRoomInput) (OpenRoomResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.now != nil && f.now().Before(f.agentsFrom) {
+		return OpenRoomResult{NoAgent: true}, nil
+	}
+	f.rooms++
+	return OpenRoomResult{RoomID: fmt.Sprintf("room%d", f.rooms), Agent: "bob"}, nil
+}
+
+func (f *fakeActivities) PostVisitorMessage(_ context.Context, in PostVisitorMessageInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if in.RoomID == f.closedRoom {
+		return temporal.NewNonRetryableApplicationError("room closed", ErrRoomClosed, nil)
+	}
+	f.posted = append(f.posted, in.RoomID+":"+in.Text)
+	return nil
+}
+
+func (f *fakeActivities) SendToInstagram(_ context.Context, in SendInput) (SendResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sendErr != nil {
+		return SendResult{}, f.sendErr
+	}
+	f.sent = append(f.sent, in.Text)
+	return SendResult{MessageIDs: []string{"out-" + in.Text}}, nil
+}
+
+func (f *fakeActivities) PostNote(_ context.Context, in NoteInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.notes = append(f.notes, in.RoomID+":"+in.Text)
+	return nil
+}
+
+func newEnv(t *testing.T, f *fakeActivities) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(30 * time.Second)
+	env.RegisterWorkflowWithOptions(Conversation, workflow.RegisterOptions{Name: ConversationWorkflowName})
+	for name, fn := range map[string]any{
+		ActivityLoadSettings: f.LoadSettings, ActivityRegisterVisitor: f.RegisterVisitor,
+		ActivityOpenRoom: f.OpenRoom, ActivityPostVisitorMessage: f.PostVisitorMessage,
+		ActivitySendToInstagram: f.SendToInstagram, ActivityPostNote: f.PostNote,
+	} {
+		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "instagram:acct:user1"})
+	if f.settings == (Settings{}) {
+		f.settings = Settings{ReorderWindow: 500 * time.Millisecond, CloseLinger: time.Minute}
+	}
+	f.now = env.Now
+	return env
+}
+
+func msg(env *testsuite.TestWorkflowEnvironment, mid, text string, offset time.Duration) InstagramEvent {
+	return InstagramEvent{Kind: EventMessage, MID: mid, Text: text, Timestamp: env.Now().Add(offset).UnixMilli()}
+}
+
+func signalAt(env *testsuite.TestWorkflowEnvironment, at time.Duration, name string, arg any) {
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(name, arg) }, at)
+}
+
+func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) StateView {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryState)
+	require.NoError(t, err)
+	var st StateView
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func TestMessagesPostedOnceInTimestampOrder(t *testing.T) {
+	f := &fakeActivities{}
+	env := newEnv(t, f)
+	start := env.Now()
+	m1 := InstagramEvent{Kind: EventMessage, MID: "m1", Text: "one", Timestamp: start.Add(1 * time.Second).UnixMilli()}
+	m2 := InstagramEvent{Kind: EventMessage, MID: "m2", Text: "two", Timestamp: start.Add(2 * time.Second).UnixMilli()}
+	m3 := InstagramEvent{Kind: EventMessage, MID: "m3", Text: "three", Timestamp: start.Add(2100 * time.Millisecond).UnixMilli()}
+	signalAt(env, 1*time.Second, SignalInstagram, m1)
+	signalAt(env, 2200*time.Millisecond, SignalInstagram, m3) // delivered before m2 ...
+	signalAt(env, 2300*time.Millisecond, SignalInstagram, m2) // ... which happened earlier
+	signalAt(env, 5*time.Second, SignalInstagram, m1)         // redelivery
+	env.RegisterDelayedCallback(func() {
+		st := queryState(t, env)
+		require.Equal(t, StateOpen, st.Status)
+		require.Equal(t, 3, st.Delivered)
+		require.Equal(t, 1, st.Duplicates)
+		env.SignalWorkflow(SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+	}, 10*time.Second)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"room1:one", "room1:two", "room1:three"}, f.posted)
+}
+
+func TestAgentRepliesSentAndEchoesNotPosted(t *testing.T) {
+	f := &fakeActivities{}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "hello", time.Second))
+	reply := func(id, text string) RocketChatEvent {
+		return RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: id, Text: text, AgentUsername: "bob"}}}
+	}
+	signalAt(env, 3*time.Second, SignalRocketChat, reply("a1", "hi there"))
+	signalAt(env, 3*time.Second, SignalRocketChat, reply("a1", "hi there")) // webhook retried by Rocket.Chat
+	signalAt(env, 4*time.Second, SignalInstagram, InstagramEvent{Kind: EventEcho, MID: "out-hi there", Text: "hi there", Timestamp: env.Now().Add(4 * time.Second).UnixMilli()})
+	signalAt(env, 5*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room0", Messages: []AgentMessage{{ID: "a0", Text: "for another room"}}}) // not this room: ignored
+	// The close transcript repeats a1 and holds a2, whose own webhook never came.
+	signalAt(env, 6*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "hi there"}, {ID: "a2", Text: "bye"}}})
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"hi there", "bye"}, f.sent)
+	require.Equal(t, []string{"room1:hello"}, f.posted)
+}
+
+func TestMessageAfterCloseStartsNextRoomRun(t *testing.T) {
+	f := &fakeActivities{}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "first", time.Second))
+	signalAt(env, 3*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+	signalAt(env, 5*time.Second, SignalInstagram, msg(env, "m1", "first", time.Second)) // redelivery: absorbed
+	signalAt(env, 6*time.Second, SignalInstagram, msg(env, "m2", "second", 6*time.Second))
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "want continue-as-new, got %v", env.GetWorkflowError())
+	var next ConversationInput
+	require.NoError(t, converterDecode(can, &next))
+	require.NotNil(t, next.Carry)
+	require.Empty(t, next.Carry.RoomID, "the next run must open a new room")
+	require.Len(t, next.Carry.Pending, 1)
+	require.Equal(t, "second", next.Carry.Pending[0].Text)
+	require.True(t, next.Carry.Seen.Has("message:m1"), "dedup memory must carry over")
+	require.Equal(t, []string{"room1:first"}, f.posted)
+
+	// The next run delivers the carried message to a new room.
+	f2 := &fakeActivities{rooms: 1}
+	env2 := newEnv(t, f2)
+	env2.RegisterDelayedCallback(func() {
+		env2.SignalWorkflow(SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room2"})
+	}, 20*time.Second)
+	env2.ExecuteWorkflow(ConversationWorkflowName, next)
+	require.NoError(t, env2.GetWorkflowError())
+	require.Equal(t, []string{"room2:second"}, f2.posted)
+}
+
+func TestNoAgentOnlineMessagesWaitThenDeliveredInOrder(t *testing.T) {
+	f := &fakeActivities{}
+	env := newEnv(t, f)
+	f.agentsFrom = env.Now().Add(2 * time.Minute)
+	for i := 1; i <= 4; i++ {
+		signalAt(env, time.Duration(i)*10*time.Second, SignalInstagram, msg(env, fmt.Sprintf("m%d", i), fmt.Sprintf("msg %d", i), time.Duration(i)*10*time.Second))
+	}
+	env.RegisterDelayedCallback(func() {
+		st := queryState(t, env)
+		require.Equal(t, StateWaitingForAgent, st.Status)
+		require.Equal(t, 4, st.Pending)
+		require.Empty(t, f.posted)
+	}, 90*time.Second)
+	env.RegisterDelayedCallback(func() {
+		st := queryState(t, env)
+		require.Equal(t, StateOpen, st.Status)
+		require.Equal(t, 0, st.Pending)
+		env.SignalWorkflow(SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"room1:msg 1", "room1:msg 2", "room1:msg 3", "room1:msg 4"}, f.posted)
+}
+
+func TestRoomClosedUnderUsMovesMessageToNextRun(t *testing.T) {
+	f := &fakeActivities{closedRoom: "room1"}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "lost?", time.Second))
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next ConversationInput
+	require.NoError(t, converterDecode(can, &next))
+	require.Len(t, next.Carry.Pending, 1)
+	require.Empty(t, next.Carry.RoomID)
+}
+
+func TestRejectedReplyBecomesNoteForAgent(t *testing.T) {
+	f := &fakeActivities{sendErr: temporal.NewNonRetryableApplicationError("outside window", ErrOutsideWindow, nil)}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "hi", time.Second))
+	signalAt(env, 3*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "late answer"}}})
+	signalAt(env, 5*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, f.notes, 1)
+	require.Contains(t, f.notes[0], "late answer")
+}
+
+func TestContinueAsNewWhenSuggestedCarriesEverything(t *testing.T) {
+	f := &fakeActivities{}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "a", time.Second))
+	signalAt(env, 3*time.Second, SignalInstagram, msg(env, "m2", "b", 3*time.Second))
+	signalAt(env, 3*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "reply"}}})
+	env.RegisterDelayedCallback(func() {
+		// m2 is still inside its reorder window when Temporal suggests continue-as-new.
+		env.SetContinueAsNewSuggested(true)
+		env.SignalWorkflow(SignalInstagram, msg(env, "m3", "c", 3200*time.Millisecond))
+	}, 3200*time.Millisecond)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next ConversationInput
+	require.NoError(t, converterDecode(can, &next))
+	require.Equal(t, "room1", next.Carry.RoomID)
+	require.Equal(t, 1, next.Carry.Delivered)
+	require.Len(t, next.Carry.Pending, 2, "undelivered events travel to the next run")
+	require.Equal(t, []string{"b", "c"}, []string{next.Carry.Pending[0].Text, next.Carry.Pending[1].Text})
+	require.Equal(t, 1, next.Carry.SentToIG)
+	require.True(t, next.Carry.Seen.Has("message:m3"))
+	require.True(t, next.Carry.AgentSeen.Has("a1"))
+}
+
+func TestRecentForgetsOldestBeyondLimit(t *testing.T) {
+	var r Recent
+	for i := 0; i < recentLimit+10; i++ {
+		require.True(t, r.Add(fmt.Sprint(i)))
+	}
+	require.False(t, r.Add(fmt.Sprint(recentLimit+5)))
+	require.False(t, r.Has("0"))
+	require.True(t, r.Has("10"))
+	require.Len(t, r.Keys, recentLimit)
+}

@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"sort"
+	"time"
+)
+
+// State is the conversation's whole memory. It is carried across continue-as-new, so every
+// field must survive JSON round trips, and every collection is bounded.
+type State struct {
+	PageID  string       `json:"page_id"`
+	IGSID   string       `json:"igsid"`
+	Status  string       `json:"status"`
+	Visitor *VisitorInfo `json:"visitor,omitempty"`
+	RoomID  string       `json:"room_id,omitempty"`
+	Agent   string       `json:"agent,omitempty"`
+
+	// Pending holds customer events not yet posted, sorted by Meta's timestamp.
+	Pending []InstagramEvent `json:"pending,omitempty"`
+	// Outbox holds agent messages not yet sent to Instagram, in Rocket.Chat order.
+	Outbox []AgentMessage `json:"outbox,omitempty"`
+
+	Seen      Recent `json:"seen"`       // dedup keys of Instagram events taken in
+	AgentSeen Recent `json:"agent_seen"` // Rocket.Chat message IDs taken in
+	OurMIDs   Recent `json:"our_mids"`   // mids of messages this service sent (their echoes are ours)
+
+	Delivered      int       `json:"delivered"`
+	SentToIG       int       `json:"sent_to_instagram"`
+	Duplicates     int       `json:"duplicates"`
+	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
+
+	// Agent availability: when no agent was online, when to check again and with what backoff.
+	NextAgentCheck time.Time     `json:"next_agent_check,omitzero"`
+	AgentBackoff   time.Duration `json:"agent_backoff,omitempty"`
+
+	CloseRequested bool      `json:"close_requested,omitempty"`
+	ClosedAt       time.Time `json:"closed_at,omitzero"`
+}
+
+// insertPending keeps Pending sorted by (timestamp, mid), so events are posted in the
+// order they happened, not the order Meta delivered them.
+func (s *State) insertPending(ev InstagramEvent) {
+	i := sort.Search(len(s.Pending), func(i int) bool {
+		p := s.Pending[i]
+		return p.Timestamp > ev.Timestamp || (p.Timestamp == ev.Timestamp && p.MID > ev.MID)
+	})
+	s.Pending = append(s.Pending, InstagramEvent{})
+	copy(s.Pending[i+1:], s.Pending[i:])
+	s.Pending[i] = ev
+}
+
+// Recent is a bounded set that forgets its oldest keys first. Order of insertion is kept
+// in a slice so the set serialises deterministically across continue-as-new.
+type Recent struct {
+	Keys  []string        `json:"keys,omitempty"`
+	index map[string]bool // rebuilt lazily; never iterated
+}
+
+// recentLimit bounds each set. Meta redelivers within hours, and a conversation rarely has
+// a thousand events in flight, so older keys are safe to forget.
+const recentLimit = 2000
+
+// Has reports whether key was added and not yet forgotten.
+func (r *Recent) Has(key string) bool {
+	r.build()
+	return r.index[key]
+}
+
+// Add inserts key; it returns false if key was already present.
+func (r *Recent) Add(key string) bool {
+	r.build()
+	if r.index[key] {
+		return false
+	}
+	r.Keys = append(r.Keys, key)
+	r.index[key] = true
+	if len(r.Keys) > recentLimit {
+		drop := len(r.Keys) - recentLimit
+		for _, k := range r.Keys[:drop] {
+			delete(r.index, k)
+		}
+		r.Keys = append([]string(nil), r.Keys[drop:]...)
+	}
+	return true
+}
+
+func (r *Recent) build() {
+	if r.index != nil {
+		return
+	}
+	r.index = make(map[string]bool, len(r.Keys))
+	for _, k := range r.Keys {
+		r.index[k] = true
+	}
+}
+
+// StateView is what the "state" query returns: the state without the dedup sets.
+type StateView struct {
+	PageID         string    `json:"page_id"`
+	IGSID          string    `json:"igsid"`
+	Status         string    `json:"status"`
+	Username       string    `json:"username,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	Department     string    `json:"department,omitempty"`
+	RoomID         string    `json:"room_id,omitempty"`
+	Agent          string    `json:"agent,omitempty"`
+	Pending        int       `json:"pending"`
+	Outbox         int       `json:"outbox"`
+	Delivered      int       `json:"delivered"`
+	SentToIG       int       `json:"sent_to_instagram"`
+	Duplicates     int       `json:"duplicates"`
+	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
+	NextAgentCheck time.Time `json:"next_agent_check,omitzero"`
+}
+
+func (s *State) view() StateView {
+	v := StateView{
+		PageID: s.PageID, IGSID: s.IGSID, Status: s.Status, RoomID: s.RoomID, Agent: s.Agent,
+		Pending: len(s.Pending), Outbox: len(s.Outbox), Delivered: s.Delivered, SentToIG: s.SentToIG,
+		Duplicates: s.Duplicates, LastCustomerAt: s.LastCustomerAt, NextAgentCheck: s.NextAgentCheck,
+	}
+	if s.Visitor != nil {
+		v.Username, v.Name, v.Department = s.Visitor.Username, s.Visitor.Name, s.Visitor.Department
+	}
+	return v
+}

@@ -1,0 +1,137 @@
+package workflows
+
+import "time"
+
+// ConversationInput starts (or continues) the conversation of one Instagram user with one
+// business account. In the workflow ID and here, "page" is the Instagram professional
+// account ID that Meta sends as entry.id.
+type ConversationInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+	// Carry is the state handed over by the previous run (continue-as-new).
+	Carry *State `json:"carry,omitempty"`
+}
+
+// Instagram event kinds (InstagramEvent.Kind).
+const (
+	EventMessage = "message"
+	EventEcho    = "echo"
+	EventUnknown = "unknown"
+)
+
+// InstagramEvent is one messaging event from a Meta webhook, reduced to what the workflow
+// needs. It carries no secrets: workflow history is visible in the Temporal UI.
+type InstagramEvent struct {
+	Kind      string `json:"kind"`
+	MID       string `json:"mid,omitempty"`
+	Timestamp int64  `json:"ts"` // Meta's event time, epoch milliseconds
+	Text      string `json:"text,omitempty"`
+	// Standby is true for events received on the standby channel (another app owns the thread).
+	Standby bool `json:"standby,omitempty"`
+	// Detail names what an unknown event was (for the log).
+	Detail string `json:"detail,omitempty"`
+	// ArrivedAt is set by the workflow when it takes the event in (workflow time).
+	ArrivedAt time.Time `json:"arrived_at,omitzero"`
+}
+
+// DedupKey identifies an event for deduplication: Meta may deliver the same event twice,
+// and different kinds of event can share a mid (an unsend reuses the message's mid).
+func (e InstagramEvent) DedupKey() string {
+	if e.MID != "" {
+		return e.Kind + ":" + e.MID
+	}
+	return e.Kind + "@" + time.UnixMilli(e.Timestamp).UTC().Format(time.RFC3339Nano) + ":" + e.Text
+}
+
+// Rocket.Chat event kinds (RocketChatEvent.Kind).
+const (
+	RCAgentMessage = "agent_message"
+	RCClosed       = "closed"
+	RCTaken        = "taken"
+	RCForwarded    = "forwarded"
+)
+
+// RocketChatEvent is one Omnichannel webhook, reduced to what the workflow needs.
+type RocketChatEvent struct {
+	Kind   string `json:"kind"`
+	RoomID string `json:"room_id"`
+	// Messages holds agent messages: one for RCAgentMessage; for RCClosed the agent messages
+	// of the transcript, so replies whose own webhook is late or lost are still delivered.
+	Messages      []AgentMessage `json:"messages,omitempty"`
+	AgentUsername string         `json:"agent_username,omitempty"`
+	AgentName     string         `json:"agent_name,omitempty"`
+}
+
+// AgentMessage is a message written in the Rocket.Chat room by an agent (or bot).
+type AgentMessage struct {
+	ID            string `json:"id"`
+	Text          string `json:"text"`
+	AgentUsername string `json:"agent_username,omitempty"`
+	AgentName     string `json:"agent_name,omitempty"`
+	TS            string `json:"ts,omitempty"` // ISO-8601 from Rocket.Chat
+}
+
+// Settings are the tunables the workflow reads at the start of each run through the
+// LoadSettings local activity (they come from worker configuration and the database).
+type Settings struct {
+	ReorderWindow time.Duration `json:"reorder_window"`
+	CloseLinger   time.Duration `json:"close_linger"`
+}
+
+// RegisterVisitorInput / VisitorInfo: register the Livechat visitor of a conversation.
+type RegisterVisitorInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+}
+
+// VisitorInfo is what the workflow keeps about the customer.
+type VisitorInfo struct {
+	Name       string `json:"name"`
+	Username   string `json:"username,omitempty"`
+	Department string `json:"department,omitempty"`
+}
+
+// OpenRoomInput / OpenRoomResult: get or create the Livechat room.
+type OpenRoomInput struct {
+	PageID     string `json:"page_id"`
+	IGSID      string `json:"igsid"`
+	Department string `json:"department,omitempty"`
+}
+
+// OpenRoomResult tells whether a room is open, or no agent is available.
+type OpenRoomResult struct {
+	RoomID  string `json:"room_id,omitempty"`
+	NoAgent bool   `json:"no_agent,omitempty"`
+	Agent   string `json:"agent,omitempty"`
+}
+
+// PostVisitorMessageInput posts a customer message into the room, with an _id derived
+// from (Kind, MID) so retries are idempotent.
+type PostVisitorMessageInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+	RoomID string `json:"room_id"`
+	Kind   string `json:"kind"`
+	MID    string `json:"mid"`
+	Text   string `json:"text"`
+}
+
+// SendInput sends an agent's message to the Instagram user.
+type SendInput struct {
+	PageID        string `json:"page_id"`
+	IGSID         string `json:"igsid"`
+	Text          string `json:"text"`
+	AgentUsername string `json:"agent_username,omitempty"`
+	AgentName     string `json:"agent_name,omitempty"`
+}
+
+// SendResult carries Meta's message ID, which later comes back as the echo's mid.
+type SendResult struct {
+	MessageIDs []string `json:"message_ids"`
+}
+
+// NoteInput posts a note for the agent into the room (as the bot user).
+type NoteInput struct {
+	RoomID string `json:"room_id"`
+	Text   string `json:"text"`
+}
