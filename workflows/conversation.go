@@ -254,7 +254,7 @@ func (c *conversation) registerVisitor(ctx workflow.Context) error {
 func (c *conversation) openRoom(ctx workflow.Context) error {
 	var res OpenRoomResult
 	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "open room"), ActivityOpenRoom,
-		OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Department: c.st.Visitor.Department}).Get(ctx, &res)
+		OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID, DepartmentID: c.st.Visitor.DepartmentID}).Get(ctx, &res)
 	if err != nil {
 		return err
 	}
@@ -381,9 +381,10 @@ func (c *conversation) publish(ctx workflow.Context) {
 	if c.st.Visitor != nil {
 		want[SAUsername.GetName()] = c.st.Visitor.Username
 		want[SADepartment.GetName()] = c.st.Visitor.Department
+		want[SAPageID.GetName()] = c.st.Visitor.PageID
 	}
 	var updates []temporal.SearchAttributeUpdate
-	for _, key := range []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment} {
+	for _, key := range []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment, SAPageID} {
 		v, ok := want[key.GetName()]
 		if !ok || c.published[key.GetName()] == v {
 			continue

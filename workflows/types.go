@@ -86,16 +86,20 @@ type RegisterVisitorInput struct {
 
 // VisitorInfo is what the workflow keeps about the customer.
 type VisitorInfo struct {
+	PageID     string `json:"page_id,omitempty"` // Facebook page ID of the business account
 	Name       string `json:"name"`
 	Username   string `json:"username,omitempty"`
-	Department string `json:"department,omitempty"`
+	// Department is the page's department as configured (name or ID); DepartmentID is the
+	// ID Rocket.Chat resolved it to, which livechat/config needs.
+	Department   string `json:"department,omitempty"`
+	DepartmentID string `json:"department_id,omitempty"`
 }
 
 // OpenRoomInput / OpenRoomResult: get or create the Livechat room.
 type OpenRoomInput struct {
-	PageID     string `json:"page_id"`
-	IGSID      string `json:"igsid"`
-	Department string `json:"department,omitempty"`
+	PageID       string `json:"page_id"`
+	IGSID        string `json:"igsid"`
+	DepartmentID string `json:"department_id,omitempty"`
 }
 
 // OpenRoomResult tells whether a room is open, or no agent is available.

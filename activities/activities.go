@@ -1,0 +1,80 @@
+// Package activities holds the Temporal activities of the bridge: thin methods on one
+// struct that owns the Rocket.Chat and Graph API clients and the store. They translate
+// client errors into the retryable / non-retryable outcomes the workflows expect:
+// transient failures are returned as is (Temporal retries them), rate limits carry the
+// delay the remote side asked for, and permanent failures become non-retryable
+// application errors of the types declared in package workflows.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/activities/rocketchat"
+	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// Activities is registered once per worker; its fields are shared by all executions.
+type Activities struct {
+	Store      *store.Store
+	RC         *rocketchat.Client
+	IG         *instagram.Client
+	VisitorKey []byte
+	// Tunables from the worker's configuration, handed to workflows by LoadSettings.
+	Settings workflows.Settings
+	Log      *slog.Logger
+}
+
+// Register registers every activity under the name the workflows use.
+func (a *Activities) Register(r worker.ActivityRegistry) {
+	for name, fn := range map[string]any{
+		workflows.ActivityLoadSettings:       a.LoadSettings,
+		workflows.ActivityRegisterVisitor:    a.RegisterVisitor,
+		workflows.ActivityOpenRoom:           a.OpenRoom,
+		workflows.ActivityPostVisitorMessage: a.PostVisitorMessage,
+		workflows.ActivitySendToInstagram:    a.SendToInstagram,
+		workflows.ActivityPostNote:           a.PostNote,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}
+
+// LoadSettings returns the conversation tunables (run as a local activity at run start).
+func (a *Activities) LoadSettings(context.Context) (workflows.Settings, error) {
+	return a.Settings, nil
+}
+
+func (a *Activities) visitorToken(page, igsid string) string {
+	return identity.VisitorToken(a.VisitorKey, page, igsid)
+}
+
+// pageToken reads the page's token; a page that is not connected (yet) is a retryable
+// error, so the conversation keeps its messages until an admin connects the page.
+func (a *Activities) pageToken(ctx context.Context, account string) (pageID, token string, err error) {
+	pageID, token, err = a.Store.PageToken(ctx, account)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", temporal.NewApplicationError(
+			fmt.Sprintf("Instagram account %s is not connected (no page token stored)", account), workflows.ErrPageNotConnected)
+	}
+	return pageID, token, err
+}
+
+// rcError maps a Rocket.Chat client error to an activity error: rate limits retry after
+// the wait the server announced; everything else keeps Temporal's backoff.
+func rcError(err error) error {
+	var e *rocketchat.Error
+	if errors.As(err, &e) && rocketchat.IsRateLimited(err) && e.RetryAfter > 0 {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), "RocketChatRateLimited",
+			temporal.ApplicationErrorOptions{NextRetryDelay: e.RetryAfter})
+	}
+	return err
+}

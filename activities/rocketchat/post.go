@@ -1,0 +1,63 @@
+package rocketchat
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+)
+
+// PostAttachment is a chat.postMessage attachment (§11.3).
+type PostAttachment struct {
+	Title, TitleLink, Text, Color string
+	Actions                       []Action
+}
+
+// Action is a link button on an attachment. Type defaults to "button".
+type Action struct{ Type, Text, URL string }
+
+type wireAction struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+	URL  string `json:"url"`
+}
+
+type wirePostAttachment struct {
+	Title     string       `json:"title,omitempty"`
+	TitleLink string       `json:"title_link,omitempty"`
+	Text      string       `json:"text,omitempty"`
+	Color     string       `json:"color,omitempty"`
+	Actions   []wireAction `json:"actions,omitempty"`
+}
+
+type wirePost struct {
+	Channel     string               `json:"channel"`
+	Text        string               `json:"text,omitempty"`
+	Attachments []wirePostAttachment `json:"attachments,omitempty"`
+}
+
+// PostMessage posts as the bot user (POST chat.postMessage). channel is
+// "#name", "@username" or a room id.
+//
+// Spec gap: §11.3 lists attachments fields but not button actions; we send
+// Rocket.Chat's message-attachment action shape {type:"button",text,url}.
+func (c *Client) PostMessage(ctx context.Context, channel, text string, attachments []PostAttachment) error {
+	if channel == "" {
+		return fmt.Errorf("%w: empty channel", ErrInvalidRequest)
+	}
+	if text == "" && len(attachments) == 0 {
+		return fmt.Errorf("%w: nothing to post", ErrInvalidRequest)
+	}
+	body := wirePost{Channel: channel, Text: text}
+	for _, a := range attachments {
+		wa := wirePostAttachment{Title: a.Title, TitleLink: a.TitleLink, Text: a.Text, Color: a.Color}
+		for _, act := range a.Actions {
+			typ := act.Type
+			if typ == "" {
+				typ = "button"
+			}
+			wa.Actions = append(wa.Actions, wireAction{Type: typ, Text: act.Text, URL: act.URL})
+		}
+		body.Attachments = append(body.Attachments, wa)
+	}
+	return c.do(ctx, request{method: http.MethodPost, path: "chat.postMessage", body: body, auth: true}, nil)
+}

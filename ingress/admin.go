@@ -1,0 +1,117 @@
+package ingress
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/identity"
+)
+
+// requireAdmin guards /admin/api with the ADMIN_API_TOKEN bearer token (constant-time).
+// Without a configured token the admin API is closed.
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !secretEqual(token, s.cfg.AdminAPIToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			writeError(w, http.StatusUnauthorized, "admin API requires Authorization: Bearer <ADMIN_API_TOKEN>")
+			return
+		}
+		if s.store == nil {
+			writeError(w, http.StatusServiceUnavailable, "no database")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) listPages(w http.ResponseWriter, r *http.Request) {
+	pages, err := s.store.Pages(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "could not list pages")
+		return
+	}
+	if pages == nil {
+		pages = []store.Page{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pages": pages})
+}
+
+func (s *Server) getPage(w http.ResponseWriter, r *http.Request) {
+	p, err := s.store.FindPage(r.Context(), mux.Vars(r)["page"])
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no page with that ID or username")
+		return
+	} else if err != nil {
+		writeError(w, http.StatusInternalServerError, "could not read page")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// connectPageRequest connects a page by hand with a page access token (for system-user
+// tokens, or the sandbox); the OAuth flow does the same for admins with a browser.
+type connectPageRequest struct {
+	IGAccountID string `json:"ig_account_id"`
+	IGUsername  string `json:"ig_username"`
+	Name        string `json:"name"`
+	AccessToken string `json:"access_token"`
+	store.PageConfig
+}
+
+func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
+	pageID := mux.Vars(r)["page"]
+	var req connectPageRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return
+	}
+	switch {
+	case !identity.ValidID(pageID):
+		writeError(w, http.StatusBadRequest, "page ID must be a Meta ID (digits)")
+		return
+	case !identity.ValidID(req.IGAccountID):
+		writeError(w, http.StatusBadRequest, "ig_account_id is required (the Instagram professional account ID)")
+		return
+	case strings.TrimSpace(req.AccessToken) == "":
+		writeError(w, http.StatusBadRequest, "access_token is required (a page access token)")
+		return
+	}
+	p := store.Page{PageID: pageID, IGAccountID: req.IGAccountID, IGUsername: strings.TrimPrefix(req.IGUsername, "@"), Name: req.Name}
+	if err := s.store.ConnectPage(r.Context(), p, req.AccessToken); err != nil {
+		writeError(w, http.StatusConflict, "could not store page (is the Instagram account connected to another page?)")
+		return
+	}
+	page, err := s.store.UpdatePageConfig(r.Context(), pageID, req.PageConfig)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "could not store page configuration")
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
+	var c store.PageConfig
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return
+	}
+	p, err := s.store.UpdatePageConfig(r.Context(), mux.Vars(r)["page"], c)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no page with that ID or username")
+		return
+	} else if err != nil {
+		writeError(w, http.StatusInternalServerError, "could not update page")
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}

@@ -1,0 +1,120 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/igdirect/bridge/activities/rocketchat"
+	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// maxTranscript bounds the agent messages a close event carries to the workflow.
+const maxTranscript = 200
+
+// receiveRocketChat takes an Omnichannel webhook (spec rocketchat §10). Rocket.Chat sends
+// them for every Livechat room, not only ours, and counts anything but an exact 200 as a
+// failure; so events that are not ours, or not for us, are acknowledged with 200 and
+// dropped, and only a Temporal failure answers 5xx (which Rocket.Chat retries).
+func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
+	if !secretEqual(r.Header.Get("X-RocketChat-Livechat-Token"), s.cfg.RocketChatWebhookToken) {
+		status := http.StatusForbidden
+		if r.Header.Get("X-RocketChat-Livechat-Token") == "" {
+			status = http.StatusUnauthorized
+		}
+		writeError(w, status, "missing or wrong X-RocketChat-Livechat-Token")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxWebhookBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	p, err := rocketchat.ParseWebhook(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "malformed webhook body: "+err.Error())
+		return
+	}
+	account, igsid, err := identity.ParseVisitorToken(s.visitorKey, p.Visitor.Token)
+	if err != nil {
+		// A room of another Livechat channel (web widget, WhatsApp...), or webhook.test.
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
+		return
+	}
+	ev, ok := s.toRocketChatEvent(p)
+	if !ok {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	err = s.temporal.SignalWorkflow(ctx, identity.WorkflowID(account, igsid), "", workflows.SignalRocketChat, ev)
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		// The conversation's run has ended: its room was closed and reconciled already.
+		s.log.Info("Rocket.Chat event for a finished conversation", "type", p.Type, "room", p.ID)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "conversation finished"})
+	case err != nil:
+		s.log.Error("Temporal did not accept a Rocket.Chat event; asking Rocket.Chat to retry", "type", p.Type, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "event could not be recorded; retry later")
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+}
+
+// toRocketChatEvent keeps what the conversation needs from a webhook.
+func (s *Server) toRocketChatEvent(p *rocketchat.WebhookPayload) (workflows.RocketChatEvent, bool) {
+	ev := workflows.RocketChatEvent{RoomID: p.ID}
+	switch p.Type {
+	case "Message":
+		ev.Kind = workflows.RCAgentMessage
+		ev.Messages = s.agentMessages(p.Messages)
+		return ev, len(ev.Messages) > 0
+	case "LivechatSession":
+		ev.Kind = workflows.RCClosed
+		ev.Messages = s.agentMessages(p.Messages)
+		if len(ev.Messages) > maxTranscript {
+			ev.Messages = ev.Messages[len(ev.Messages)-maxTranscript:]
+		}
+		return ev, true
+	case "LivechatSessionTaken", "LivechatSessionForwarded":
+		ev.Kind = workflows.RCTaken
+		if p.Type == "LivechatSessionForwarded" {
+			ev.Kind = workflows.RCForwarded
+		}
+		if p.ServedBy != nil {
+			ev.AgentUsername = p.ServedBy.Username
+		}
+		if p.Agent != nil {
+			ev.AgentName = p.Agent.Name
+			if ev.AgentUsername == "" {
+				ev.AgentUsername = p.Agent.Username
+			}
+		}
+		return ev, true
+	}
+	return ev, false
+}
+
+// agentMessages keeps the messages that go to Instagram: written by an agent (agentId
+// marks non-visitor authors, spec rocketchat §10.4), not the closing system message, not
+// this bridge's own notes, and not empty.
+func (s *Server) agentMessages(in []rocketchat.WebhookMessage) []workflows.AgentMessage {
+	var out []workflows.AgentMessage
+	for _, m := range in {
+		if m.AgentID == "" || m.ClosingMessage || m.Msg == "" {
+			continue
+		}
+		if s.cfg.RocketChatUserID != "" && m.U.ID == s.cfg.RocketChatUserID {
+			continue
+		}
+		out = append(out, workflows.AgentMessage{ID: m.ID, Text: m.Msg, AgentUsername: m.Username, AgentName: m.U.Name, TS: m.TS})
+	}
+	return out
+}

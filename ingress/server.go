@@ -1,0 +1,104 @@
+// Package ingress is the bridge's HTTP front door. It is deliberately thin: it verifies
+// each request (HMAC signature, shared tokens), parses it, and hands every event to
+// Temporal before answering. It never calls Rocket.Chat or Meta itself. If Temporal cannot
+// take an event, it answers 5xx so that the sender retries: an event is either in Temporal
+// or still at the sender.
+package ingress
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.temporal.io/sdk/client"
+
+	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/config"
+)
+
+// Server holds the dependencies of the handlers.
+type Server struct {
+	cfg        *config.Config
+	temporal   client.Client
+	store      *store.Store // admin API and readiness; may be nil in tests of the webhooks
+	visitorKey []byte
+	log        *slog.Logger
+	// unknownKinds remembers the event kinds already logged as not handled.
+	unknownKinds sync.Map
+}
+
+// New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
+// is unreachable.
+func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, temporal: tc, store: st, visitorKey: visitorKey, log: log}
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/webhooks/instagram", s.verifyInstagram).Methods(http.MethodGet)
+	r.HandleFunc("/webhooks/instagram", s.receiveInstagram).Methods(http.MethodPost)
+	r.HandleFunc("/webhooks/rocketchat", s.receiveRocketChat).Methods(http.MethodPost)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	admin := r.PathPrefix("/admin/api").Subrouter()
+	admin.Use(s.requireAdmin)
+	admin.HandleFunc("/pages", s.listPages).Methods(http.MethodGet)
+	admin.HandleFunc("/pages/{page}", s.connectPage).Methods(http.MethodPut)
+	admin.HandleFunc("/pages/{page}", s.getPage).Methods(http.MethodGet)
+	admin.HandleFunc("/pages/{page}", s.editPage).Methods(http.MethodPatch)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	return r
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports whether both backends the ingress depends on are reachable.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"temporal": "ok", "database": "ok"}
+	status := http.StatusOK
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], status = "unreachable", http.StatusServiceUnavailable
+	}
+	if s.store != nil {
+		if err := s.store.Ping(ctx); err != nil {
+			checks["database"], status = "unreachable", http.StatusServiceUnavailable
+		}
+	}
+	writeJSON(w, status, checks)
+}
+
+// secretEqual compares a presented secret with the configured one in constant time. An
+// unconfigured secret never matches.
+func secretEqual(presented string, configured config.Secret) bool {
+	want := configured.Value()
+	if want == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with {"error": "..."}; every refusal says what was wrong.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make test`: static checks, unit tests, and the end-to-end tests against a real
+# PostgreSQL (a throwaway cluster under .data/test-pg, or E2E_DATABASE_URL) and real
+# Temporal dev servers started by the tests from the pinned CLI (or TEMPORAL_CLI).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+log "go vet"
+go vet ./...
+log "workflowcheck (determinism of workflow code)"
+go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 -show-pos ./workflows/...
+
+if [[ -z "${TEMPORAL_CLI:-}" ]]; then
+  ensure_temporal_cli
+  export TEMPORAL_CLI="$TEMPORAL"
+fi
+if [[ -z "${E2E_DATABASE_URL:-}" ]]; then
+  PG_TEST_PORT=${PG_TEST_PORT:-55433}
+  trap 'pg_stop "$ROOT/.data/test-pg"' EXIT
+  pg_start "$ROOT/.data/test-pg" "$PG_TEST_PORT" postgres
+  export E2E_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_TEST_PORT/postgres?sslmode=disable"
+fi
+export E2E_LOGS="$ROOT/.data/test-logs"
+rm -rf "$E2E_LOGS"; mkdir -p "$E2E_LOGS"
+
+log "go test (unit and end-to-end)"
+go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...

@@ -1,0 +1,101 @@
+// Command worker runs the bridge's Temporal worker: it registers the workflows and the
+// activities, which own the HTTP clients for Rocket.Chat and the Graph API.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/igdirect/bridge/activities"
+	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/activities/rocketchat"
+	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/internal/logging"
+	"github.com/igdirect/bridge/internal/temporalx"
+	"github.com/igdirect/bridge/workflows"
+)
+
+func main() {
+	log := logging.New("worker")
+	if err := run(log); err != nil {
+		log.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	if err := config.Require("ROCKETCHAT_URL", cfg.RocketChatURL, "META_APP_SECRET", cfg.MetaAppSecret.Value()); err != nil {
+		return err
+	}
+	key, err := cfg.EncryptionKey()
+	if err != nil {
+		return err
+	}
+	sealer, err := store.NewSealer(key)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, err := store.Open(ctx, cfg.DatabaseURL.Value(), sealer)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	tc, err := temporalx.Dial(ctx, cfg, log, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := temporalx.CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+
+	httpClient := &http.Client{Timeout: 20 * time.Second}
+	acts := &activities.Activities{
+		Store:      st,
+		RC:         rocketchat.NewClient(cfg.RocketChatURL, cfg.RocketChatUserID, cfg.RocketChatAuthToken.Value(), httpClient),
+		IG:         instagram.NewClient(cfg.MetaGraphURL, cfg.MetaGraphVersion, cfg.MetaAppID, cfg.MetaAppSecret.Value(), httpClient),
+		VisitorKey: visitorKey(key),
+		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
+		Log:        log,
+	}
+	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
+	acts.Register(w)
+	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress,
+		"rocketchat", cfg.RocketChatURL, "graph", cfg.MetaGraphURL)
+	if err := w.Run(interruptOn(ctx)); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
+}
+
+// interruptOn turns a context into the channel worker.Run waits on.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch
+}
+
+// visitorKey derives the visitor-token MAC key from TOKEN_ENCRYPTION_KEY, so one secret
+// serves both purposes without the same key bytes being used twice.
+func visitorKey(key []byte) []byte { return config.DeriveKey(key, "visitor-token") }
