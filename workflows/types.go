@@ -86,9 +86,9 @@ type RegisterVisitorInput struct {
 
 // VisitorInfo is what the workflow keeps about the customer.
 type VisitorInfo struct {
-	PageID     string `json:"page_id,omitempty"` // Facebook page ID of the business account
-	Name       string `json:"name"`
-	Username   string `json:"username,omitempty"`
+	PageID   string `json:"page_id,omitempty"` // Facebook page ID of the business account
+	Name     string `json:"name"`
+	Username string `json:"username,omitempty"`
 	// Department is the page's department as configured (name or ID); DepartmentID is the
 	// ID Rocket.Chat resolved it to, which livechat/config needs.
 	Department   string `json:"department,omitempty"`
