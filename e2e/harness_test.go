@@ -142,6 +142,9 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	rcOpts.WebhookURL, rcOpts.WebhookSecret = s.ingressURL+"/webhooks/rocketchat", webhookToken
 	rcOpts.BotUserID, rcOpts.BotAuthToken = "bridge-bot", botToken
 	rcOpts.WebhookTimeout = 500 * time.Millisecond
+	// The worst case an admin can configure: visitor messages are sent to the webhook too;
+	// they must never go back to Instagram.
+	rcOpts.OnVisitorMessage = true
 	s.rc = rocketchat.New(rcOpts)
 	s.rc.AddDepartment("dept-ig", "Instagram", "")
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: agentName, Name: "Ana Agent", Departments: []string{"dept-ig"}, Available: true})

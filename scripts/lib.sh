@@ -85,7 +85,7 @@ pg_stop() {
 # temporal_start DBFILE PORT UIPORT(0 = headless) LOGFILE: start the dev server in the
 # background with the latency flags of specs/temporal-go.md §6.4, wait until healthy, and
 # create the search attributes (flags are ignored for an existing DB file, so always run
-# the idempotent create). Prints the server's PID.
+# the idempotent create). Sets TEMPORAL_PID (the server stays a child of the calling shell).
 temporal_start() {
   local dbfile=$1 port=$2 uiport=$3 logfile=$4
   mkdir -p "$(dirname "$dbfile")"
@@ -96,7 +96,8 @@ temporal_start() {
     --log-level warn)
   if [[ "$uiport" == 0 ]]; then args+=(--headless); else args+=(--ui-port "$uiport"); fi
   "$TEMPORAL" "${args[@]}" >"$logfile" 2>&1 &
-  local pid=$!
+  TEMPORAL_PID=$!
+  local pid=$TEMPORAL_PID
   local i
   for i in $(seq 1 120); do
     if "$TEMPORAL" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; then break; fi
@@ -108,7 +109,6 @@ temporal_start() {
     "$TEMPORAL" operator search-attribute create --address "127.0.0.1:$port" --namespace default \
       --name "$sa" --type Keyword >/dev/null 2>&1 || true
   done
-  echo "$pid"
 }
 
 # random_secret prints 32 random bytes, base64.

@@ -6,6 +6,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+# Refuse to start over another stack (ports would clash and half the processes would exit).
+for port in 7233 8080 9091 9092; do
+  if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    die "port $port is already in use (another make run?); stop it first"
+  fi
+done
+
 DATA="$ROOT/.data"
 mkdir -p "$DATA/logs"
 PIDS=()
@@ -14,10 +21,13 @@ cleanup() {
   log "Stopping"
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -P $$ 2>/dev/null || true
   wait 2>/dev/null || true
   pg_stop "$DATA/pg"
 }
-trap cleanup INT TERM EXIT
+STOPPING=
+trap 'STOPPING=1' INT TERM
+trap cleanup EXIT
 
 # Secrets generated once for the embedded defaults, kept in .data/ (git-ignored).
 if [[ ! -f "$DATA/secrets.env" ]]; then
@@ -51,7 +61,8 @@ if [[ "$DATABASE_URL" == *"127.0.0.1:$PG_PORT"* ]]; then
 fi
 if [[ "$TEMPORAL_ADDRESS" == "127.0.0.1:7233" ]]; then
   log "Starting Temporal dev server (UI http://localhost:8233)"
-  PIDS+=("$(temporal_start "$DATA/temporal/dev.db" 7233 8233 "$DATA/logs/temporal.log")")
+  temporal_start "$DATA/temporal/dev.db" 7233 8233 "$DATA/logs/temporal.log"
+  PIDS+=("$TEMPORAL_PID")
 fi
 
 SANDBOX=false
@@ -108,4 +119,4 @@ MSG
 fi
 echo; log "Press Ctrl-C to stop everything."
 wait -n "${PIDS[@]}" || true
-log "A process exited; see .data/logs/"
+[[ -n "$STOPPING" ]] || log "A process exited; see .data/logs/"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // PostAttachment is a chat.postMessage attachment (§11.3).
@@ -30,7 +31,8 @@ type wirePostAttachment struct {
 }
 
 type wirePost struct {
-	Channel     string               `json:"channel"`
+	Channel     string               `json:"channel,omitempty"`
+	RoomID      string               `json:"roomId,omitempty"`
 	Text        string               `json:"text,omitempty"`
 	Attachments []wirePostAttachment `json:"attachments,omitempty"`
 }
@@ -47,7 +49,14 @@ func (c *Client) PostMessage(ctx context.Context, channel, text string, attachme
 	if text == "" && len(attachments) == 0 {
 		return fmt.Errorf("%w: nothing to post", ErrInvalidRequest)
 	}
-	body := wirePost{Channel: channel, Text: text}
+	body := wirePost{Text: text}
+	// A bare room ID goes in roomId: it is the target field made for IDs (§11.3), whereas
+	// channel is documented for #name and @username first.
+	if strings.HasPrefix(channel, "#") || strings.HasPrefix(channel, "@") {
+		body.Channel = channel
+	} else {
+		body.RoomID = channel
+	}
 	for _, a := range attachments {
 		wa := wirePostAttachment{Title: a.Title, TitleLink: a.TitleLink, Text: a.Text, Color: a.Color}
 		for _, act := range a.Actions {
