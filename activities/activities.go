@@ -19,6 +19,7 @@ import (
 	"github.com/igdirect/bridge/activities/instagram"
 	"github.com/igdirect/bridge/activities/rocketchat"
 	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -40,7 +41,8 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		workflows.ActivityLoadSettings:       a.LoadSettings,
 		workflows.ActivityRegisterVisitor:    a.RegisterVisitor,
 		workflows.ActivityOpenRoom:           a.OpenRoom,
-		workflows.ActivityPostVisitorMessage: a.PostVisitorMessage,
+		workflows.ActivityPostToRoom:         a.PostToRoom,
+		workflows.ActivitySendAutomated:      a.SendAutomated,
 		workflows.ActivitySendToInstagram:    a.SendToInstagram,
 		workflows.ActivityPostNote:           a.PostNote,
 	} {
@@ -77,4 +79,14 @@ func rcError(err error) error {
 			temporal.ApplicationErrorOptions{NextRetryDelay: e.RetryAfter})
 	}
 	return err
+}
+
+// appSettings reads the application settings at each use, so an admin's change applies to
+// the next message without a restart.
+func (a *Activities) appSettings(ctx context.Context) (appsettings.Settings, error) {
+	stored, err := a.Store.Settings(ctx)
+	if err != nil {
+		return appsettings.Settings{}, err
+	}
+	return appsettings.FromMap(stored)
 }

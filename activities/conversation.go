@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -82,27 +83,112 @@ func (a *Activities) OpenRoom(ctx context.Context, in workflows.OpenRoomInput) (
 	return workflows.OpenRoomResult{RoomID: room.ID, Agent: room.ServedByUsername}, nil
 }
 
-// PostVisitorMessage posts a customer message with an _id derived from the Instagram event,
-// so a retry after a lost response cannot post it twice.
-func (a *Activities) PostVisitorMessage(ctx context.Context, in workflows.PostVisitorMessageInput) error {
-	_, err := a.RC.SendMessage(ctx, a.visitorToken(in.PageID, in.IGSID), in.RoomID, identity.MessageID(in.Kind, in.MID), in.Text)
-	if rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
-		return temporal.NewNonRetryableApplicationError("room "+in.RoomID+" is closed", workflows.ErrRoomClosed, err)
+// PostToRoom posts items into the room in order: customer messages as the visitor, with an
+// _id derived from the Instagram event so a retry cannot post one twice, and notes as the
+// bot user. Progress is recorded in heartbeats, so a retried call resumes after the last
+// item posted instead of repeating notes (which have no idempotency key).
+func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInput) (workflows.PostToRoomResult, error) {
+	token := a.visitorToken(in.PageID, in.IGSID)
+	done := 0
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &done)
 	}
-	return rcError(err)
+	for i := done; i < len(in.Items); i++ {
+		it := in.Items[i]
+		var err error
+		if it.Kind == workflows.ItemNote {
+			err = a.RC.PostMessage(ctx, in.RoomID, it.Text, nil)
+			if err != nil && !rocketchat.IsTransient(err) {
+				// A note is information for the agent; one Rocket.Chat refuses for good (the
+				// bot lacks access to Omnichannel rooms, the room closed) is logged and
+				// skipped, never allowed to hold up the customer's messages.
+				activity.GetLogger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
+				err = nil
+			}
+		} else {
+			_, err = a.RC.SendMessage(ctx, token, in.RoomID, identity.MessageID(it.Kind, it.MID), it.Text)
+		}
+		if rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
+			return workflows.PostToRoomResult{Posted: i, RoomClosed: true}, nil
+		}
+		if err != nil {
+			return workflows.PostToRoomResult{}, rcError(err)
+		}
+		activity.RecordHeartbeat(ctx, i+1)
+	}
+	return workflows.PostToRoomResult{Posted: len(in.Items)}, nil
 }
 
-// SendToInstagram sends an agent's reply through the Send API.
+// SendToInstagram sends an agent's reply through the Send API, signed with the agent's name
+// or username as the agent_display_name setting says.
 func (a *Activities) SendToInstagram(ctx context.Context, in workflows.SendInput) (workflows.SendResult, error) {
 	pageID, token, err := a.pageToken(ctx, in.PageID)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
-	res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: in.Text, MessagingType: "RESPONSE"})
+	settings, err := a.appSettings(ctx)
+	if err != nil {
+		return workflows.SendResult{}, err
+	}
+	text := signed(in.Text, in.AgentName, in.AgentUsername, settings.AgentDisplayName)
+	res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
 	if err != nil {
 		return workflows.SendResult{}, graphError(err)
 	}
 	return workflows.SendResult{MessageIDs: []string{res.MessageID}}, nil
+}
+
+// signed prefixes a reply with the agent's display name: "Ana: text".
+func signed(text, name, username, mode string) string {
+	who := ""
+	switch mode {
+	case "name":
+		who = name
+		if who == "" {
+			who = username
+		}
+	case "username":
+		who = username
+	}
+	if who == "" {
+		return text
+	}
+	return who + ": " + text
+}
+
+// automatedWindow: automated messages may only be sent within 24 hours of the customer's
+// last message (spec instagram §4.4; the HUMAN_AGENT tag is for humans only).
+const automatedWindow = 24 * time.Hour
+
+// SendAutomated sends one of the page's automated messages, with its text as configured
+// right now. A page without that message configured, or a customer outside the window, is
+// not an error: the result says why nothing was sent.
+func (a *Activities) SendAutomated(ctx context.Context, in workflows.SendAutomatedInput) (workflows.SendAutomatedResult, error) {
+	page, err := a.Store.PageByAccount(ctx, in.PageID)
+	if err != nil {
+		_, _, err = a.pageToken(ctx, in.PageID)
+		return workflows.SendAutomatedResult{}, err
+	}
+	text := map[string]string{
+		workflows.AutoWelcome:  page.WelcomeMessage,
+		workflows.AutoOffline:  page.OfflineMessage,
+		workflows.AutoFinished: page.FinishedMessage,
+	}[in.Which]
+	if text == "" {
+		return workflows.SendAutomatedResult{Skipped: "no " + in.Which + " message configured for the page"}, nil
+	}
+	if !in.LastCustomerAt.IsZero() && time.Since(in.LastCustomerAt) > automatedWindow {
+		return workflows.SendAutomatedResult{Skipped: "outside the 24-hour messaging window"}, nil
+	}
+	pageID, token, err := a.pageToken(ctx, in.PageID)
+	if err != nil {
+		return workflows.SendAutomatedResult{}, err
+	}
+	res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
+	if err != nil {
+		return workflows.SendAutomatedResult{}, graphError(err)
+	}
+	return workflows.SendAutomatedResult{Text: text, MessageIDs: []string{res.MessageID}}, nil
 }
 
 // graphError maps a Graph API error to the outcome the spec's table gives its class.

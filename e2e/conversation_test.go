@@ -109,7 +109,7 @@ func TestAgentReplyReachesInstagramAndEchoIsNotPosted(t *testing.T) {
 	defer cancel()
 	sent, err := s.meta.WaitForSent(ctx, account, igsid, 1)
 	require.NoError(t, err)
-	require.Equal(t, "Yes — 2 days to Lisbon.", sent[0].Text)
+	require.Equal(t, "Ana Agent: Yes — 2 days to Lisbon.", sent[0].Text, "signed with the agent's name by default")
 
 	// Meta echoes our send back as a webhook; it must not appear as a customer message,
 	// and the agent's message must not be sent twice.

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -96,8 +97,9 @@ type stack struct {
 	dbName     string
 	temporal   *testsuite.DevServer
 	tc         client.Client
-	temporalDB string
-	tPort      int
+	temporalDB    string
+	tPort         int
+	temporalFlags []string
 	meta       *meta.Server
 	metaHTTP   *httptest.Server
 	rc         *rocketchat.Server
@@ -110,7 +112,8 @@ type stack struct {
 }
 
 type stackOptions struct {
-	extraEnv []string
+	extraEnv      []string
+	temporalFlags []string // extra dev-server flags, e.g. dynamic config
 }
 
 func startStack(name string, opts stackOptions) (*stack, error) {
@@ -121,6 +124,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	}
 	s.temporalDB = filepath.Join(os.TempDir(), fmt.Sprintf("igdirect-%s-%d.db", name, time.Now().UnixNano()))
 	s.tPort = freePort()
+	s.temporalFlags = opts.temporalFlags
 	if err := s.startTemporal(); err != nil {
 		return nil, err
 	}
@@ -148,6 +152,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	s.rc = rocketchat.New(rcOpts)
 	s.rc.AddDepartment("dept-ig", "Instagram", "")
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: agentName, Name: "Ana Agent", Departments: []string{"dept-ig"}, Available: true})
+	s.rc.AddAgent(rocketchat.Agent{ID: "agent-bruno", Username: "bruno", Name: "Bruno Backup", Departments: []string{"dept-ig"}, Available: false})
 	s.rcHTTP = httptest.NewServer(s.rc.Handler())
 
 	s.env = append(os.Environ(),
@@ -197,11 +202,11 @@ func (s *stack) startTemporal() error {
 		DBFilename:       s.temporalDB,
 		SearchAttributes: sa,
 		LogLevel:         "warn",
-		ExtraArgs: []string{
+		ExtraArgs: append([]string{
 			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
 			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
 			"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
-		},
+		}, s.temporalFlags...),
 		Stdout: logf, Stderr: logf,
 	})
 	if err != nil {
@@ -274,6 +279,36 @@ func (s *stack) connectPage() error {
 		return fmt.Errorf("connect page: HTTP %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// admin calls the admin API and decodes the JSON answer into out (if not nil).
+func (s *stack) admin(method, path, body string) (int, string, error) {
+	req, err := http.NewRequest(method, s.ingressURL+"/admin/api"+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// setSetting writes an application setting straight into the product's database, as an
+// admin's command would, while everything runs.
+func (s *stack) setSetting(key, value string) error {
+	db, err := sqlx.Open("postgres", databaseURL(s.dbName))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`INSERT INTO app_settings (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
+	return err
 }
 
 // visitorToken is the Rocket.Chat visitor token the product uses for a customer.

@@ -10,20 +10,28 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Agent availability is re-checked with capped exponential backoff while no agent is online
-// (and at once whenever the customer writes again).
 const (
+	// Agent availability is re-checked with capped exponential backoff while no agent is
+	// online (and at once whenever the customer writes again).
 	agentCheckFirst = 5 * time.Second
 	agentCheckMax   = 5 * time.Minute
+	// maxBatch bounds the items posted to the room by one activity call.
+	maxBatch = 25
+	// lateAfter: a customer message posted this long after it was written (it waited for an
+	// agent, or for Rocket.Chat to come back) shows its original time in the room.
+	lateAfter = time.Minute
 )
 
 // Conversation is the entity workflow of one Instagram user and one business account. A run
-// lives for one Rocket.Chat room: it registers the visitor, opens the room when the first
-// message is due, posts customer messages in Meta-timestamp order exactly once, sends agent
-// replies to Instagram, and ends when the room is closed.
+// lives for one Rocket.Chat room: it registers the visitor, welcomes the customer, opens the
+// room when an agent is available (keeping every message until then), posts customer
+// messages in Meta-timestamp order exactly once, sends agent replies to Instagram, and ends
+// when the room is closed.
 //
-// All inbound events are signals consumed only by this coroutine with ReceiveAsync (see
-// specs/temporal-go.md §1.6), and the run continues as new when Temporal suggests it.
+// The two directions run independently, so an outage on one side never holds up the other:
+// the main coroutine consumes every signal (only with ReceiveAsync, see specs/temporal-go.md
+// §1.6) and delivers to Rocket.Chat; a second coroutine sends the outbox to Instagram and
+// never touches a signal channel.
 func Conversation(ctx workflow.Context, in ConversationInput) error {
 	c := newConversation(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return c.st.view(), nil }); err != nil {
@@ -38,6 +46,8 @@ type conversation struct {
 	log      log.Logger
 	igCh     workflow.ReceiveChannel
 	rcCh     workflow.ReceiveChannel
+	// sending is true while the outbound coroutine has a send in flight.
+	sending bool
 	// published mirrors what the search attributes currently say, so they are upserted only
 	// when a value changes (each upsert is a history event).
 	published map[string]string
@@ -70,9 +80,14 @@ func (c *conversation) run(ctx workflow.Context) error {
 		}
 	}
 	c.publish(ctx)
+	workflow.Go(ctx, c.sendLoop)
+	if !c.st.WelcomeSent {
+		c.st.WelcomeSent = true
+		c.queueAutomated(AutoWelcome)
+	}
 	for {
 		c.drain(ctx)
-		if c.st.CloseRequested && len(c.st.Outbox) == 0 {
+		if c.st.CloseRequested && c.outboundIdle() {
 			return c.closeRoom(ctx)
 		}
 		worked, err := c.step(ctx)
@@ -84,18 +99,19 @@ func (c *conversation) run(ctx workflow.Context) error {
 			return c.continueAsNew(ctx, func() State { return c.st })
 		}
 		if !worked {
-			if err := c.waitForWork(ctx, c.nextDeadline(ctx)); err != nil {
+			if err := c.waitForWork(ctx, c.nextDeadline(), c.closable); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// step does one unit of work and reports whether there was any to do.
+func (c *conversation) outboundIdle() bool { return len(c.st.Outbox) == 0 && !c.sending }
+
+func (c *conversation) closable() bool { return c.st.CloseRequested && c.outboundIdle() }
+
+// step does one unit of inbound work and reports whether there was any to do.
 func (c *conversation) step(ctx workflow.Context) (bool, error) {
-	if len(c.st.Outbox) > 0 && c.st.RoomID != "" {
-		return true, c.sendAgentMessage(ctx)
-	}
 	if len(c.st.Pending) == 0 || !c.due(ctx, c.st.Pending[0]) {
 		return false, nil
 	}
@@ -105,7 +121,7 @@ func (c *conversation) step(ctx workflow.Context) (bool, error) {
 		}
 		return true, c.openRoom(ctx)
 	}
-	return true, c.postPending(ctx)
+	return true, c.postDue(ctx)
 }
 
 // due reports whether an event has waited out the reorder window. The window counts from
@@ -116,6 +132,9 @@ func (c *conversation) due(ctx workflow.Context, ev InstagramEvent) bool {
 }
 
 func (c *conversation) releaseAt(ev InstagramEvent) time.Time {
+	if ev.Kind == EventNote {
+		return time.Time{}
+	}
 	start := time.UnixMilli(ev.Timestamp)
 	if !ev.ArrivedAt.IsZero() && ev.ArrivedAt.Before(start) {
 		start = ev.ArrivedAt
@@ -125,7 +144,7 @@ func (c *conversation) releaseAt(ev InstagramEvent) time.Time {
 
 // nextDeadline is when the loop must wake up even without a signal: when the first pending
 // event becomes due, or when agent availability is to be checked again.
-func (c *conversation) nextDeadline(ctx workflow.Context) time.Time {
+func (c *conversation) nextDeadline() time.Time {
 	if len(c.st.Pending) == 0 {
 		return time.Time{}
 	}
@@ -136,13 +155,13 @@ func (c *conversation) nextDeadline(ctx workflow.Context) time.Time {
 	return at
 }
 
-// waitForWork blocks until a signal arrives or the deadline passes (zero: no deadline). The
-// timer runs on a child context that is cancelled afterwards: in SDK v1.50 an await timer
-// otherwise stays pending after the condition wins (specs/temporal-go.md §1.7).
-func (c *conversation) waitForWork(ctx workflow.Context, deadline time.Time) error {
-	signalled := func() bool { return c.igCh.Len() > 0 || c.rcCh.Len() > 0 }
+// waitForWork blocks until a signal arrives, wake() holds, or the deadline passes (zero: no
+// deadline). The timer runs on a child context that is cancelled afterwards: in SDK v1.50 an
+// await timer otherwise stays pending after the condition wins (specs/temporal-go.md §1.7).
+func (c *conversation) waitForWork(ctx workflow.Context, deadline time.Time, wake func() bool) error {
+	ready := func() bool { return c.igCh.Len() > 0 || c.rcCh.Len() > 0 || wake() }
 	if deadline.IsZero() {
-		return workflow.Await(ctx, signalled)
+		return workflow.Await(ctx, ready)
 	}
 	d := deadline.Sub(workflow.Now(ctx))
 	if d <= 0 {
@@ -153,7 +172,7 @@ func (c *conversation) waitForWork(ctx workflow.Context, deadline time.Time) err
 	_, err := workflow.AwaitWithOptions(tctx, workflow.AwaitOptions{
 		Timeout:      d,
 		TimerOptions: workflow.TimerOptions{Summary: "wait for next due event"},
-	}, signalled)
+	}, ready)
 	return err
 }
 
@@ -213,7 +232,10 @@ func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 		c.queueAgentMessages(ev.Messages)
 	case RCClosed:
 		c.queueAgentMessages(ev.Messages)
-		c.st.CloseRequested = true
+		if !c.st.CloseRequested {
+			c.st.CloseRequested = true
+			c.queueAutomated(AutoFinished)
+		}
 	case RCTaken, RCForwarded:
 		if ev.AgentUsername != "" {
 			c.st.Agent = ev.AgentUsername
@@ -228,6 +250,19 @@ func (c *conversation) queueAgentMessages(msgs []AgentMessage) {
 		}
 		c.st.Outbox = append(c.st.Outbox, m)
 	}
+}
+
+func (c *conversation) queueAutomated(which string) {
+	c.st.Outbox = append(c.st.Outbox, AgentMessage{ID: "auto:" + which, Automated: which})
+}
+
+// queueNote adds a note for the agent to the inbound queue, ordered by time with the
+// customer's messages, so it appears in the room where it happened.
+func (c *conversation) queueNote(ctx workflow.Context, text string) {
+	c.st.NoteSeq++
+	now := workflow.Now(ctx)
+	c.st.insertPending(InstagramEvent{Kind: EventNote, MID: fmt.Sprintf("note-%d", c.st.NoteSeq), Text: text,
+		Timestamp: now.UnixMilli(), ArrivedAt: now})
 }
 
 func (c *conversation) loadSettings(ctx workflow.Context) error {
@@ -250,7 +285,7 @@ func (c *conversation) registerVisitor(ctx workflow.Context) error {
 }
 
 // openRoom gets or creates the Livechat room. With no agent online the conversation keeps
-// its messages and checks again later, with capped backoff.
+// its messages, tells the customer once, and checks again later with capped backoff.
 func (c *conversation) openRoom(ctx workflow.Context) error {
 	var res OpenRoomResult
 	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "open room"), ActivityOpenRoom,
@@ -262,6 +297,10 @@ func (c *conversation) openRoom(ctx workflow.Context) error {
 		c.st.Status = StateWaitingForAgent
 		c.st.AgentBackoff = min(max(c.st.AgentBackoff*2, agentCheckFirst), agentCheckMax)
 		c.st.NextAgentCheck = workflow.Now(ctx).Add(c.st.AgentBackoff)
+		if !c.st.OfflineSent {
+			c.st.OfflineSent = true
+			c.queueAutomated(AutoOffline)
+		}
 		c.log.Info("No agent online; messages wait", "pending", len(c.st.Pending), "next_check", c.st.NextAgentCheck)
 		return nil
 	}
@@ -270,56 +309,139 @@ func (c *conversation) openRoom(ctx workflow.Context) error {
 	return nil
 }
 
-// postPending posts the first pending event into the room. A room that turns out closed
-// (its close webhook is late or disabled) ends this run like a close: the event stays
-// pending and goes to a new room in the next run.
-func (c *conversation) postPending(ctx workflow.Context) error {
-	ev := c.st.Pending[0]
-	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "post customer message"), ActivityPostVisitorMessage,
-		PostVisitorMessageInput{PageID: c.st.PageID, IGSID: c.st.IGSID, RoomID: c.st.RoomID,
-			Kind: ev.Kind, MID: ev.MID, Text: ev.Text}).Get(ctx, nil)
-	if isAppError(err, ErrRoomClosed) {
-		c.log.Info("Room closed under us; the message goes to a new room", "room", c.st.RoomID)
-		c.st.CloseRequested = true
-		return nil
+// postDue posts the due pending items into the room in one activity call. A room that turns
+// out closed (its close webhook is late or disabled) ends this run like a close: the rest
+// stays pending and goes to a new room in the next run.
+func (c *conversation) postDue(ctx workflow.Context) error {
+	var items []RoomItem
+	for _, ev := range c.st.Pending {
+		if len(items) == maxBatch || !c.due(ctx, ev) {
+			break
+		}
+		items = append(items, c.roomItem(ctx, ev))
 	}
+	var res PostToRoomResult
+	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "post to room"), ActivityPostToRoom,
+		PostToRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID, RoomID: c.st.RoomID, Items: items}).Get(ctx, &res)
 	if err != nil {
 		return err
 	}
-	c.st.Pending = c.st.Pending[1:]
-	c.st.Delivered++
+	// Remove what was posted by identity, not position: the send coroutine may have queued
+	// a note while the activity ran.
+	posted := map[string]bool{}
+	for _, it := range items[:res.Posted] {
+		posted[it.Kind+":"+it.MID] = true
+	}
+	kept := c.st.Pending[:0:0]
+	for _, ev := range c.st.Pending {
+		kind := ItemMessage
+		if ev.Kind == EventNote {
+			kind = ItemNote
+		}
+		if posted[kind+":"+ev.MID] {
+			if ev.Kind == EventMessage {
+				c.st.Delivered++
+			}
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	c.st.Pending = kept
+	if res.RoomClosed {
+		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
+		c.st.CloseRequested = true
+	}
 	return nil
 }
 
-// sendAgentMessage sends the first outbox message to Instagram. A message Meta refuses for
-// good is dropped with a note to the agent in the room, so nothing fails silently.
-func (c *conversation) sendAgentMessage(ctx workflow.Context) error {
-	m := c.st.Outbox[0]
+// roomItem renders a pending event for the room. A message that reaches the room late
+// carries the time the customer wrote it, since Rocket.Chat stamps it with the posting time.
+func (c *conversation) roomItem(ctx workflow.Context, ev InstagramEvent) RoomItem {
+	if ev.Kind == EventNote {
+		return RoomItem{Kind: ItemNote, MID: ev.MID, Text: ev.Text}
+	}
+	text := ev.Text
+	written := time.UnixMilli(ev.Timestamp).UTC()
+	if workflow.Now(ctx).Sub(written) > lateAfter {
+		text += "\n_(written on Instagram at " + written.Format("2006-01-02 15:04:05") + " UTC)_"
+	}
+	return RoomItem{Kind: ItemMessage, MID: ev.MID, Text: text}
+}
+
+// sendLoop is the outbound direction: it sends the outbox to Instagram, in order, one at a
+// time. It runs for the whole run in its own coroutine and never reads a signal channel.
+func (c *conversation) sendLoop(ctx workflow.Context) {
+	for {
+		if err := workflow.Await(ctx, func() bool { return len(c.st.Outbox) > 0 }); err != nil {
+			return
+		}
+		c.sending = true
+		m := c.st.Outbox[0]
+		if m.Automated != "" {
+			c.sendAutomated(ctx, m.Automated)
+		} else {
+			c.sendAgentMessage(ctx, m)
+		}
+		c.st.Outbox = c.st.Outbox[1:]
+		c.sending = false
+	}
+}
+
+// sendAgentMessage sends an agent's reply. A reply Meta refuses for good is dropped with a
+// note to the agent in the room, so nothing fails silently.
+func (c *conversation) sendAgentMessage(ctx workflow.Context, m AgentMessage) {
 	var res SendResult
 	err := workflow.ExecuteActivity(instagramCtx(ctx, "send agent reply"), ActivitySendToInstagram,
 		SendInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Text: m.Text,
 			AgentUsername: m.AgentUsername, AgentName: m.AgentName}).Get(ctx, &res)
-	c.st.Outbox = c.st.Outbox[1:]
 	if err != nil {
-		var appErr *temporal.ApplicationError
-		if !errors.As(err, &appErr) || !appErr.NonRetryable() {
-			return err
-		}
 		c.log.Warn("Agent reply not delivered", "error", err)
-		return c.note(ctx, fmt.Sprintf("⚠️ Not delivered to Instagram: %q (%s)", truncate(m.Text, 80), appErr.Error()))
+		c.noteNow(ctx, fmt.Sprintf("⚠️ Not delivered to Instagram: %q — %s", truncate(m.Text, 80), reason(err)))
+		return
 	}
-	for _, id := range res.MessageIDs {
-		c.st.OurMIDs.Add(id)
-	}
+	c.remember(res.MessageIDs)
 	c.st.SentToIG++
-	return nil
 }
 
-// note tells the agent something in the room. A note that cannot be posted is logged, not
-// retried forever: it must never block the conversation.
-func (c *conversation) note(ctx workflow.Context, text string) error {
+// sendAutomated sends one of the page's automated messages and shows the agent what the
+// customer was told. These never block the conversation: failures are logged and skipped.
+func (c *conversation) sendAutomated(ctx workflow.Context, which string) {
+	var res SendAutomatedResult
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 30 * time.Minute, Summary: which + " message",
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	err := workflow.ExecuteActivity(actx, ActivitySendAutomated,
+		SendAutomatedInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Which: which, LastCustomerAt: c.st.LastCustomerAt}).Get(ctx, &res)
+	if err != nil {
+		c.log.Warn("Automated message not sent", "which", which, "error", err)
+		return
+	}
+	if res.Text == "" {
+		return
+	}
+	c.remember(res.MessageIDs)
+	note := fmt.Sprintf("🤖 %s message sent to the customer: %s", titleCase(which), res.Text)
+	if which == AutoFinished {
+		// The room is closed by now; post there if Rocket.Chat still accepts it.
+		c.noteNow(ctx, note)
+		return
+	}
+	c.queueNote(ctx, note)
+}
+
+func (c *conversation) remember(mids []string) {
+	for _, id := range mids {
+		c.st.OurMIDs.Add(id)
+	}
+}
+
+// noteNow posts a note to the room at once (best effort: a note must never block the
+// conversation, so it gives up after a while).
+func (c *conversation) noteNow(ctx workflow.Context, text string) {
 	if c.st.RoomID == "" {
-		return nil
+		c.queueNote(ctx, text)
+		return
 	}
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute, Summary: "note to agent",
@@ -327,7 +449,6 @@ func (c *conversation) note(ctx workflow.Context, text string) error {
 	if err := workflow.ExecuteActivity(nctx, ActivityPostNote, NoteInput{RoomID: c.st.RoomID, Text: text}).Get(ctx, nil); err != nil {
 		c.log.Warn("Note to agent failed", "error", err)
 	}
-	return nil
 }
 
 // closeRoom ends the run for a closed room. The run lingers to absorb Meta's redeliveries
@@ -341,31 +462,57 @@ func (c *conversation) closeRoom(ctx workflow.Context) error {
 	deadline := c.st.ClosedAt.Add(c.settings.CloseLinger)
 	for {
 		c.drain(ctx)
-		if len(c.st.Pending) > 0 {
+		if c.hasCustomerMessages() {
 			return c.continueAsNew(ctx, c.nextRoomState)
 		}
-		if !workflow.Now(ctx).Before(deadline) {
+		lingering := workflow.Now(ctx).Before(deadline)
+		if !lingering && c.outboundIdle() {
 			return nil
 		}
-		if err := c.waitForWork(ctx, deadline); err != nil {
+		// While lingering only a signal or the deadline ends the wait; after it, only the last
+		// send in flight is left to finish.
+		wait, wake := deadline, func() bool { return false }
+		if !lingering {
+			wait, wake = time.Time{}, c.outboundIdle
+		}
+		if err := c.waitForWork(ctx, wait, wake); err != nil {
 			return err
 		}
 	}
 }
 
-// nextRoomState is what a new room's run inherits: the customer, the undelivered events and
+func (c *conversation) hasCustomerMessages() bool {
+	for _, ev := range c.st.Pending {
+		if ev.Kind == EventMessage {
+			return true
+		}
+	}
+	return false
+}
+
+// nextRoomState is what a new room's run inherits: the customer, the undelivered messages and
 // the dedup memory; nothing of the closed room.
 func (c *conversation) nextRoomState() State {
+	var pending []InstagramEvent
+	for _, ev := range c.st.Pending {
+		if ev.Kind == EventMessage {
+			pending = append(pending, ev)
+		}
+	}
 	return State{
 		PageID: c.st.PageID, IGSID: c.st.IGSID, Status: StateWaitingForAgent,
-		Visitor: c.st.Visitor, Pending: c.st.Pending, LastCustomerAt: c.st.LastCustomerAt,
+		Visitor: c.st.Visitor, Pending: pending, LastCustomerAt: c.st.LastCustomerAt,
 		Seen: c.st.Seen, OurMIDs: c.st.OurMIDs,
 	}
 }
 
-// continueAsNew drains the signal channels and hands the state to a new run without
-// yielding in between, so no signal is lost (specs/temporal-go.md §1.6).
+// continueAsNew waits for an in-flight send (its result must be recorded in this run), then
+// drains the signal channels and hands the state to a new run without yielding in between,
+// so no signal is lost (specs/temporal-go.md §1.6).
 func (c *conversation) continueAsNew(ctx workflow.Context, next func() State) error {
+	if err := workflow.Await(ctx, func() bool { return !c.sending }); err != nil {
+		return err
+	}
 	c.drain(ctx)
 	carry := next()
 	return workflow.NewContinueAsNewError(ctx, ConversationWorkflowName,
@@ -411,6 +558,9 @@ func (c *conversation) details() string {
 		who = "@" + c.st.Visitor.Username
 	}
 	d := fmt.Sprintf("**%s** · %s\n\nInstagram account %s", c.st.Status, who, c.st.PageID)
+	if c.st.Visitor != nil && c.st.Visitor.Department != "" {
+		d += " · department " + c.st.Visitor.Department
+	}
 	if c.st.RoomID != "" {
 		d += fmt.Sprintf(" · Rocket.Chat room `%s`", c.st.RoomID)
 	}
@@ -420,9 +570,13 @@ func (c *conversation) details() string {
 	return d
 }
 
-func isAppError(err error, typ string) bool {
+// reason extracts the failure text of an activity error for a note.
+func reason(err error) string {
 	var appErr *temporal.ApplicationError
-	return errors.As(err, &appErr) && appErr.Type() == typ
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	return err.Error()
 }
 
 func truncate(s string, n int) string {
@@ -433,11 +587,19 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
 // rocketChatCtx: Rocket.Chat calls retry without end (capped at one minute apart), so an
 // outage of any length delays messages but never drops them.
 func rocketChatCtx(ctx workflow.Context, summary string) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Second,
+		StartToCloseTimeout: 60 * time.Second,
+		HeartbeatTimeout:    20 * time.Second,
 		Summary:             summary,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: time.Minute,

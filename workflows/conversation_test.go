@@ -24,17 +24,18 @@ type fakeActivities struct {
 	agentsFrom time.Time // OpenRoom reports no agent until the workflow clock reaches this
 	now        func() time.Time
 	rooms      int
-	posted     []string // "room:text" in posting order
-	sent       []string
-	closedRoom string // PostVisitorMessage fails with RoomClosed for this room
+	posted     []string // "room:text" of customer messages in posting order
+	notes      []string // "room:text" of notes, posted with the messages or directly
+	sent       []string // texts sent to Instagram, agent replies and automated messages
+	closedRoom string   // PostToRoom reports this room closed
 	sendErr    error
-	notes      []string
+	automated  map[string]string // page texts: welcome, offline, finished
 }
 
 func (f *fakeActivities) LoadSettings(context.Context) (Settings, error) { return f.settings, nil }
 
 func (f *fakeActivities) RegisterVisitor(_ context.Context, in RegisterVisitorInput) (VisitorInfo, error) {
-	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "sales"}, nil
+	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "sales", DepartmentID: "d1"}, nil
 }
 
 func (f *fakeActivities) OpenRoom(context.Context, OpenRoomInput) (OpenRoomResult, error) {
@@ -47,14 +48,20 @@ func (f *fakeActivities) OpenRoom(context.Context, OpenRoomInput) (OpenRoomResul
 	return OpenRoomResult{RoomID: fmt.Sprintf("room%d", f.rooms), Agent: "bob"}, nil
 }
 
-func (f *fakeActivities) PostVisitorMessage(_ context.Context, in PostVisitorMessageInput) error {
+func (f *fakeActivities) PostToRoom(_ context.Context, in PostToRoomInput) (PostToRoomResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if in.RoomID == f.closedRoom {
-		return temporal.NewNonRetryableApplicationError("room closed", ErrRoomClosed, nil)
+		return PostToRoomResult{RoomClosed: true}, nil
 	}
-	f.posted = append(f.posted, in.RoomID+":"+in.Text)
-	return nil
+	for _, it := range in.Items {
+		if it.Kind == ItemNote {
+			f.notes = append(f.notes, in.RoomID+":"+it.Text)
+		} else {
+			f.posted = append(f.posted, in.RoomID+":"+it.Text)
+		}
+	}
+	return PostToRoomResult{Posted: len(in.Items)}, nil
 }
 
 func (f *fakeActivities) SendToInstagram(_ context.Context, in SendInput) (SendResult, error) {
@@ -65,6 +72,17 @@ func (f *fakeActivities) SendToInstagram(_ context.Context, in SendInput) (SendR
 	}
 	f.sent = append(f.sent, in.Text)
 	return SendResult{MessageIDs: []string{"out-" + in.Text}}, nil
+}
+
+func (f *fakeActivities) SendAutomated(_ context.Context, in SendAutomatedInput) (SendAutomatedResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	text := f.automated[in.Which]
+	if text == "" {
+		return SendAutomatedResult{Skipped: "not configured"}, nil
+	}
+	f.sent = append(f.sent, text)
+	return SendAutomatedResult{Text: text, MessageIDs: []string{"auto-" + in.Which}}, nil
 }
 
 func (f *fakeActivities) PostNote(_ context.Context, in NoteInput) error {
@@ -81,8 +99,8 @@ func newEnv(t *testing.T, f *fakeActivities) *testsuite.TestWorkflowEnvironment 
 	env.RegisterWorkflowWithOptions(Conversation, workflow.RegisterOptions{Name: ConversationWorkflowName})
 	for name, fn := range map[string]any{
 		ActivityLoadSettings: f.LoadSettings, ActivityRegisterVisitor: f.RegisterVisitor,
-		ActivityOpenRoom: f.OpenRoom, ActivityPostVisitorMessage: f.PostVisitorMessage,
-		ActivitySendToInstagram: f.SendToInstagram, ActivityPostNote: f.PostNote,
+		ActivityOpenRoom: f.OpenRoom, ActivityPostToRoom: f.PostToRoom,
+		ActivitySendToInstagram: f.SendToInstagram, ActivitySendAutomated: f.SendAutomated, ActivityPostNote: f.PostNote,
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -185,16 +203,17 @@ func TestMessageAfterCloseStartsNextRoomRun(t *testing.T) {
 }
 
 func TestNoAgentOnlineMessagesWaitThenDeliveredInOrder(t *testing.T) {
-	f := &fakeActivities{}
+	f := &fakeActivities{automated: map[string]string{AutoWelcome: "Hi!", AutoOffline: "We are offline, we will answer soon."}}
 	env := newEnv(t, f)
-	f.agentsFrom = env.Now().Add(2 * time.Minute)
+	start := env.Now()
+	f.agentsFrom = start.Add(2 * time.Minute)
 	for i := 1; i <= 4; i++ {
 		signalAt(env, time.Duration(i)*10*time.Second, SignalInstagram, msg(env, fmt.Sprintf("m%d", i), fmt.Sprintf("msg %d", i), time.Duration(i)*10*time.Second))
 	}
 	env.RegisterDelayedCallback(func() {
 		st := queryState(t, env)
 		require.Equal(t, StateWaitingForAgent, st.Status)
-		require.Equal(t, 4, st.Pending)
+		require.Equal(t, 4, st.Pending-2, "four messages and two notes wait") // welcome and offline notes
 		require.Empty(t, f.posted)
 	}, 90*time.Second)
 	env.RegisterDelayedCallback(func() {
@@ -205,7 +224,35 @@ func TestNoAgentOnlineMessagesWaitThenDeliveredInOrder(t *testing.T) {
 	}, 10*time.Minute)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
-	require.Equal(t, []string{"room1:msg 1", "room1:msg 2", "room1:msg 3", "room1:msg 4"}, f.posted)
+	require.Len(t, f.posted, 4)
+	for i, p := range f.posted {
+		written := start.Add(time.Duration(i+1) * 10 * time.Second).UTC().Format("2006-01-02 15:04:05")
+		require.Equal(t, fmt.Sprintf("room1:msg %d\n_(written on Instagram at %s UTC)_", i+1, written), p,
+			"messages that waited are posted in order, with the time they were written")
+	}
+	require.Equal(t, []string{"Hi!", "We are offline, we will answer soon."}, f.sent, "offline message sent once")
+	require.Equal(t, []string{"room1:🤖 Welcome message sent to the customer: Hi!",
+		"room1:🤖 Offline message sent to the customer: We are offline, we will answer soon."}, f.notes)
+}
+
+func TestWelcomeOnStartAndFinishedOnClose(t *testing.T) {
+	f := &fakeActivities{automated: map[string]string{AutoWelcome: "Welcome to Casa Azul!", AutoFinished: "Thanks, bye!"}}
+	env := newEnv(t, f)
+	signalAt(env, time.Second, SignalInstagram, msg(env, "m1", "hello", time.Second))
+	signalAt(env, 3*time.Second, SignalInstagram, msg(env, "m2", "anyone?", 3*time.Second))
+	signalAt(env, 5*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCForwarded, RoomID: "room1", AgentUsername: "carol"})
+	signalAt(env, 6*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "Carol here"}}})
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, "carol", queryState(t, env).Agent, "a forwarded room keeps working with its new agent")
+		env.SignalWorkflow(SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+	}, 8*time.Second)
+	signalAt(env, 9*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"}) // retried webhook
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"Welcome to Casa Azul!", "Carol here", "Thanks, bye!"}, f.sent)
+	require.Equal(t, []string{"room1:hello", "room1:anyone?"}, f.posted)
+	require.Equal(t, []string{"room1:🤖 Welcome message sent to the customer: Welcome to Casa Azul!",
+		"room1:🤖 Finished message sent to the customer: Thanks, bye!"}, f.notes)
 }
 
 func TestRoomClosedUnderUsMovesMessageToNextRun(t *testing.T) {

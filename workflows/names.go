@@ -29,8 +29,9 @@ const (
 	ActivityLoadSettings       = "LoadSettings"
 	ActivityRegisterVisitor    = "RegisterVisitor"
 	ActivityOpenRoom           = "OpenRoom"
-	ActivityPostVisitorMessage = "PostVisitorMessage"
+	ActivityPostToRoom         = "PostToRoom"
 	ActivitySendToInstagram    = "SendToInstagram"
+	ActivitySendAutomated      = "SendAutomated"
 	ActivityPostNote           = "PostNote"
 )
 

@@ -35,6 +35,12 @@ type State struct {
 
 	CloseRequested bool      `json:"close_requested,omitempty"`
 	ClosedAt       time.Time `json:"closed_at,omitzero"`
+
+	// Automated messages of this conversation (one room): each at most once.
+	WelcomeSent bool `json:"welcome_sent,omitempty"`
+	OfflineSent bool `json:"offline_sent,omitempty"`
+	// NoteSeq numbers the notes this conversation adds to Pending.
+	NoteSeq int `json:"note_seq,omitempty"`
 }
 
 // insertPending keeps Pending sorted by (timestamp, mid), so events are posted in the

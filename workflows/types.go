@@ -17,6 +17,9 @@ const (
 	EventMessage = "message"
 	EventEcho    = "echo"
 	EventUnknown = "unknown"
+	// EventNote is created by the workflow itself: a note for the agent (e.g. the welcome
+	// message the customer got), ordered with the customer's messages by time.
+	EventNote = "note"
 )
 
 // InstagramEvent is one messaging event from a Meta webhook, reduced to what the workflow
@@ -62,9 +65,11 @@ type RocketChatEvent struct {
 	AgentName     string         `json:"agent_name,omitempty"`
 }
 
-// AgentMessage is a message written in the Rocket.Chat room by an agent (or bot).
+// AgentMessage is a message written in the Rocket.Chat room by an agent (or bot), or, when
+// Automated is set, one of the page's automated messages, queued for Instagram.
 type AgentMessage struct {
 	ID            string `json:"id"`
+	Automated     string `json:"automated,omitempty"` // AutoWelcome, AutoOffline, AutoFinished
 	Text          string `json:"text"`
 	AgentUsername string `json:"agent_username,omitempty"`
 	AgentName     string `json:"agent_name,omitempty"`
@@ -109,15 +114,33 @@ type OpenRoomResult struct {
 	Agent   string `json:"agent,omitempty"`
 }
 
-// PostVisitorMessageInput posts a customer message into the room, with an _id derived
-// from (Kind, MID) so retries are idempotent.
-type PostVisitorMessageInput struct {
-	PageID string `json:"page_id"`
-	IGSID  string `json:"igsid"`
-	RoomID string `json:"room_id"`
-	Kind   string `json:"kind"`
-	MID    string `json:"mid"`
-	Text   string `json:"text"`
+// Room item kinds: a customer message (posted as the visitor, with an _id derived from
+// the mid) or a note for the agent (posted as the bot user).
+const (
+	ItemMessage = "message"
+	ItemNote    = "note"
+)
+
+// RoomItem is one thing to post into the room.
+type RoomItem struct {
+	Kind string `json:"kind"`
+	MID  string `json:"mid,omitempty"`
+	Text string `json:"text"`
+}
+
+// PostToRoomInput posts items into the room in order, in one activity call.
+type PostToRoomInput struct {
+	PageID string     `json:"page_id"`
+	IGSID  string     `json:"igsid"`
+	RoomID string     `json:"room_id"`
+	Items  []RoomItem `json:"items"`
+}
+
+// PostToRoomResult says how many items were posted; RoomClosed means the room turned out
+// closed after Posted items, and the rest must go to a new room.
+type PostToRoomResult struct {
+	Posted     int  `json:"posted"`
+	RoomClosed bool `json:"room_closed,omitempty"`
 }
 
 // SendInput sends an agent's message to the Instagram user.
@@ -127,6 +150,30 @@ type SendInput struct {
 	Text          string `json:"text"`
 	AgentUsername string `json:"agent_username,omitempty"`
 	AgentName     string `json:"agent_name,omitempty"`
+}
+
+// Automated messages, configured per page.
+const (
+	AutoWelcome  = "welcome"
+	AutoOffline  = "offline"
+	AutoFinished = "finished"
+)
+
+// SendAutomatedInput sends one of the page's automated messages (its current text is read
+// when sending, so configuration changes apply at once).
+type SendAutomatedInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+	Which  string `json:"which"`
+	// LastCustomerAt lets the activity respect Meta's 24-hour window for automated messages.
+	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
+}
+
+// SendAutomatedResult carries the text that was sent ("" when the page has none set).
+type SendAutomatedResult struct {
+	Text       string   `json:"text,omitempty"`
+	MessageIDs []string `json:"message_ids,omitempty"`
+	Skipped    string   `json:"skipped,omitempty"` // why nothing was sent
 }
 
 // SendResult carries Meta's message ID, which later comes back as the echo's mid.

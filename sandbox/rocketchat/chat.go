@@ -113,6 +113,11 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 		ch = s.channelByNameOrID(target)
 		echo = strings.TrimPrefix(target, "#")
 	}
+	if ch == nil && !viaChannel {
+		if r := s.rooms[target]; r != nil {
+			return s.postToLivechatRoomLocked(c, r, text)
+		}
+	}
 	if ch == nil {
 		return nil, meteorErr("invalid-channel", "")
 	}
@@ -249,4 +254,32 @@ func (s *Server) hIntegrationsSave(c *reqCtx) (obj, error) {
 	b("LivechatWebhookOnVisitorMessage", &s.events.OnVisitorMessage)
 	b("LivechatWebhookOnAgentMessage", &s.events.OnAgentMessage)
 	return nil, nil
+}
+
+// postToLivechatRoomLocked is chat.postMessage with the roomId of an Omnichannel room.
+// Rocket.Chat lets a user post there when canAccessRoom allows it: the room's serving agent,
+// or a user with view-livechat-rooms (livechat managers, e.g. an integration bot given that
+// role). The message is saved like an agent's and fires the Message webhook with agentId,
+// because its author is not the visitor (spec §10.4).
+//
+// Spec gap: the spec covers chat.postMessage for channels only; access follows Rocket.Chat's
+// canAccessRoom validators for omnichannel rooms as read from its source, and a closed room
+// refuses with Meteor.Error('error-room-closed').
+func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, text string) (obj, error) {
+	served := r.ServedBy != nil && r.ServedBy.ID == c.user.ID
+	if !served && !c.user.can("view-livechat-rooms") {
+		return nil, meteorErr("error-not-allowed", "Not allowed")
+	}
+	if !r.Open {
+		return nil, meteorErr("error-room-closed", "This room is closed")
+	}
+	now := nowMS()
+	m := &msgRec{ID: randomID(), RID: r.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
+		TS: now, UpdatedAt: now}
+	if atts, ok := c.body["attachments"].([]any); ok {
+		m.RawAttachments = atts
+	}
+	s.appendMsgLocked(r, m, true)
+	s.emitMessageEvent(r, m)
+	return obj{{"ts", time.Now().UnixMilli()}, {"channel", r.ID}, {"message", s.msgJSON(m, false)}}, nil
 }
