@@ -170,14 +170,32 @@ func eventName(m instagram.Messaging) string {
 	return "empty"
 }
 
-// signalAll signals every delivery, several at a time, and fails if any failed.
+// signalAll signals every delivery and fails if any failed. Conversations are signalled in
+// parallel, but the events of one conversation one after the other, in the order Meta put
+// them in the batch: the workflow orders by timestamp only within its reorder window.
 func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	var order []string
+	byConversation := map[string][]delivery{}
+	for _, d := range ds {
+		id := identity.WorkflowID(d.account, d.igsid)
+		if _, ok := byConversation[id]; !ok {
+			order = append(order, id)
+		}
+		byConversation[id] = append(byConversation[id], d)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
-	for _, d := range ds {
-		g.Go(func() error { return s.signalConversation(gctx, d) })
+	for _, id := range order {
+		g.Go(func() error {
+			for _, d := range byConversation[id] {
+				if err := s.signalConversation(gctx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	return g.Wait()
 }
