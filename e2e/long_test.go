@@ -69,14 +69,19 @@ func TestLongConversationContinuesAsNew(t *testing.T) {
 		Query: fmt.Sprintf("WorkflowId = '%s'", identity.WorkflowID(account, igsid)),
 	})
 	require.NoError(t, err)
-	runs, continued := 0, 0
+	// While a burst of signals goes on, the server refuses a run's continue-as-new until the
+	// workflow task sees no new events (specs/temporal-go.md §1.6), so a run may overshoot the
+	// suggestion; it must stay far below Temporal's history warning limit (10,240 events).
+	runs, continued, longest := 0, 0, int64(0)
 	for _, e := range resp.GetExecutions() {
 		runs++
 		if e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
 			continued++
 		}
-		require.Less(t, e.GetHistoryLength(), int64(threshold*2), "run %s history", e.GetExecution().GetRunId())
+		longest = max(longest, e.GetHistoryLength())
+		require.Less(t, e.GetHistoryLength(), int64(10240), "run %s history", e.GetExecution().GetRunId())
 	}
-	t.Logf("3,000 messages over %d runs (%d continued as new)", runs, continued)
+	t.Logf("3,000 messages over %d runs (%d continued as new); longest run history %d events (suggestion at %d)",
+		runs, continued, longest, threshold)
 	require.GreaterOrEqual(t, continued, 2, "the conversation must have continued as new")
 }
