@@ -23,6 +23,10 @@ import (
 //	POST   /sandbox/clock        {"advance":"25h"} -> {"now"}
 //	POST   /sandbox/webhook      {"url"}
 //	POST   /sandbox/resubscribe  {"account"?}
+//	GET    /sandbox/oauth        OAuth dialog mode, preselected pages, grants
+//	POST   /sandbox/oauth        {"mode":"approve"|"deny"|"choose","pages":[…],"accounts_page_size"?}
+//	GET    /sandbox/subscriptions           page id -> subscribed fields (null = not subscribed)
+//	POST   /sandbox/subscriptions/drop      {"page"} silent unsubscription
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
@@ -39,8 +43,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		if !readCtl(w, r, &p) {
 			return
 		}
-		if p.PageID == "" || p.IGAccountID == "" {
-			ctlError(w, http.StatusBadRequest, errors.New("PageID and IGAccountID are required"))
+		if p.PageID == "" {
+			ctlError(w, http.StatusBadRequest, errors.New("PageID is required (IGAccountID may be empty: a page without a linked Instagram account)"))
 			return
 		}
 		s.mu.Lock()
@@ -136,6 +140,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		s.Resubscribe(req.Account)
 		writeCtl(w, http.StatusOK, map[string]any{"ok": true})
 	default:
+		if s.serveOAuthControl(w, r, route) {
+			return
+		}
 		ctlError(w, http.StatusNotFound, errors.New("unknown control endpoint "+route))
 	}
 }
@@ -189,10 +196,12 @@ func (s *Server) defaultAccountLocked(acct string) (string, error) {
 	if acct != "" {
 		return acct, nil
 	}
-	if len(s.pages) == 0 {
-		return "", errors.New("no pages configured: POST /sandbox/pages first")
+	for _, p := range s.pages {
+		if p.IGAccountID != "" {
+			return p.IGAccountID, nil
+		}
 	}
-	return s.pages[0].IGAccountID, nil
+	return "", errors.New("no pages with an Instagram account configured: POST /sandbox/pages first")
 }
 
 func (s *Server) ctlSent(w http.ResponseWriter, r *http.Request) {

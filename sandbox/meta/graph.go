@@ -89,7 +89,7 @@ func (s *Server) writeGraphJSON(w http.ResponseWriter, version string, status in
 // Fault makes Graph endpoints misbehave. Faults are matched in insertion
 // order; the first matching one applies.
 type Fault struct {
-	Endpoint      string        // "send", "profile", "webhook" (unused) or "*" (any Graph call)
+	Endpoint      string        // "send", "profile", "oauth" (token endpoints, me/accounts, debug_token, me/permissions), "webhook" (unused) or "*" (any Graph call)
 	Count         int           // how many calls it applies to (0 = until cleared)
 	HTTPStatus    int           // e.g. 400, 500, 403 (0 with Code set = 400)
 	Code, Subcode int           // Graph error code/subcode for the error body (0 = plain 5xx with a generic body)
@@ -272,6 +272,9 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	if len(segs) == 1 && segs[0] == "" {
 		segs = nil
 	}
+	if s.serveOAuthGraph(w, r, version, segs) {
+		return
+	}
 	method := strings.ToLower(r.Method)
 	switch {
 	case len(segs) == 1 && r.Method == http.MethodGet:
@@ -345,6 +348,9 @@ func (s *Server) auth(r *http.Request, params map[string]any) (*Page, *graphErro
 			msg = "Error validating access token: The session is invalid."
 		}
 		return nil, gerr(400, 190, sub, "OAuthException", msg)
+	}
+	if e := s.oauthAuthErr(r, token); e != nil {
+		return nil, e
 	}
 	if p == nil {
 		return nil, gerr(400, 190, 0, "OAuthException", "Invalid OAuth access token - Cannot parse access token")

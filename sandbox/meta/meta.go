@@ -137,6 +137,8 @@ type Server struct {
 	attempts []Attempt
 	disabled map[string]bool
 	dropped  int
+
+	oauth oauthState // Facebook Login grants, codes, tokens; page subscriptions (oauth.go, subscriptions.go)
 }
 
 // New creates a Server. It panics if AppSecret is empty.
@@ -207,6 +209,7 @@ func New(o Options) *Server {
 		buckets:     map[string]*bucket{},
 		queues:      map[string]*acctQueue{},
 		disabled:    map[string]bool{},
+		oauth:       newOAuthState(),
 	}
 }
 
@@ -304,14 +307,18 @@ func (s *Server) addPageLocked(p Page) *Page {
 		delete(s.byIGID, old.IGAccountID)
 		delete(s.byToken, old.AccessToken)
 		*old = p
-		s.byIGID[p.IGAccountID] = old
+		if p.IGAccountID != "" {
+			s.byIGID[p.IGAccountID] = old
+		}
 		s.byToken[p.AccessToken] = old
 		return old
 	}
 	pp := &p
 	s.pages = append(s.pages, pp)
 	s.byPageID[p.PageID] = pp
-	s.byIGID[p.IGAccountID] = pp
+	if p.IGAccountID != "" { // pages without a linked IG account are allowed (§8.1)
+		s.byIGID[p.IGAccountID] = pp
+	}
 	s.byToken[p.AccessToken] = pp
 	s.notifyLocked()
 	return pp

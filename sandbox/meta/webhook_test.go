@@ -257,7 +257,8 @@ func TestDisableAfterContinuousFailure(t *testing.T) {
 		t.Errorf("subscribed_apps while disabled = %s", r.raw)
 	}
 	e.hook.setStatus(nil)
-	if r := e.post(t, "/v23.0/"+tPage+"/subscribed_apps", tToken, ""); r.status != 200 || r.body["success"] != true {
+	// subscribed_fields is required (§8.1).
+	if r := e.post(t, "/v23.0/"+tPage+"/subscribed_apps", tToken, map[string]any{"subscribed_fields": "messages,standby"}); r.status != 200 || r.body["success"] != true {
 		t.Fatalf("resubscribe: %d %s", r.status, r.raw)
 	}
 	if e.s.Disabled() {

@@ -25,6 +25,9 @@ import (
 //	POST   /sandbox/down                          {"down":bool}
 //	POST   /sandbox/autoreply                     {"enabled":bool,"delayMs":n}
 //	POST   /sandbox/settings                      {"acceptChatsWithNoAgents":bool,"rateLimit":bool} (keys optional)
+//	POST   /sandbox/commands                      {"url","token","channel","user","text"} outgoing integration (SendCommand)
+//	POST   /sandbox/integration                   {"triggerWords":[…],"triggerWordsAnywhere","postAs","alias","emoji","avatar","timeoutMs"}
+//	POST   /sandbox/integration/enable            {"url"} re-enable after a 410
 func (s *Server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sandbox/state", s.cState)
@@ -186,6 +189,7 @@ func (s *Server) controlHandler() http.Handler {
 		}
 		cJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
+	s.registerIntegrationControl(mux)
 	return mux
 }
 

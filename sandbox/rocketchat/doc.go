@@ -14,6 +14,7 @@
 //	/api/v1/livechat/department[/:_id[/agents]]  GET (auth)
 //	/api/v1/livechat/webhook.test, livechat/integrations.settings, omnichannel/integrations (auth)
 //	/api/v1/login, logout, me, chat.postMessage
+//	SendCommand (Go) / POST /sandbox/commands   outgoing WebHook integration, event "Message Sent" (§12)
 //	/file-upload/:fileId/:name          downloads
 //	/sandbox/…                          JSON control API (see controlHandler)
 //

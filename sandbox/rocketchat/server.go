@@ -45,6 +45,9 @@ type Options struct {
 	// workspace; customFields with other keys are ignored like the real server
 	// does. Spec gap / convenience: nil accepts every key.
 	VisitorCustomFields []string
+	// Outgoing configures the outgoing WebHook integration driven by
+	// SendCommand (trigger words, "Post as" user, alias/emoji/avatar) (§12).
+	Outgoing OutgoingIntegration
 }
 
 // DefaultOptions returns the options used by the demo: webhook switches
@@ -156,6 +159,7 @@ type Server struct {
 	deliveries []WebhookDelivery
 	changed    chan struct{}
 	lastBase   string
+	outgoing   outgoingState // outgoing integration (integration.go)
 }
 
 // New creates a server. Call Close when done.
