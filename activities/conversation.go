@@ -212,7 +212,14 @@ func graphError(err error) error {
 	}
 }
 
-// PostNote writes a note for the agent into the room as the bot user.
+// PostNote writes a note for the agent into the room as the bot user. Only transient
+// failures are retried: a refusal (room closed, bot without access to Omnichannel rooms) is
+// final, and a note is never worth holding up the conversation for.
 func (a *Activities) PostNote(ctx context.Context, in workflows.NoteInput) error {
-	return rcError(a.RC.PostMessage(ctx, in.RoomID, in.Text, nil))
+	err := a.RC.PostMessage(ctx, in.RoomID, in.Text, nil)
+	if err != nil && !rocketchat.IsTransient(err) {
+		activity.GetLogger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
+		return nil
+	}
+	return rcError(err)
 }

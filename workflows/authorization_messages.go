@@ -1,0 +1,135 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Texts the administration workflows post in the setup channel (Rocket.Chat markdown).
+// Instagram usernames are written without "@", which Rocket.Chat would take for a mention
+// of one of its own users.
+
+func requestedBy(who string) string {
+	if who == "" {
+		return ""
+	}
+	return " (requested by " + who + ")"
+}
+
+func clock(t time.Time) string { return t.UTC().Format("15:04 MST") }
+
+func buttonMessage(link AuthorizationLink, who string) SetupMessage {
+	return SetupMessage{
+		Text: "Connect Instagram business accounts" + requestedBy(who) + ": click *Start Authentication*, log in with " +
+			"Facebook and grant the pages whose Instagram accounts should be connected. The link works once and expires at " +
+			clock(link.ExpiresAt) + ".",
+		Attachments: []SetupAttachment{{
+			Title: "Instagram authorization", Color: "#1d74f5",
+			ButtonText: "Start Authentication", ButtonURL: link.URL,
+		}},
+	}
+}
+
+func expiredMessage(link AuthorizationLink) SetupMessage {
+	return SetupMessage{Text: "⌛ The Instagram authorization link that expired at " + clock(link.ExpiresAt) +
+		" was not used. Nothing was stored. Start again with `instagram authorize`."}
+}
+
+func deniedMessage(detail string) SetupMessage {
+	return SetupMessage{Text: "❌ Instagram authorization was declined on Meta's dialog (" + detail + "). Nothing was stored."}
+}
+
+func failedMessage(res AuthorizationResult) SetupMessage {
+	var b strings.Builder
+	b.WriteString("❌ Instagram authorization failed: " + res.Detail + ". No account was connected.")
+	writeSkipped(&b, res.Skipped)
+	return SetupMessage{Text: b.String()}
+}
+
+func connectedMessage(res AuthorizationResult) SetupMessage {
+	var b strings.Builder
+	b.WriteString("✅ Instagram authorization complete" + requestedBy(res.RequestedBy) + ". Connected accounts:")
+	for _, acc := range res.Accounts {
+		b.WriteString(fmt.Sprintf("\n• %s — page %s", accountLabel(acc.IGUsername, acc.IGAccountID), acc.PageID))
+		if acc.PageName != "" {
+			b.WriteString(fmt.Sprintf(" (%s)", acc.PageName))
+		}
+		if acc.Subscribed {
+			b.WriteString(": webhooks subscribed")
+		} else {
+			b.WriteString(": ⚠️ webhook subscription failed (" + acc.SubscribeError + "); retry with `instagram subscribe " + acc.PageID + "`")
+		}
+	}
+	writeSkipped(&b, res.Skipped)
+	return SetupMessage{Text: b.String()}
+}
+
+func writeSkipped(b *strings.Builder, skipped []SkippedPage) {
+	if len(skipped) == 0 {
+		return
+	}
+	b.WriteString("\nNot connected:")
+	for _, s := range skipped {
+		name := s.Name
+		if name == "" {
+			name = "page"
+		}
+		b.WriteString(fmt.Sprintf("\n• %s (page %s): %s", name, s.PageID, s.Reason))
+	}
+}
+
+func accountLabel(username, accountID string) string {
+	if username != "" {
+		return "Instagram *" + username + "*"
+	}
+	return "Instagram account " + accountID
+}
+
+func healthMessage(changes []PageHealth) SetupMessage {
+	var b strings.Builder
+	b.WriteString("🩺 Instagram health check:")
+	for _, c := range changes {
+		label := accountLabel(c.IGUsername, "") + " (page " + c.PageID + ")"
+		if c.IGUsername == "" {
+			label = "Page " + c.PageID
+		}
+		if c.Resubscribed {
+			what := "Meta had dropped the webhook subscription"
+			if len(c.MissingFields) > 0 && len(c.MissingFields) < 7 {
+				what = "Meta had dropped webhook fields " + strings.Join(c.MissingFields, ", ")
+			}
+			b.WriteString(fmt.Sprintf("\n• %s: %s; subscribed again", label, what))
+		}
+		switch {
+		case c.Problem != "" && c.Problem != c.PreviousProblem:
+			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ %s", label, c.Problem))
+		case c.Problem == "" && c.PreviousProblem != "":
+			b.WriteString(fmt.Sprintf("\n• %s: recovered (was: %s)", label, c.PreviousProblem))
+		}
+	}
+	return SetupMessage{Text: b.String()}
+}
+
+func unauthorizeMessage(res UnauthorizeResult, who string) SetupMessage {
+	var b strings.Builder
+	b.WriteString("🔌 Instagram uninstalled" + requestedBy(who) + ".")
+	for _, p := range res.Pages {
+		label := accountLabel(p.IGUsername, "") + " (page " + p.PageID + ")"
+		if p.IGUsername == "" {
+			label = "Page " + p.PageID
+		}
+		if p.Unsubscribed {
+			b.WriteString(fmt.Sprintf("\n• %s: webhooks unsubscribed", label))
+		} else {
+			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ could not unsubscribe (%s); remove the app from the page in Meta Business Suite", label, p.Error))
+		}
+	}
+	b.WriteString(fmt.Sprintf("\nApp permissions revoked for %d Facebook login(s).", res.Revoke.Revoked))
+	for _, f := range res.Revoke.Failed {
+		b.WriteString("\n• ⚠️ revoke failed: " + f)
+	}
+	b.WriteString(fmt.Sprintf("\nDeleted %d page token(s), %d user token(s) and %d pending authorization(s).",
+		res.Deleted.PageTokens, res.Deleted.UserTokens, res.Deleted.OAuthStates))
+	return SetupMessage{Text: b.String()}
+}
