@@ -50,9 +50,16 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	}
 }
 
-// LoadSettings returns the conversation tunables (run as a local activity at run start).
-func (a *Activities) LoadSettings(context.Context) (workflows.Settings, error) {
-	return a.Settings, nil
+// LoadSettings returns the conversation tunables and the current application settings the
+// workflow decides on (run as a local activity).
+func (a *Activities) LoadSettings(ctx context.Context) (workflows.Settings, error) {
+	s := a.Settings
+	app, err := a.appSettings(ctx)
+	if err != nil {
+		return workflows.Settings{}, err
+	}
+	s.UnsendAction = app.UnsendAction
+	return s, nil
 }
 
 func (a *Activities) visitorToken(page, igsid string) string {

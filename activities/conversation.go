@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -83,10 +84,11 @@ func (a *Activities) OpenRoom(ctx context.Context, in workflows.OpenRoomInput) (
 	return workflows.OpenRoomResult{RoomID: room.ID, Agent: room.ServedByUsername}, nil
 }
 
-// PostToRoom posts items into the room in order: customer messages as the visitor, with an
-// _id derived from the Instagram event so a retry cannot post one twice, and notes as the
-// bot user. Progress is recorded in heartbeats, so a retried call resumes after the last
-// item posted instead of repeating notes (which have no idempotency key).
+// PostToRoom does the items in the room in order: customer messages as the visitor, with an
+// _id derived from the Instagram event so a retry cannot post one twice; notes as the bot
+// user; edits and deletions of earlier customer messages; visitor custom fields. Progress is
+// recorded in heartbeats, so a retried call resumes after the last item done instead of
+// repeating notes (which have no idempotency key).
 func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInput) (workflows.PostToRoomResult, error) {
 	token := a.visitorToken(in.PageID, in.IGSID)
 	done := 0
@@ -94,20 +96,7 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 		_ = activity.GetHeartbeatDetails(ctx, &done)
 	}
 	for i := done; i < len(in.Items); i++ {
-		it := in.Items[i]
-		var err error
-		if it.Kind == workflows.ItemNote {
-			err = a.RC.PostMessage(ctx, in.RoomID, it.Text, nil)
-			if err != nil && !rocketchat.IsTransient(err) {
-				// A note is information for the agent; one Rocket.Chat refuses for good (the
-				// bot lacks access to Omnichannel rooms, the room closed) is logged and
-				// skipped, never allowed to hold up the customer's messages.
-				activity.GetLogger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
-				err = nil
-			}
-		} else {
-			_, err = a.RC.SendMessage(ctx, token, in.RoomID, identity.MessageID(it.Kind, it.MID), it.Text)
-		}
+		err := a.doRoomItem(ctx, token, in, in.Items[i])
 		if rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
 			return workflows.PostToRoomResult{Posted: i, RoomClosed: true}, nil
 		}
@@ -117,6 +106,66 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 		activity.RecordHeartbeat(ctx, i+1)
 	}
 	return workflows.PostToRoomResult{Posted: len(in.Items)}, nil
+}
+
+func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
+	log := activity.GetLogger(ctx)
+	msgID := identity.MessageID(workflows.ItemMessage, it.MID)
+	switch it.Kind {
+	case workflows.ItemMessage:
+		_, err := a.RC.SendMessage(ctx, token, in.RoomID, msgID, it.Text)
+		return err
+	case workflows.ItemNote:
+		err := a.RC.PostMessage(ctx, in.RoomID, it.Text, nil)
+		if err != nil && !rocketchat.IsTransient(err) && !rocketchat.IsRoomClosed(err) {
+			// A note is information for the agent; one Rocket.Chat refuses for good (the
+			// bot lacks access to Omnichannel rooms) is logged and skipped, never allowed
+			// to hold up the customer's messages.
+			log.Warn("Note not posted to the room", "room", in.RoomID, "error", err)
+			return nil
+		}
+		return err
+	case workflows.ItemEdit, workflows.ItemDelete:
+		var err error
+		if it.Kind == workflows.ItemEdit {
+			_, err = a.RC.UpdateMessage(ctx, token, in.RoomID, msgID, it.Text)
+		} else {
+			err = a.RC.DeleteMessage(ctx, token, in.RoomID, msgID)
+		}
+		if err == nil || rocketchat.IsTransient(err) || rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
+			return err
+		}
+		var rcErr *rocketchat.Error
+		if errors.As(err, &rcErr) && rcErr.Code() == "invalid-message" {
+			return nil // that part was never posted (e.g. a message without text)
+		}
+		// Rocket.Chat does not allow it (Message_AllowEditing / Message_AllowDeleting off):
+		// tell the agent instead.
+		what := "edited"
+		if it.Kind == workflows.ItemDelete || it.Text == "" {
+			what = "unsent"
+		}
+		log.Warn("Customer message could not be changed in the room", "kind", it.Kind, "error", err)
+		return a.RC.PostMessage(ctx, in.RoomID, fmt.Sprintf("The customer %s a message (Rocket.Chat did not allow changing it here): %s", what, it.Text), nil)
+	case workflows.ItemVisitorFields:
+		var fields []rocketchat.CustomField
+		for _, k := range sortedKeys(it.Fields) {
+			fields = append(fields, rocketchat.CustomField{Key: k, Value: it.Fields[k], Overwrite: true})
+		}
+		_, err := a.RC.RegisterVisitor(ctx, rocketchat.Visitor{Token: token, Name: it.Text, CustomFields: fields})
+		return err
+	}
+	log.Warn("Unknown room item kind skipped", "kind", it.Kind)
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // SendToInstagram sends an agent's reply through the Send API, signed with the agent's name

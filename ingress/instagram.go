@@ -2,14 +2,17 @@ package ingress
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
@@ -135,37 +138,86 @@ func toEvent(m instagram.Messaging) (workflows.InstagramEvent, string) {
 	igsid := string(m.Sender.ID)
 	switch {
 	case m.Message != nil && m.Message.IsEcho:
-		ev.Kind, ev.MID, ev.Text = workflows.EventEcho, m.Message.MID, m.Message.Text
 		igsid = string(m.Recipient.ID)
-	case m.Message != nil && !m.Message.IsDeleted:
-		ev.Kind, ev.MID, ev.Text = workflows.EventMessage, m.Message.MID, m.Message.Text
+		ev.Kind, ev.MID = workflows.EventEcho, m.Message.MID
+		if m.Message.IsDeleted {
+			// The business unsent one of its own messages: nothing to show for it.
+			ev.Kind, ev.Detail = workflows.EventUnknown, "echo_deleted"
+		}
+		fillMessage(&ev, m.Message)
+	case m.Message != nil && m.Message.IsDeleted:
+		ev.Kind, ev.MID = workflows.EventUnsend, m.Message.MID
+	case m.Message != nil:
+		ev.Kind, ev.MID = workflows.EventMessage, m.Message.MID
+		fillMessage(&ev, m.Message)
+	case m.MessageEdit != nil:
+		ev.Kind, ev.MID, ev.Text, ev.NumEdit = workflows.EventEdit, m.MessageEdit.MID, m.MessageEdit.Text, m.MessageEdit.NumEdit
+	case m.Reaction != nil:
+		ev.Kind, ev.MID = workflows.EventReaction, m.Reaction.MID
+		ev.Action, ev.Emoji, ev.Reaction = m.Reaction.Action, m.Reaction.Emoji, m.Reaction.Reaction
+	case m.Read != nil:
+		ev.Kind, ev.MID = workflows.EventRead, m.Read.MID
+	case m.Postback != nil:
+		ev.Kind, ev.MID = workflows.EventPostback, m.Postback.MID
+		ev.Title, ev.Payload, ev.Referral = m.Postback.Title, m.Postback.Payload, toReferral(m.Postback.Referral)
+	case m.Referral != nil:
+		ev.Kind, ev.Referral = workflows.EventReferral, toReferral(m.Referral)
 	default:
 		ev.Kind, ev.Detail = workflows.EventUnknown, eventName(m)
-		if m.Message != nil {
-			ev.MID = m.Message.MID
-		}
 	}
 	return ev, igsid
 }
 
+func fillMessage(ev *workflows.InstagramEvent, msg *instagram.Message) {
+	ev.Text, ev.Unsupported = msg.Text, msg.IsUnsupported
+	for _, a := range msg.Attachments {
+		ev.Attachments = append(ev.Attachments, workflows.Attachment{Type: a.Type, URL: a.URL(), Title: a.Title()})
+	}
+	if msg.QuickReply != nil {
+		ev.QuickReplyPayload = msg.QuickReply.Payload
+	}
+	if msg.ReplyTo != nil {
+		ev.ReplyToMID = msg.ReplyTo.MID
+		if msg.ReplyTo.Story != nil {
+			ev.ReplyToStoryURL = msg.ReplyTo.Story.URL
+		}
+	}
+	ev.Referral = toReferral(msg.Referral)
+}
+
+func toReferral(r *instagram.Referral) *workflows.Referral {
+	if r == nil {
+		return nil
+	}
+	out := &workflows.Referral{Ref: r.Ref, Source: r.Source, Type: r.Type, AdID: string(r.AdID)}
+	if r.Product != nil {
+		out.ProductID = string(r.Product.ID)
+	}
+	if len(r.AdsContextData) > 0 {
+		var ctx struct {
+			AdTitle string `json:"ad_title"`
+		}
+		if json.Unmarshal(r.AdsContextData, &ctx) == nil {
+			out.AdTitle = ctx.AdTitle
+		}
+	}
+	return out
+}
+
 func eventName(m instagram.Messaging) string {
 	switch {
-	case m.Message != nil && m.Message.IsDeleted:
-		return "message_deleted"
-	case m.Reaction != nil:
-		return "reaction"
-	case m.Read != nil:
-		return "read"
-	case m.Postback != nil:
-		return "postback"
-	case m.Referral != nil:
-		return "referral"
-	case m.MessageEdit != nil:
-		return "message_edit"
-	case m.PassThreadControl != nil, m.TakeThreadControl != nil, m.RequestThreadControl != nil:
-		return "handover"
+	case m.PassThreadControl != nil:
+		return "pass_thread_control"
+	case m.TakeThreadControl != nil:
+		return "take_thread_control"
+	case m.RequestThreadControl != nil:
+		return "request_thread_control"
+	case m.AppRoles != nil:
+		return "app_roles"
+	case len(m.Optin) > 0:
+		return "optin"
 	case len(m.Unknown) > 0:
-		return "unknown:" + m.Unknown[0]
+		return "unknown:" + strings.Join(m.Unknown, ",")
 	}
 	return "empty"
 }
@@ -200,10 +252,22 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 	return g.Wait()
 }
 
-// signalConversation records the event in the conversation's workflow, starting the
-// workflow if it is not running (a closed conversation gets a new run with the same ID).
+// signalConversation records the event in the conversation's workflow. Events a customer
+// starts a conversation with (a message, a tapped button, a referral) start the workflow if
+// it is not running — a closed conversation gets a new run with the same ID. Others (seen
+// receipts, reactions, edits, unsends, echoes) only concern a running conversation: without
+// one there is nothing to update, and starting one would greet the customer for a reaction.
 func (s *Server) signalConversation(ctx context.Context, d delivery) error {
 	id := identity.WorkflowID(d.account, d.igsid)
+	if !workflows.OpensConversation(d.event.Kind) {
+		err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalInstagram, d.event)
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) {
+			s.log.Info("Instagram event for no running conversation dropped", "kind", d.event.Kind)
+			return nil
+		}
+		return err
+	}
 	_, err := s.temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalInstagram, d.event,
 		client.StartWorkflowOptions{
 			ID:                       id,

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -201,23 +202,75 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 		return
 	}
 	switch ev.Kind {
-	case EventMessage:
-		ev.ArrivedAt = workflow.Now(ctx)
-		c.st.insertPending(ev)
+	case EventMessage, EventPostback, EventReferral:
+		// What the customer writes or taps opens Meta's messaging window.
 		if t := time.UnixMilli(ev.Timestamp); t.After(c.st.LastCustomerAt) {
 			c.st.LastCustomerAt = t
 		}
 		// A customer who writes again while we wait for an agent triggers a fresh check.
 		c.st.NextAgentCheck = time.Time{}
-	case EventEcho:
-		// Our own sends come back as echoes; they are never customer messages. Echoes of
-		// messages sent by other tools are not shown yet.
-		if !c.st.OurMIDs.Has(ev.MID) {
-			c.log.Info("Echo of a message sent outside this service", "mid", ev.MID)
+		c.queue(ctx, ev)
+		if ev.Kind == EventMessage && c.st.UnsentWaiting.Has(ev.MID) {
+			// Its unsend came first and waited for it (see resolveUnsends).
+			c.queue(ctx, InstagramEvent{Kind: EventUnsend, MID: ev.MID, Timestamp: ev.Timestamp + 1})
 		}
+	case EventEdit:
+		if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 {
+			c.st.Pending[i].Text = ev.Text // not in the room yet: post the edited text
+			return
+		}
+		c.queue(ctx, ev)
+	case EventUnsend, EventReaction:
+		c.queue(ctx, ev)
+	case EventRead:
+		c.st.LastSeenMID, c.st.LastSeenAt = ev.MID, time.UnixMilli(ev.Timestamp)
+	case EventEcho:
+		c.acceptEcho(ctx, ev)
 	default:
 		c.log.Info("Instagram event kind not handled", "kind", ev.Kind, "detail", ev.Detail)
 	}
+}
+
+// queue adds an event to the inbound queue, in Meta-timestamp order.
+func (c *conversation) queue(ctx workflow.Context, ev InstagramEvent) {
+	ev.ArrivedAt = workflow.Now(ctx)
+	c.st.insertPending(ev)
+}
+
+// acceptEcho recognises our own sends by message ID. An echo can arrive before the Send API
+// response that tells us the ID (spec traps 4 and 9): while a send is in flight, unknown
+// echoes wait until its ID is recorded.
+func (c *conversation) acceptEcho(ctx workflow.Context, ev InstagramEvent) {
+	switch {
+	case c.st.OurMIDs.Has(ev.MID):
+		return
+	case c.sending:
+		c.st.ParkedEchoes = append(c.st.ParkedEchoes, ev)
+	default:
+		c.noteEcho(ctx, ev)
+	}
+}
+
+// releaseEchoes decides the parked echoes once no send is in flight.
+func (c *conversation) releaseEchoes(ctx workflow.Context) {
+	parked := c.st.ParkedEchoes
+	c.st.ParkedEchoes = nil
+	for _, ev := range parked {
+		if !c.st.OurMIDs.Has(ev.MID) {
+			c.noteEcho(ctx, ev)
+		}
+	}
+}
+
+// noteEcho shows the agent a message the business sent from outside this service (the
+// Instagram app, Meta Business Suite, another tool), so the room holds the whole thread.
+func (c *conversation) noteEcho(ctx workflow.Context, ev InstagramEvent) {
+	text := ev.Text
+	for _, a := range ev.Attachments {
+		text += "\n" + renderAttachment(a)
+	}
+	c.st.addQuote(Quote{MID: ev.MID, Text: summary(ev), Ours: true})
+	c.queueNote(ctx, "📱 Sent by the business outside Rocket.Chat: "+strings.TrimSpace(text))
 }
 
 func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
@@ -309,16 +362,28 @@ func (c *conversation) openRoom(ctx workflow.Context) error {
 	return nil
 }
 
-// postDue posts the due pending items into the room in one activity call. A room that turns
-// out closed (its close webhook is late or disabled) ends this run like a close: the rest
-// stays pending and goes to a new room in the next run.
+// postDue posts the due pending events into the room in one activity call. A room that
+// turns out closed (its close webhook is late or disabled) ends this run like a close: the
+// rest stays pending and goes to a new room in the next run.
 func (c *conversation) postDue(ctx workflow.Context) error {
-	var items []RoomItem
+	if err := c.resolveUnsends(ctx); err != nil {
+		return err
+	}
+	var (
+		items  []RoomItem
+		events []InstagramEvent
+		ends   []int // ends[i]: number of items once events[i] is fully posted
+	)
 	for _, ev := range c.st.Pending {
-		if len(items) == maxBatch || !c.due(ctx, ev) {
+		if len(items) >= maxBatch || !c.due(ctx, ev) {
 			break
 		}
-		items = append(items, c.roomItem(ctx, ev))
+		items = append(items, c.roomItems(ctx, ev)...)
+		events = append(events, ev)
+		ends = append(ends, len(items))
+	}
+	if len(events) == 0 {
+		return nil
 	}
 	var res PostToRoomResult
 	err := workflow.ExecuteActivity(rocketChatCtx(ctx, "post to room"), ActivityPostToRoom,
@@ -329,22 +394,21 @@ func (c *conversation) postDue(ctx workflow.Context) error {
 	// Remove what was posted by identity, not position: the send coroutine may have queued
 	// a note while the activity ran.
 	posted := map[string]bool{}
-	for _, it := range items[:res.Posted] {
-		posted[it.Kind+":"+it.MID] = true
+	for i, ev := range events {
+		if ends[i] > res.Posted {
+			break
+		}
+		posted[ev.DedupKey()] = true
+		if ev.Kind == EventMessage {
+			c.st.Delivered++
+			c.st.addQuote(Quote{MID: ev.MID, Text: summary(ev), Parts: len(ev.Attachments)})
+		}
 	}
 	kept := c.st.Pending[:0:0]
 	for _, ev := range c.st.Pending {
-		kind := ItemMessage
-		if ev.Kind == EventNote {
-			kind = ItemNote
+		if !posted[ev.DedupKey()] {
+			kept = append(kept, ev)
 		}
-		if posted[kind+":"+ev.MID] {
-			if ev.Kind == EventMessage {
-				c.st.Delivered++
-			}
-			continue
-		}
-		kept = append(kept, ev)
 	}
 	c.st.Pending = kept
 	if res.RoomClosed {
@@ -354,18 +418,134 @@ func (c *conversation) postDue(ctx workflow.Context) error {
 	return nil
 }
 
-// roomItem renders a pending event for the room. A message that reaches the room late
-// carries the time the customer wrote it, since Rocket.Chat stamps it with the posting time.
-func (c *conversation) roomItem(ctx workflow.Context, ev InstagramEvent) RoomItem {
-	if ev.Kind == EventNote {
-		return RoomItem{Kind: ItemNote, MID: ev.MID, Text: ev.Text}
+// resolveUnsends applies the admin's unsend setting (read fresh, so a change applies at
+// once) to unsends whose message is not in the room yet: delete drops both, mark posts the
+// marker instead of the message, keep posts both. An unsend whose message has not arrived
+// at all waits for it (UnsentWaiting). Unsends of messages already in the room are left to
+// roomItems.
+func (c *conversation) resolveUnsends(ctx workflow.Context) error {
+	if !c.hasPending(EventUnsend) {
+		return nil
 	}
-	text := ev.Text
+	if err := c.loadSettings(ctx); err != nil {
+		return err
+	}
+	drop := map[string]bool{}
+	for _, ev := range c.st.Pending {
+		if ev.Kind != EventUnsend {
+			continue
+		}
+		i := c.st.pendingIndex(EventMessage, ev.MID)
+		switch {
+		case i >= 0 && c.settings.UnsendAction == "delete":
+			drop[c.st.Pending[i].DedupKey()], drop[ev.DedupKey()] = true, true
+		case i >= 0 && c.settings.UnsendAction == "mark":
+			c.st.Pending[i].Text, c.st.Pending[i].Attachments = unsentMarker, nil
+			c.st.Pending[i].QuickReplyPayload, c.st.Pending[i].Referral = "", nil
+			drop[ev.DedupKey()] = true
+		case i < 0:
+			if _, known := c.st.quote(ev.MID); !known {
+				c.st.UnsentWaiting.Add(ev.MID)
+				drop[ev.DedupKey()] = true
+			}
+		}
+	}
+	kept := c.st.Pending[:0:0]
+	for _, ev := range c.st.Pending {
+		if !drop[ev.DedupKey()] {
+			kept = append(kept, ev)
+		}
+	}
+	c.st.Pending = kept
+	return nil
+}
+
+func (c *conversation) hasPending(kind string) bool {
+	for _, ev := range c.st.Pending {
+		if ev.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// roomItems renders a pending event into what is done in the room.
+func (c *conversation) roomItems(ctx workflow.Context, ev InstagramEvent) []RoomItem {
+	quote := func(mid string) string {
+		if q, ok := c.st.quote(mid); ok {
+			return q.Text
+		}
+		return unknownQuote
+	}
+	key := ev.DedupKey()
+	switch ev.Kind {
+	case EventNote:
+		return []RoomItem{{Kind: ItemNote, MID: ev.MID, Text: ev.Text}}
+	case EventMessage:
+		var items []RoomItem
+		if text := renderMessage(ev, quote); text != "" {
+			items = append(items, RoomItem{Kind: ItemMessage, MID: ev.MID, Text: c.withOriginalTime(ctx, ev, text)})
+		}
+		for i, a := range ev.Attachments {
+			items = append(items, RoomItem{Kind: ItemMessage, MID: partKey(ev.MID, i+1), Text: renderAttachment(a)})
+		}
+		return append(items, c.referralFields(ev.Referral)...)
+	case EventPostback:
+		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: c.withOriginalTime(ctx, ev, renderPostback(ev))}},
+			c.referralFields(ev.Referral)...)
+	case EventReferral:
+		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: renderReferral(*ev.Referral)}},
+			c.referralFields(ev.Referral)...)
+	case EventReaction:
+		return []RoomItem{{Kind: ItemMessage, MID: key, Text: renderReaction(ev, quote(ev.MID))}}
+	case EventEdit:
+		if q, ok := c.st.quote(ev.MID); ok && !q.Ours {
+			return []RoomItem{{Kind: ItemEdit, MID: ev.MID, Text: ev.Text}}
+		}
+		return []RoomItem{{Kind: ItemNote, MID: key, Text: "✏️ The customer edited a message: " + ev.Text}}
+	case EventUnsend:
+		q, _ := c.st.quote(ev.MID)
+		var items []RoomItem
+		for part := 0; part <= q.Parts; part++ {
+			switch c.settings.UnsendAction {
+			case "delete":
+				items = append(items, RoomItem{Kind: ItemDelete, MID: partKey(ev.MID, part)})
+			case "mark":
+				items = append(items, RoomItem{Kind: ItemEdit, MID: partKey(ev.MID, part), Text: unsentMarker})
+			}
+		}
+		if len(items) == 0 {
+			items = []RoomItem{{Kind: ItemNote, MID: key, Text: fmt.Sprintf("↩️ The customer unsent “%s”", q.Text)}}
+		}
+		return items
+	}
+	return nil
+}
+
+// withOriginalTime adds the time the customer wrote a message that reaches the room late,
+// since Rocket.Chat stamps it with the posting time.
+func (c *conversation) withOriginalTime(ctx workflow.Context, ev InstagramEvent, text string) string {
 	written := time.UnixMilli(ev.Timestamp).UTC()
 	if workflow.Now(ctx).Sub(written) > lateAfter {
 		text += "\n_(written on Instagram at " + written.Format("2006-01-02 15:04:05") + " UTC)_"
 	}
-	return RoomItem{Kind: ItemMessage, MID: ev.MID, Text: text}
+	return text
+}
+
+// referralFields keeps where the customer came from on the Rocket.Chat visitor.
+func (c *conversation) referralFields(r *Referral) []RoomItem {
+	if r == nil || c.st.Visitor == nil {
+		return nil
+	}
+	return []RoomItem{{Kind: ItemVisitorFields, Text: c.st.Visitor.Name, Fields: referralFields(*r)}}
+}
+
+// partKey names the room message of a message's attachment (part 0 is the text).
+func partKey(mid string, part int) string {
+	if part == 0 {
+		return mid
+	}
+	return fmt.Sprintf("%s#%d", mid, part)
 }
 
 // sendLoop is the outbound direction: it sends the outbox to Instagram, in order, one at a
@@ -384,6 +564,7 @@ func (c *conversation) sendLoop(ctx workflow.Context) {
 		}
 		c.st.Outbox = c.st.Outbox[1:]
 		c.sending = false
+		c.releaseEchoes(ctx)
 	}
 }
 
@@ -400,6 +581,9 @@ func (c *conversation) sendAgentMessage(ctx workflow.Context, m AgentMessage) {
 		return
 	}
 	c.remember(res.MessageIDs)
+	for _, id := range res.MessageIDs {
+		c.st.addQuote(Quote{MID: id, Text: truncate(m.Text, maxQuoteLength), Ours: true})
+	}
 	c.st.SentToIG++
 }
 
@@ -481,13 +665,21 @@ func (c *conversation) closeRoom(ctx workflow.Context) error {
 	}
 }
 
+// hasCustomerMessages: after a close, only something the customer writes or taps opens a
+// new room; a reaction to the goodbye, a seen receipt or an unsend does not.
 func (c *conversation) hasCustomerMessages() bool {
 	for _, ev := range c.st.Pending {
-		if ev.Kind == EventMessage {
+		if OpensConversation(ev.Kind) {
 			return true
 		}
 	}
 	return false
+}
+
+// OpensConversation reports whether an event kind starts a conversation (a new run):
+// something the customer writes or taps, not a reaction, receipt, edit or unsend.
+func OpensConversation(kind string) bool {
+	return kind == EventMessage || kind == EventPostback || kind == EventReferral
 }
 
 // nextRoomState is what a new room's run inherits: the customer, the undelivered messages and
@@ -495,7 +687,7 @@ func (c *conversation) hasCustomerMessages() bool {
 func (c *conversation) nextRoomState() State {
 	var pending []InstagramEvent
 	for _, ev := range c.st.Pending {
-		if ev.Kind == EventMessage {
+		if OpensConversation(ev.Kind) {
 			pending = append(pending, ev)
 		}
 	}

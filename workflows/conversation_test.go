@@ -30,9 +30,20 @@ type fakeActivities struct {
 	closedRoom string   // PostToRoom reports this room closed
 	sendErr    error
 	automated  map[string]string // page texts: welcome, offline, finished
+	room          map[string]string // current text by message key (edits and deletions applied)
+	roomOrder     []string
+	visitorFields map[string]string
+	unsendAction  string
 }
 
-func (f *fakeActivities) LoadSettings(context.Context) (Settings, error) { return f.settings, nil }
+func (f *fakeActivities) LoadSettings(context.Context) (Settings, error) {
+	s := f.settings
+	s.UnsendAction = f.unsendAction
+	if s.UnsendAction == "" {
+		s.UnsendAction = "mark"
+	}
+	return s, nil
+}
 
 func (f *fakeActivities) RegisterVisitor(_ context.Context, in RegisterVisitorInput) (VisitorInfo, error) {
 	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "sales", DepartmentID: "d1"}, nil
@@ -54,14 +65,37 @@ func (f *fakeActivities) PostToRoom(_ context.Context, in PostToRoomInput) (Post
 	if in.RoomID == f.closedRoom {
 		return PostToRoomResult{RoomClosed: true}, nil
 	}
+	if f.room == nil {
+		f.room = map[string]string{}
+	}
 	for _, it := range in.Items {
-		if it.Kind == ItemNote {
+		switch it.Kind {
+		case ItemNote:
 			f.notes = append(f.notes, in.RoomID+":"+it.Text)
-		} else {
+		case ItemMessage:
 			f.posted = append(f.posted, in.RoomID+":"+it.Text)
+			f.roomOrder = append(f.roomOrder, it.MID)
+			f.room[it.MID] = it.Text
+		case ItemEdit:
+			f.room[it.MID] = it.Text
+		case ItemDelete:
+			delete(f.room, it.MID)
+		case ItemVisitorFields:
+			f.visitorFields = it.Fields
 		}
 	}
 	return PostToRoomResult{Posted: len(in.Items)}, nil
+}
+
+// roomTexts is what the room shows now, in posting order.
+func (f *fakeActivities) roomTexts() []string {
+	var out []string
+	for _, k := range f.roomOrder {
+		if t, ok := f.room[k]; ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (f *fakeActivities) SendToInstagram(_ context.Context, in SendInput) (SendResult, error) {

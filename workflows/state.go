@@ -41,6 +41,54 @@ type State struct {
 	OfflineSent bool `json:"offline_sent,omitempty"`
 	// NoteSeq numbers the notes this conversation adds to Pending.
 	NoteSeq int `json:"note_seq,omitempty"`
+
+	// Quotes remembers recent messages of both sides by mid, so reactions, replies, edits
+	// and unsends can say which message they are about, and find its parts in the room.
+	Quotes []Quote `json:"quotes,omitempty"`
+	// UnsentWaiting holds mids the customer unsent before their message reached us.
+	UnsentWaiting Recent `json:"unsent_waiting"`
+	// ParkedEchoes are echoes that arrived while a send was in flight: they may be the echo
+	// of that very send, which is only known once its response is recorded.
+	ParkedEchoes []InstagramEvent `json:"parked_echoes,omitempty"`
+	// Seen receipts: the last message of ours the customer saw.
+	LastSeenMID string    `json:"last_seen_mid,omitempty"`
+	LastSeenAt  time.Time `json:"last_seen_at,omitzero"`
+}
+
+// Quote is a message in short form.
+type Quote struct {
+	MID   string `json:"mid"`
+	Text  string `json:"text"`
+	Parts int    `json:"parts,omitempty"` // attachments posted as separate messages
+	Ours  bool   `json:"ours,omitempty"`  // sent by the business
+}
+
+// quotesLimit bounds Quotes; older messages are quoted as "an earlier message".
+const quotesLimit = 300
+
+func (s *State) addQuote(q Quote) {
+	s.Quotes = append(s.Quotes, q)
+	if len(s.Quotes) > quotesLimit {
+		s.Quotes = append([]Quote(nil), s.Quotes[len(s.Quotes)-quotesLimit:]...)
+	}
+}
+
+func (s *State) quote(mid string) (Quote, bool) {
+	for i := len(s.Quotes) - 1; i >= 0; i-- {
+		if s.Quotes[i].MID == mid {
+			return s.Quotes[i], true
+		}
+	}
+	return Quote{}, false
+}
+
+func (s *State) pendingIndex(kind, mid string) int {
+	for i, ev := range s.Pending {
+		if ev.Kind == kind && ev.MID == mid {
+			return i
+		}
+	}
+	return -1
 }
 
 // insertPending keeps Pending sorted by (timestamp, mid), so events are posted in the
@@ -117,6 +165,8 @@ type StateView struct {
 	Duplicates     int       `json:"duplicates"`
 	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
 	NextAgentCheck time.Time `json:"next_agent_check,omitzero"`
+	LastSeenMID    string    `json:"last_seen_mid,omitempty"`
+	LastSeenAt     time.Time `json:"last_seen_at,omitzero"`
 }
 
 func (s *State) view() StateView {
@@ -124,6 +174,7 @@ func (s *State) view() StateView {
 		PageID: s.PageID, IGSID: s.IGSID, Status: s.Status, RoomID: s.RoomID, Agent: s.Agent,
 		Pending: len(s.Pending), Outbox: len(s.Outbox), Delivered: s.Delivered, SentToIG: s.SentToIG,
 		Duplicates: s.Duplicates, LastCustomerAt: s.LastCustomerAt, NextAgentCheck: s.NextAgentCheck,
+		LastSeenMID: s.LastSeenMID, LastSeenAt: s.LastSeenAt,
 	}
 	if s.Visitor != nil {
 		v.Username, v.Name, v.Department = s.Visitor.Username, s.Visitor.Name, s.Visitor.Department

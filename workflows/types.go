@@ -1,6 +1,9 @@
 package workflows
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // ConversationInput starts (or continues) the conversation of one Instagram user with one
 // business account. In the workflow ID and here, "page" is the Instagram professional
@@ -14,9 +17,15 @@ type ConversationInput struct {
 
 // Instagram event kinds (InstagramEvent.Kind).
 const (
-	EventMessage = "message"
-	EventEcho    = "echo"
-	EventUnknown = "unknown"
+	EventMessage  = "message"  // a customer message (text, attachments, quick-reply tap, reply, referral)
+	EventEcho     = "echo"     // a message the business sent (by us or another tool)
+	EventUnsend   = "unsend"   // the customer removed a message (mid of that message)
+	EventEdit     = "edit"     // the customer edited a message
+	EventReaction = "reaction" // react / unreact on a message
+	EventRead     = "read"     // the customer saw our messages up to mid
+	EventPostback = "postback" // ice breaker, button template or ad button tap
+	EventReferral = "referral" // the customer came back through an ig.me link or an ad
+	EventUnknown  = "unknown"
 	// EventNote is created by the workflow itself: a note for the agent (e.g. the welcome
 	// message the customer got), ordered with the customer's messages by time.
 	EventNote = "note"
@@ -33,17 +42,58 @@ type InstagramEvent struct {
 	Standby bool `json:"standby,omitempty"`
 	// Detail names what an unknown event was (for the log).
 	Detail string `json:"detail,omitempty"`
+
+	Attachments       []Attachment `json:"attachments,omitempty"`
+	Unsupported       bool         `json:"unsupported,omitempty"` // is_unsupported: media Instagram could not process
+	QuickReplyPayload string       `json:"quick_reply_payload,omitempty"`
+	ReplyToMID        string       `json:"reply_to_mid,omitempty"`
+	ReplyToStoryURL   string       `json:"reply_to_story_url,omitempty"`
+	Referral          *Referral    `json:"referral,omitempty"`
+	// Reactions: Action is react or unreact; Emoji/Reaction are absent on unreact.
+	Action   string `json:"action,omitempty"`
+	Emoji    string `json:"emoji,omitempty"`
+	Reaction string `json:"reaction,omitempty"`
+	// Postbacks: the tapped button.
+	Title   string `json:"title,omitempty"`
+	Payload string `json:"payload,omitempty"`
+	NumEdit int    `json:"num_edit,omitempty"`
+
 	// ArrivedAt is set by the workflow when it takes the event in (workflow time).
 	ArrivedAt time.Time `json:"arrived_at,omitzero"`
 }
 
+// Attachment is one attachment of a message: its type as Meta names it (image, video,
+// audio, file, share, story_mention, ig_reel, ephemeral, ... or one nobody has seen yet).
+type Attachment struct {
+	Type  string `json:"type"`
+	URL   string `json:"url,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// Referral tells where a customer came from (an ad, an ig.me link, a shop product).
+type Referral struct {
+	Ref       string `json:"ref,omitempty"`
+	Source    string `json:"source,omitempty"` // ADS, SHORTLINKS, ...
+	Type      string `json:"type,omitempty"`
+	AdID      string `json:"ad_id,omitempty"`
+	AdTitle   string `json:"ad_title,omitempty"`
+	ProductID string `json:"product_id,omitempty"`
+}
+
 // DedupKey identifies an event for deduplication: Meta may deliver the same event twice,
-// and different kinds of event can share a mid (an unsend reuses the message's mid).
+// and different kinds of event can share a mid (an unsend reuses the message's mid, a
+// reaction names the message it reacts to), so the key combines kind, mid and, for kinds
+// that can repeat on one message, what makes each occurrence distinct.
 func (e InstagramEvent) DedupKey() string {
-	if e.MID != "" {
-		return e.Kind + ":" + e.MID
+	switch e.Kind {
+	case EventMessage, EventEcho, EventUnsend:
+		if e.MID != "" {
+			return e.Kind + ":" + e.MID
+		}
+	case EventEdit:
+		return fmt.Sprintf("edit:%s:%d:%s", e.MID, e.NumEdit, e.Text)
 	}
-	return e.Kind + "@" + time.UnixMilli(e.Timestamp).UTC().Format(time.RFC3339Nano) + ":" + e.Text
+	return fmt.Sprintf("%s:%s@%d:%s%s%s", e.Kind, e.MID, e.Timestamp, e.Action, e.Emoji, e.Payload+e.Text)
 }
 
 // Rocket.Chat event kinds (RocketChatEvent.Kind).
@@ -81,6 +131,8 @@ type AgentMessage struct {
 type Settings struct {
 	ReorderWindow time.Duration `json:"reorder_window"`
 	CloseLinger   time.Duration `json:"close_linger"`
+	// UnsendAction is the admin's choice for a customer's unsend: delete, mark or keep.
+	UnsendAction string `json:"unsend_action,omitempty"`
 }
 
 // RegisterVisitorInput / VisitorInfo: register the Livechat visitor of a conversation.
@@ -115,17 +167,25 @@ type OpenRoomResult struct {
 }
 
 // Room item kinds: a customer message (posted as the visitor, with an _id derived from
-// the mid) or a note for the agent (posted as the bot user).
+// MID, so a retry cannot post it twice), a note for the agent (posted as the bot user), an
+// edit or deletion of an earlier customer message, or custom fields for the visitor.
 const (
-	ItemMessage = "message"
-	ItemNote    = "note"
+	ItemMessage       = "message"
+	ItemNote          = "note"
+	ItemEdit          = "edit"
+	ItemDelete        = "delete"
+	ItemVisitorFields = "visitor_fields"
 )
 
-// RoomItem is one thing to post into the room.
+// RoomItem is one thing to do in the room.
 type RoomItem struct {
 	Kind string `json:"kind"`
+	// MID is the key the message _id derives from (ItemMessage), or the key of the message
+	// to edit or delete.
 	MID  string `json:"mid,omitempty"`
 	Text string `json:"text"`
+	// Fields are visitor custom fields (ItemVisitorFields); Text is then the visitor's name.
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // PostToRoomInput posts items into the room in order, in one activity call.
