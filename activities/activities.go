@@ -38,13 +38,13 @@ type Activities struct {
 // Register registers every activity under the name the workflows use.
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	for name, fn := range map[string]any{
-		workflows.ActivityLoadSettings:       a.LoadSettings,
-		workflows.ActivityRegisterVisitor:    a.RegisterVisitor,
-		workflows.ActivityOpenRoom:           a.OpenRoom,
-		workflows.ActivityPostToRoom:         a.PostToRoom,
-		workflows.ActivitySendAutomated:      a.SendAutomated,
-		workflows.ActivitySendToInstagram:    a.SendToInstagram,
-		workflows.ActivityPostNote:           a.PostNote,
+		workflows.ActivityLoadSettings:    a.LoadSettings,
+		workflows.ActivityRegisterVisitor: a.RegisterVisitor,
+		workflows.ActivityOpenRoom:        a.OpenRoom,
+		workflows.ActivityPostToRoom:      a.PostToRoom,
+		workflows.ActivitySendAutomated:   a.SendAutomated,
+		workflows.ActivitySendToInstagram: a.SendToInstagram,
+		workflows.ActivityPostNote:        a.PostNote,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -19,17 +19,17 @@ import (
 // fakeActivities stands in for Rocket.Chat and Instagram with in-memory behaviour, so the
 // tests check what the workflow does, not which mocks it called.
 type fakeActivities struct {
-	mu         sync.Mutex
-	settings   Settings
-	agentsFrom time.Time // OpenRoom reports no agent until the workflow clock reaches this
-	now        func() time.Time
-	rooms      int
-	posted     []string // "room:text" of customer messages in posting order
-	notes      []string // "room:text" of notes, posted with the messages or directly
-	sent       []string // texts sent to Instagram, agent replies and automated messages
-	closedRoom string   // PostToRoom reports this room closed
-	sendErr    error
-	automated  map[string]string // page texts: welcome, offline, finished
+	mu            sync.Mutex
+	settings      Settings
+	agentsFrom    time.Time // OpenRoom reports no agent until the workflow clock reaches this
+	now           func() time.Time
+	rooms         int
+	posted        []string // "room:text" of customer messages in posting order
+	notes         []string // "room:text" of notes, posted with the messages or directly
+	sent          []string // texts sent to Instagram, agent replies and automated messages
+	closedRoom    string   // PostToRoom reports this room closed
+	sendErr       error
+	automated     map[string]string // page texts: welcome, offline, finished
 	room          map[string]string // current text by message key (edits and deletions applied)
 	roomOrder     []string
 	visitorFields map[string]string

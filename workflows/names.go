@@ -26,13 +26,13 @@ const (
 // Activity names. The activities package registers its methods under these names; the
 // workflow refers to them only by name so it never links the HTTP clients.
 const (
-	ActivityLoadSettings       = "LoadSettings"
-	ActivityRegisterVisitor    = "RegisterVisitor"
-	ActivityOpenRoom           = "OpenRoom"
-	ActivityPostToRoom         = "PostToRoom"
-	ActivitySendToInstagram    = "SendToInstagram"
-	ActivitySendAutomated      = "SendAutomated"
-	ActivityPostNote           = "PostNote"
+	ActivityLoadSettings    = "LoadSettings"
+	ActivityRegisterVisitor = "RegisterVisitor"
+	ActivityOpenRoom        = "OpenRoom"
+	ActivityPostToRoom      = "PostToRoom"
+	ActivitySendToInstagram = "SendToInstagram"
+	ActivitySendAutomated   = "SendAutomated"
+	ActivityPostNote        = "PostNote"
 )
 
 // Application error types that activities return as non-retryable errors and the workflow
