@@ -254,12 +254,15 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 
 // signalConversation records the event in the conversation's workflow. Events a customer
 // starts a conversation with (a message, a tapped button, a referral) start the workflow if
-// it is not running — a closed conversation gets a new run with the same ID. Others (seen
-// receipts, reactions, edits, unsends, echoes) only concern a running conversation: without
-// one there is nothing to update, and starting one would greet the customer for a reaction.
+// it is not running — a closed conversation gets a new run with the same ID. Seen receipts,
+// reactions and echoes only concern a running conversation: without one there is nothing to
+// update, and starting one would greet the customer for a reaction.
 func (s *Server) signalConversation(ctx context.Context, d delivery) error {
 	id := identity.WorkflowID(d.account, d.igsid)
-	if !workflows.OpensConversation(d.event.Kind) {
+	// An unsend or edit may be delivered before the message it refers to (retries reorder),
+	// so it may start the workflow too: the run stays dormant until that message arrives.
+	startable := workflows.OpensConversation(d.event.Kind) || d.event.Kind == workflows.EventUnsend || d.event.Kind == workflows.EventEdit
+	if !startable {
 		err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalInstagram, d.event)
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {

@@ -76,6 +76,12 @@ func (c *conversation) run(ctx workflow.Context) error {
 		return err
 	}
 	if c.st.Visitor == nil {
+		opened, err := c.awaitOpening(ctx)
+		if err != nil || !opened {
+			return err
+		}
+	}
+	if c.st.Visitor == nil {
 		if err := c.registerVisitor(ctx); err != nil {
 			return err
 		}
@@ -103,6 +109,31 @@ func (c *conversation) run(ctx workflow.Context) error {
 			if err := c.waitForWork(ctx, c.nextDeadline(), c.closable); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// dormantWait is how long a run started by an event that refers to a message (an unsend
+// or edit delivered before the message itself) waits for that message: Meta retries failed
+// deliveries for about an hour (spec §2.3).
+const dormantWait = time.Hour
+
+// awaitOpening keeps a run dormant - no visitor, no welcome, no room - until the customer
+// writes or taps something. A run started by an unsend or edit of a message not delivered
+// yet thus waits for it, and one whose message never comes ends quietly.
+func (c *conversation) awaitOpening(ctx workflow.Context) (bool, error) {
+	deadline := workflow.Now(ctx).Add(dormantWait)
+	for {
+		c.drain(ctx)
+		if c.hasCustomerMessages() {
+			return true, nil
+		}
+		if !workflow.Now(ctx).Before(deadline) {
+			c.log.Info("No customer message arrived; ending the dormant run", "pending", len(c.st.Pending))
+			return false, nil
+		}
+		if err := c.waitForWork(ctx, deadline, func() bool { return false }); err != nil {
+			return false, err
 		}
 	}
 }
@@ -210,6 +241,10 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 		// A customer who writes again while we wait for an agent triggers a fresh check.
 		c.st.NextAgentCheck = time.Time{}
 		c.queue(ctx, ev)
+		if ev.Kind == EventMessage {
+			// Known from now on, so replies and reactions in the same batch can quote it.
+			c.st.addQuote(Quote{MID: ev.MID, Text: summary(ev), Parts: len(ev.Attachments)})
+		}
 		if ev.Kind == EventMessage && c.st.UnsentWaiting.Has(ev.MID) {
 			// Its unsend came first and waited for it (see resolveUnsends).
 			c.queue(ctx, InstagramEvent{Kind: EventUnsend, MID: ev.MID, Timestamp: ev.Timestamp + 1})
@@ -401,7 +436,6 @@ func (c *conversation) postDue(ctx workflow.Context) error {
 		posted[ev.DedupKey()] = true
 		if ev.Kind == EventMessage {
 			c.st.Delivered++
-			c.st.addQuote(Quote{MID: ev.MID, Text: summary(ev), Parts: len(ev.Attachments)})
 		}
 	}
 	kept := c.st.Pending[:0:0]

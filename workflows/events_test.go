@@ -132,3 +132,35 @@ func TestPostbacksReferralsAndAttachments(t *testing.T) {
 	}, f.roomTexts())
 	require.Equal(t, map[string]string{"instagram_referral_source": "SHORTLINKS", "instagram_referral_ref": "qr_packaging"}, f.visitorFields)
 }
+
+func TestRunStartedByUnsendStaysDormantUntilItsMessage(t *testing.T) {
+	f := &fakeActivities{unsendAction: "delete", automated: map[string]string{AutoWelcome: "Hi!"}}
+	env := newEnv(t, f)
+	// The workflow is started by the unsend (SignalWithStart); its message comes a minute later.
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalInstagram, ev(env, EventUnsend, "m1", 0, nil))
+	}, 0)
+	env.RegisterDelayedCallback(func() {
+		require.Empty(t, f.sent, "no welcome before the customer wrote anything")
+		require.Zero(t, f.rooms, "no room either")
+		env.SignalWorkflow(SignalInstagram, ev(env, EventMessage, "m1", -time.Second, func(e *InstagramEvent) { e.Text = "secret" }))
+		env.SignalWorkflow(SignalInstagram, ev(env, EventMessage, "m2", time.Minute, func(e *InstagramEvent) { e.Text = "hello" }))
+	}, time.Minute)
+	closeAt(env, 2*time.Minute)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"hello"}, f.roomTexts())
+	require.Equal(t, []string{"Hi!"}, f.sent)
+}
+
+func TestDormantRunWithoutMessageEndsQuietly(t *testing.T) {
+	f := &fakeActivities{automated: map[string]string{AutoWelcome: "Hi!"}}
+	env := newEnv(t, f)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalInstagram, ev(env, EventEdit, "old", 0, func(e *InstagramEvent) { e.Text = "x" }))
+	}, 0)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Empty(t, f.sent)
+	require.Zero(t, f.rooms)
+}
