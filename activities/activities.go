@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -21,6 +22,7 @@ import (
 	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -33,6 +35,36 @@ type Activities struct {
 	// Tunables from the worker's configuration, handed to workflows by LoadSettings.
 	Settings workflows.Settings
 	Log      *slog.Logger
+	// HTTP fetches customer media from Meta's CDN (nil: a default client).
+	HTTP *http.Client
+	// PublicURL and MediaKey make the signed URLs Meta fetches agents' files from.
+	PublicURL string
+	MediaKey  []byte
+	// Metrics counts deliveries and sends (nil: not measured).
+	Metrics *metrics.Registry
+}
+
+// delivered counts one item delivered in a direction.
+func (a *Activities) delivered(direction, kind string) {
+	if a.Metrics != nil {
+		a.Metrics.Delivered.WithLabelValues(direction, kind).Inc()
+	}
+}
+
+// sendResult counts a Send API call of an account.
+func (a *Activities) sendResult(account string, err error) {
+	if a.Metrics == nil {
+		return
+	}
+	result := "ok"
+	switch {
+	case err == nil:
+	case instagram.Classify(err) == instagram.RateLimited:
+		result = "rate_limited"
+	default:
+		result = "failed"
+	}
+	a.Metrics.InstagramSends.WithLabelValues(account, result).Inc()
 }
 
 // Register registers every activity under the name the workflows use.
@@ -45,6 +77,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		workflows.ActivitySendAutomated:   a.SendAutomated,
 		workflows.ActivitySendToInstagram: a.SendToInstagram,
 		workflows.ActivityPostNote:        a.PostNote,
+		workflows.ActivityPassBack:        a.PassThreadControlBack,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

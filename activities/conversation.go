@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -103,6 +104,10 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 		if err != nil {
 			return workflows.PostToRoomResult{}, rcError(err)
 		}
+		a.delivered("to_rocketchat", in.Items[i].Kind)
+		if it := in.Items[i]; a.Metrics != nil && it.TS > 0 && (it.Kind == workflows.ItemMessage || it.Kind == workflows.ItemUpload) {
+			a.Metrics.InboundLatency.Observe(time.Since(time.UnixMilli(it.TS)).Seconds())
+		}
 		activity.RecordHeartbeat(ctx, i+1)
 	}
 	return workflows.PostToRoomResult{Posted: len(in.Items)}, nil
@@ -110,7 +115,7 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 
 func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
 	log := activity.GetLogger(ctx)
-	msgID := identity.MessageID(workflows.ItemMessage, it.MID)
+	msgID := roomMessageID(it.MID)
 	switch it.Kind {
 	case workflows.ItemMessage:
 		_, err := a.RC.SendMessage(ctx, token, in.RoomID, msgID, it.Text)
@@ -147,6 +152,8 @@ func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.
 		}
 		log.Warn("Customer message could not be changed in the room", "kind", it.Kind, "error", err)
 		return a.RC.PostMessage(ctx, in.RoomID, fmt.Sprintf("The customer %s a message (Rocket.Chat did not allow changing it here): %s", what, it.Text), nil)
+	case workflows.ItemUpload:
+		return a.uploadMedia(ctx, token, in, it)
 	case workflows.ItemVisitorFields:
 		var fields []rocketchat.CustomField
 		for _, k := range sortedKeys(it.Fields) {
@@ -168,8 +175,17 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// SendToInstagram sends an agent's reply through the Send API, signed with the agent's name
-// or username as the agent_display_name setting says.
+// Meta's messaging window (spec instagram §4.4): standard replies within 24 hours of the
+// customer's last message; human agents' replies with the HUMAN_AGENT tag up to 7 days.
+const (
+	standardWindow = 24 * time.Hour
+	humanWindow    = 7 * 24 * time.Hour
+)
+
+// SendToInstagram sends an agent's reply through the Send API: signed with the agent's name
+// or username as the agent_display_name setting says, typed [[buttons]] and Rocket.Chat
+// action buttons as quick replies, texts over 1000 bytes in several messages, files as
+// attachments. Progress is kept in heartbeats, so a retry never resends a part Meta took.
 func (a *Activities) SendToInstagram(ctx context.Context, in workflows.SendInput) (workflows.SendResult, error) {
 	pageID, token, err := a.pageToken(ctx, in.PageID)
 	if err != nil {
@@ -179,12 +195,72 @@ func (a *Activities) SendToInstagram(ctx context.Context, in workflows.SendInput
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
-	text := signed(in.Text, in.AgentName, in.AgentUsername, settings.AgentDisplayName)
-	res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
-	if err != nil {
-		return workflows.SendResult{}, graphError(err)
+	req := instagram.SendRequest{Recipient: in.IGSID, MessagingType: "RESPONSE"}
+	if !in.LastCustomerAt.IsZero() {
+		switch since := time.Since(in.LastCustomerAt); {
+		case since > humanWindow:
+			return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(
+				"more than 7 days since the customer's last message; Instagram allows no reply until they write again", workflows.ErrOutsideWindow, nil)
+		case since > standardWindow && !settings.HumanAgentTag:
+			return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(
+				"more than 24 hours since the customer's last message and the HUMAN_AGENT tag is turned off", workflows.ErrOutsideWindow, nil)
+		case since > standardWindow:
+			req.MessagingType, req.Tag = "MESSAGE_TAG", "HUMAN_AGENT"
+		}
 	}
-	return workflows.SendResult{MessageIDs: []string{res.MessageID}}, nil
+	text, qrs := quickReplies(in.Text, in.Buttons)
+	if len(qrs) > maxQuickReplies {
+		return workflows.SendResult{}, rejected(fmt.Sprintf("Instagram allows at most %d quick replies; this message has %d", maxQuickReplies, len(qrs)))
+	}
+	if text != "" || in.File == nil {
+		text = signed(text, in.AgentName, in.AgentUsername, settings.AgentDisplayName)
+	}
+	parts := []string{}
+	if text != "" {
+		parts = splitText(text, maxTextBytes)
+	}
+	if len(qrs) > 0 && len(parts) > 1 {
+		return workflows.SendResult{}, rejected("a message with quick replies must fit in 1000 bytes (Instagram's limit)")
+	}
+
+	var progress workflows.SendResult
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &progress)
+	}
+	if len(progress.MessageIDs) == 0 {
+		a.takeControl(ctx, pageID, token, in, settings)
+	}
+	for i := in.SkipParts + len(progress.MessageIDs); i < len(parts); i++ {
+		r := req
+		r.Text = parts[i]
+		if i == len(parts)-1 {
+			r.QuickReplies = qrs
+		}
+		res, err := a.IG.Send(ctx, pageID, token, r)
+		a.sendResult(in.PageID, err)
+		if err != nil {
+			if in.OtherAppOwns && notThreadOwner(err) {
+				return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrNoThreadControl, nil)
+			}
+			if outcomeUnknown(err) {
+				// Meta may have taken it: the workflow checks for its echo before sending again.
+				return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrSendUnknown, err,
+					workflows.SendUnknown{Sent: progress.MessageIDs, Expect: r.Text})
+			}
+			return workflows.SendResult{}, graphError(err)
+		}
+		a.delivered("to_instagram", "text")
+		progress.MessageIDs = append(progress.MessageIDs, res.MessageID)
+		activity.RecordHeartbeat(ctx, progress)
+	}
+	if in.File != nil && in.SkipParts+len(progress.MessageIDs) >= len(parts) {
+		mid, err := a.sendFile(ctx, pageID, token, in, settings, req)
+		if err != nil {
+			return workflows.SendResult{}, err
+		}
+		progress.MessageIDs = append(progress.MessageIDs, mid)
+	}
+	return progress, nil
 }
 
 // signed prefixes a reply with the agent's display name: "Ana: text".
@@ -271,4 +347,34 @@ func (a *Activities) PostNote(ctx context.Context, in workflows.NoteInput) error
 		return nil
 	}
 	return rcError(err)
+}
+
+// roomMessageID is the Rocket.Chat _id of a customer message (or one of its parts).
+func roomMessageID(key string) string { return identity.MessageID(workflows.ItemMessage, key) }
+
+func asRC(err error, target **rocketchat.Error) bool { return errors.As(err, target) }
+
+// rcErrorCode names a Rocket.Chat refusal for a note.
+func rcErrorCode(err error) string {
+	var e *rocketchat.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return err.Error()
+}
+
+// outcomeUnknown reports a send failure after which Meta may still have delivered the
+// message (spec §10: "A timeout or 5xx after the request was accepted can mean the message
+// was sent"): timeouts, cut connections and server errors; not refusals Meta answered with
+// an error body, and not failures to connect at all.
+func outcomeUnknown(err error) bool {
+	var e *instagram.Error
+	if errors.As(err, &e) {
+		return e.HTTPStatus >= 500 || e.Code == 1 && e.Subcode == 1357046
+	}
+	if instagram.Classify(err) != instagram.Transient {
+		return false
+	}
+	msg := err.Error()
+	return !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "no such host")
 }

@@ -66,6 +66,10 @@ type Config struct {
 	TokenEncryptionKey Secret `envconfig:"TOKEN_ENCRYPTION_KEY"`
 	AdminAPIToken      Secret `envconfig:"ADMIN_API_TOKEN"`
 
+	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
+	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
+	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
+
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
 	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
 	// delivered out of order by Meta can still be posted in timestamp order.

@@ -50,8 +50,8 @@ func TestEveryEventKindInMetaOrders(t *testing.T) {
 	hello, helloMID := msg(0, map[string]any{"text": "Do you ship to Lisbon?"})
 	blue, blueMID := msg(100*time.Millisecond, map[string]any{"text": "the blue one"})
 	oops, oopsMID := msg(200*time.Millisecond, map[string]any{"text": "my card number is 1234"})
-	story, _ := msg(300*time.Millisecond, map[string]any{"attachments": []any{map[string]any{"type": "story_mention",
-		"payload": map[string]any{"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000021&signature=St1"}}}})
+	storyMedia, _ := s.meta.NewMediaAttachment(meta.Media{Type: "story_mention", ContentType: "image/jpeg", Data: []byte("\xff\xd8\xff\xe0story")})
+	story, _ := msg(300*time.Millisecond, map[string]any{"attachments": []any{storyMedia}})
 	reply, _ := msg(400*time.Millisecond, map[string]any{"text": "yes, that one", "reply_to": map[string]any{"mid": blueMID}})
 	storyReply, _ := msg(500*time.Millisecond, map[string]any{"text": "love this!", "reply_to": map[string]any{"story": map[string]any{
 		"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000031&signature=Rs1", "id": "18100000000000031"}}})
@@ -93,7 +93,7 @@ func TestEveryEventKindInMetaOrders(t *testing.T) {
 	want := []string{
 		"Do you ship to Lisbon?",
 		"the navy one", // edited in place
-		"📣 Mentioned you in their story: https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000021&signature=St1 (stories disappear after 24 hours)",
+		"📣 Mentioned you in their story (stories disappear after 24 hours)", // the story's media, uploaded
 		"> the blue one\nyes, that one",
 		"↩️ Replied to your story: https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=17900000000000031&signature=Rs1 (stories disappear after 24 hours)\nlove this!",
 		"Is this still available?\n📣 Came from an ad “Spring sale” (ad 120200000000000001), ref spring_campaign",

@@ -43,6 +43,8 @@ const (
 	account   = "17841400000000001"
 	pageToken = "EAAGsandboxpagetoken0000000000000000001"
 	agentName = "ana"
+	// setupChannel is the default ROCKETCHAT_SETUP_CHANNEL.
+	setupChannel = "omnichannel-instagram-setup"
 )
 
 var (
@@ -93,19 +95,23 @@ func runMain(m *testing.M) int {
 
 // stack is one complete deployment of the product.
 type stack struct {
-	name       string
-	dbName     string
-	temporal   *testsuite.DevServer
-	tc         client.Client
+	name          string
+	dbName        string
+	temporal      *testsuite.DevServer
+	tc            client.Client
 	temporalDB    string
 	tPort         int
 	temporalFlags []string
-	meta       *meta.Server
-	metaHTTP   *httptest.Server
-	rc         *rocketchat.Server
-	rcHTTP     *httptest.Server
-	ingressURL string
-	adminToken string
+	meta          *meta.Server
+	metaHTTP      *httptest.Server
+	rc            *rocketchat.Server
+	rcHTTP        *httptest.Server
+	ingressURL    string
+	adminToken    string
+	// commandToken is the Rocket.Chat outgoing integration's token (ROCKETCHAT_COMMAND_TOKEN).
+	commandToken string
+	// secrets are every secret the stack was configured with; no log may contain one.
+	secrets    map[string]string
 	visitorKey []byte
 	env        []string
 	procs      map[string]*exec.Cmd
@@ -134,6 +140,10 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	s.visitorKey = config.DeriveKey(key, "visitor-token")
 	appSecret, webhookToken, botToken := randomString(32), randomString(24), randomString(32)
 	s.adminToken = randomString(32)
+	s.commandToken = randomString(24)
+	s.secrets = map[string]string{"META_APP_SECRET": appSecret, "ROCKETCHAT_WEBHOOK_TOKEN": webhookToken,
+		"ROCKETCHAT_AUTH_TOKEN": botToken, "ADMIN_API_TOKEN": s.adminToken, "ROCKETCHAT_COMMAND_TOKEN": s.commandToken,
+		"TOKEN_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(key), "page access token": pageToken}
 	ingressPort := freePort()
 	s.ingressURL = fmt.Sprintf("http://127.0.0.1:%d", ingressPort)
 
@@ -141,6 +151,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 		RetryInitial: 200 * time.Millisecond, RetryMax: 2 * time.Second})
 	s.meta.AddPage(meta.Page{PageID: pageID, IGAccountID: account, Username: "casaazul.store", Name: "Casa Azul", AccessToken: pageToken})
 	s.metaHTTP = httptest.NewServer(s.meta.Handler())
+	s.meta.SetPublicURL(s.metaHTTP.URL) // CDN links of customer media point here
 
 	rcOpts := rocketchat.DefaultOptions()
 	rcOpts.WebhookURL, rcOpts.WebhookSecret = s.ingressURL+"/webhooks/rocketchat", webhookToken
@@ -153,6 +164,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	s.rc.AddDepartment("dept-ig", "Instagram", "")
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: agentName, Name: "Ana Agent", Departments: []string{"dept-ig"}, Available: true})
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-bruno", Username: "bruno", Name: "Bruno Backup", Departments: []string{"dept-ig"}, Available: false})
+	s.rc.AddChannel(setupChannel) // where the bot posts authorization buttons and reports
 	s.rcHTTP = httptest.NewServer(s.rc.Handler())
 
 	s.env = append(os.Environ(),
@@ -164,12 +176,14 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 		"ROCKETCHAT_URL="+s.rcHTTP.URL, "ROCKETCHAT_USER_ID=bridge-bot", "ROCKETCHAT_AUTH_TOKEN="+botToken,
 		"ROCKETCHAT_WEBHOOK_TOKEN="+webhookToken,
 		"META_APP_ID=910000000000001", "META_APP_SECRET="+appSecret, "META_VERIFY_TOKEN=e2e-verify-token",
-		"META_GRAPH_URL="+s.metaHTTP.URL,
+		"META_GRAPH_URL="+s.metaHTTP.URL, "META_DIALOG_URL="+s.metaHTTP.URL,
+		"ROCKETCHAT_COMMAND_TOKEN="+s.commandToken,
 		"TOKEN_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN="+s.adminToken,
 		"CLOSE_LINGER=1s",
 		"REORDER_WINDOW=300ms",
 		"LOG_LEVEL=debug",
+		"METRICS_ADDR=127.0.0.1:0", // several stacks run side by side
 	)
 	s.env = append(s.env, opts.extraEnv...)
 	if err := s.startProcess("worker"); err != nil {

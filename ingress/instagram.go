@@ -83,8 +83,12 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	deliveries := s.toDeliveries(env)
 	if err := s.signalAll(r.Context(), deliveries); err != nil {
 		s.log.Error("Temporal did not accept webhook events; asking Meta to retry", "events", len(deliveries), "error", err)
+		s.countEvents("instagram", "any", "refused", len(deliveries))
 		writeError(w, http.StatusServiceUnavailable, "events could not be recorded; retry later")
 		return
+	}
+	for _, d := range deliveries {
+		s.countEvents("instagram", d.event.Kind, "recorded", 1)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "events": len(deliveries)})
 }
@@ -110,10 +114,11 @@ func (s *Server) toDeliveries(env *instagram.Envelope) []delivery {
 			standby bool
 		}{{entry.Messaging, false}, {entry.Standby, true}} {
 			for _, m := range list.events {
-				ev, igsid := toEvent(m)
+				ev, igsid := toEvent(m, s.cfg.MetaAppID)
 				if ev.Kind == workflows.EventUnknown {
 					// Not handled (yet): acknowledged, logged once per kind, never a
 					// reason to fail the batch or to start a conversation.
+					s.countEvents("instagram", "unknown", "skipped", 1)
 					if _, seen := s.unknownKinds.LoadOrStore(ev.Detail, true); !seen {
 						s.log.Warn("Instagram event kind not handled; skipping", "kind", ev.Detail)
 					}
@@ -133,7 +138,7 @@ func (s *Server) toDeliveries(env *instagram.Envelope) []delivery {
 // toEvent reduces a messaging item to the workflow's event and names the customer: the
 // sender, except for echoes, where the business is the sender and the customer the
 // recipient (spec §2.1).
-func toEvent(m instagram.Messaging) (workflows.InstagramEvent, string) {
+func toEvent(m instagram.Messaging, ourApp string) (workflows.InstagramEvent, string) {
 	ev := workflows.InstagramEvent{Timestamp: m.Timestamp}
 	igsid := string(m.Sender.ID)
 	switch {
@@ -162,6 +167,20 @@ func toEvent(m instagram.Messaging) (workflows.InstagramEvent, string) {
 		ev.Title, ev.Payload, ev.Referral = m.Postback.Title, m.Postback.Payload, toReferral(m.Postback.Referral)
 	case m.Referral != nil:
 		ev.Kind, ev.Referral = workflows.EventReferral, toReferral(m.Referral)
+	case m.PassThreadControl != nil && string(m.PassThreadControl.NewOwnerAppID) == ourApp:
+		ev.Kind, ev.Action, ev.AppID, ev.Metadata = workflows.EventHandover, workflows.HandoverControlBack,
+			string(m.PassThreadControl.PreviousOwnerAppID), m.PassThreadControl.Metadata
+	case m.TakeThreadControl != nil:
+		// Meta sends take_thread_control to the app losing control (spec §3.16).
+		ev.Kind, ev.Action, ev.AppID, ev.Metadata = workflows.EventHandover, workflows.HandoverTaken,
+			string(m.TakeThreadControl.NewOwnerAppID), m.TakeThreadControl.Metadata
+	case m.PassThreadControl != nil:
+		// Passed between other apps while we were the owner of record: we lost it.
+		ev.Kind, ev.Action, ev.AppID, ev.Metadata = workflows.EventHandover, workflows.HandoverTaken,
+			string(m.PassThreadControl.NewOwnerAppID), m.PassThreadControl.Metadata
+	case m.RequestThreadControl != nil:
+		ev.Kind, ev.Action, ev.AppID, ev.Metadata = workflows.EventHandover, workflows.HandoverRequested,
+			string(m.RequestThreadControl.RequestedOwnerAppID), m.RequestThreadControl.Metadata
 	default:
 		ev.Kind, ev.Detail = workflows.EventUnknown, eventName(m)
 	}
@@ -206,12 +225,6 @@ func toReferral(r *instagram.Referral) *workflows.Referral {
 
 func eventName(m instagram.Messaging) string {
 	switch {
-	case m.PassThreadControl != nil:
-		return "pass_thread_control"
-	case m.TakeThreadControl != nil:
-		return "take_thread_control"
-	case m.RequestThreadControl != nil:
-		return "request_thread_control"
 	case m.AppRoles != nil:
 		return "app_roles"
 	case len(m.Optin) > 0:

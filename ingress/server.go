@@ -19,6 +19,7 @@ import (
 
 	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/internal/metrics"
 )
 
 // Server holds the dependencies of the handlers.
@@ -30,6 +31,13 @@ type Server struct {
 	log        *slog.Logger
 	// unknownKinds remembers the event kinds already logged as not handled.
 	unknownKinds sync.Map
+	// mediaKey checks the signed URLs of agents' files served to Meta (see media.go).
+	mediaKey []byte
+	// metrics counts webhooks (see observability.go); nil: not measured.
+	metrics *metrics.Registry
+	// adminWaitTime bounds how long an admin operation waits for its workflow (0 = the
+	// default, below Rocket.Chat's outgoing-integration timeout).
+	adminWaitTime time.Duration
 }
 
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
@@ -41,6 +49,9 @@ func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byt
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
+	r.Use(s.measure)
+	r.HandleFunc("/media/{token}/{name}", s.serveMedia).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/webhooks/instagram", s.verifyInstagram).Methods(http.MethodGet)
 	r.HandleFunc("/webhooks/instagram", s.receiveInstagram).Methods(http.MethodPost)
 	r.HandleFunc("/webhooks/rocketchat", s.receiveRocketChat).Methods(http.MethodPost)
@@ -52,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 	admin.HandleFunc("/pages/{page}", s.connectPage).Methods(http.MethodPut)
 	admin.HandleFunc("/pages/{page}", s.getPage).Methods(http.MethodGet)
 	admin.HandleFunc("/pages/{page}", s.editPage).Methods(http.MethodPatch)
+	s.addAccountRoutes(r, admin) // OAuth, /rocketchat/command, accounts and settings (admin_accounts.go)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})

@@ -38,6 +38,7 @@ SANDBOX_META_APP_SECRET=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
 SANDBOX_META_VERIFY_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
 SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
 SANDBOX_ROCKETCHAT_AUTH_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
+SANDBOX_ROCKETCHAT_COMMAND_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
 SANDBOX_PAGE_TOKEN=EAAG$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 40)
 ADMIN_API_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
 SECRETS
@@ -73,6 +74,8 @@ if [[ -z "${ROCKETCHAT_URL:-}" && -z "${META_APP_SECRET:-}" ]]; then
   export META_GRAPH_URL=http://127.0.0.1:9091 META_DIALOG_URL=http://127.0.0.1:9091
   export ROCKETCHAT_URL=http://127.0.0.1:9092 ROCKETCHAT_USER_ID=bridge-bot
   export ROCKETCHAT_AUTH_TOKEN=$SANDBOX_ROCKETCHAT_AUTH_TOKEN ROCKETCHAT_WEBHOOK_TOKEN=$SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN
+  # An older .data/secrets.env may lack the command token: make one for this run.
+  export ROCKETCHAT_COMMAND_TOKEN=${SANDBOX_ROCKETCHAT_COMMAND_TOKEN:-$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)}
   log "No Rocket.Chat / Meta credentials set: starting the sandbox emulators"
   SANDBOX_META_ADDR=127.0.0.1:9091 SANDBOX_RC_ADDR=127.0.0.1:9092 \
     SANDBOX_INSTAGRAM_WEBHOOK=$INGRESS_LOCAL/webhooks/instagram \

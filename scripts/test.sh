@@ -25,3 +25,15 @@ rm -rf "$E2E_LOGS"; mkdir -p "$E2E_LOGS"
 
 log "go test (unit and end-to-end)"
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
+
+# Brief fuzzing of everything that parses untrusted input (longer: FUZZTIME=5m make test).
+FUZZTIME=${FUZZTIME:-8s}
+for target in "./ingress/ FuzzInstagramWebhook" "./activities/instagram/ FuzzParseWebhook" \
+              "./activities/instagram/ FuzzVerifySignature" "./activities/rocketchat/ FuzzParseWebhook"; do
+  set -- $target
+  log "fuzz $2 in $1 for $FUZZTIME"
+  go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" 2>&1 | tail -1
+done
+
+log "benchmark, quick variant (keeps \`make bench\` working; its numbers are not asserted)"
+go run ./bench -quick -out /dev/null -raw-dir "" -logs "$E2E_LOGS/bench"

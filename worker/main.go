@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/internal/logging"
+	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -70,6 +72,14 @@ func run(log *slog.Logger) error {
 	}
 
 	httpClient := &http.Client{Timeout: 20 * time.Second}
+	reg := metrics.New()
+	if cfg.MetricsAddr != "" {
+		go func() {
+			if err := reg.Serve(ctx, cfg.MetricsAddr); err != nil {
+				log.Error("metrics endpoint stopped", "addr", cfg.MetricsAddr, "error", err)
+			}
+		}()
+	}
 	acts := &activities.Activities{
 		Store:      st,
 		RC:         rocketchat.NewClient(cfg.RocketChatURL, cfg.RocketChatUserID, cfg.RocketChatAuthToken.Value(), httpClient),
@@ -77,10 +87,22 @@ func run(log *slog.Logger) error {
 		VisitorKey: visitorKey(key),
 		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
 		Log:        log,
+		HTTP:       &http.Client{Timeout: 60 * time.Second},
+		PublicURL:  cfg.PublicURL,
+		MediaKey:   config.DeriveKey(key, "media-url"),
+		Metrics:    reg,
 	}
-	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{})
+	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{
+		Interceptors: []interceptor.WorkerInterceptor{reg.Interceptor()},
+	})
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)
+	registerAdmin(w, &activities.Admin{
+		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel,
+	})
+	if err := ensureHealthSchedule(ctx, tc, cfg.TemporalTaskQueue, workflows.DefaultHealthCheckInterval); err != nil {
+		return err
+	}
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress,
 		"rocketchat", cfg.RocketChatURL, "graph", cfg.MetaGraphURL)
 	if err := w.Run(interruptOn(ctx)); err != nil {

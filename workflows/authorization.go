@@ -45,6 +45,8 @@ type authorization struct {
 	state   string
 	link    *AuthorizationLink
 	linkErr error
+	// button is the pending post of the Start Authentication button (see post).
+	button workflow.Future
 }
 
 // linkHandler answers the starter once the state is stored (or could not be).
@@ -75,21 +77,19 @@ func (a *authorization) run(ctx workflow.Context, ttl time.Duration) (Authorizat
 	a.link = &link
 
 	// Not awaited here: a Rocket.Chat outage must not keep the workflow from taking the
-	// callback (the admin API caller has the link already). Awaited before any later
-	// message, so the channel shows the button first.
-	button := postSetupAsync(ctx, buttonMessage(link, a.res.RequestedBy))
+	// callback and connecting the accounts (the admin API caller has the link already).
+	a.button = postSetupAsync(ctx, buttonMessage(link, a.res.RequestedBy))
 
 	cb, ok := a.awaitCallback(ctx, ttl+oauthGrace)
-	_ = button.Get(ctx, nil)
 	if !ok {
 		a.res.Status = AuthExpired
 		a.res.Detail = "the link expired before anyone came back from Meta's dialog"
-		postSetup(ctx, expiredMessage(link))
+		a.post(ctx, expiredMessage(link))
 		return a.res, nil
 	}
 	if !cb.CodeStored {
 		a.res.Status, a.res.Detail = AuthDenied, denialText(cb)
-		postSetup(ctx, deniedMessage(a.res.Detail))
+		a.post(ctx, deniedMessage(a.res.Detail))
 		return a.res, nil
 	}
 	return a.connect(ctx)
@@ -140,14 +140,24 @@ func (a *authorization) connect(ctx workflow.Context) (AuthorizationResult, erro
 		}
 	}
 	a.res.Status = AuthConnected
-	postSetup(ctx, connectedMessage(a.res))
+	a.post(ctx, connectedMessage(a.res))
 	return a.res, nil
 }
 
 func (a *authorization) fail(ctx workflow.Context, detail string) (AuthorizationResult, error) {
 	a.res.Status, a.res.Detail = AuthFailed, detail
-	postSetup(ctx, failedMessage(a.res))
+	a.post(ctx, failedMessage(a.res))
 	return a.res, nil
+}
+
+// post posts the outcome once the button's post is done, so the channel shows them in
+// that order.
+func (a *authorization) post(ctx workflow.Context, m SetupMessage) {
+	if a.button != nil {
+		_ = a.button.Get(ctx, nil) // if the button could not be posted, the outcome still is
+		a.button = nil
+	}
+	postSetup(ctx, m)
 }
 
 // newOAuthState returns 32 random bytes, URL-safe. Only ever called inside SideEffect.

@@ -125,7 +125,11 @@ func unauthorizeMessage(res UnauthorizeResult, who string) SetupMessage {
 			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ could not unsubscribe (%s); remove the app from the page in Meta Business Suite", label, p.Error))
 		}
 	}
-	b.WriteString(fmt.Sprintf("\nApp permissions revoked for %d Facebook login(s).", res.Revoke.Revoked))
+	b.WriteString(fmt.Sprintf("\nApp permissions revoked for %d Facebook login(s)", res.Revoke.Revoked))
+	if res.Revoke.AlreadyRevoked > 0 {
+		b.WriteString(fmt.Sprintf(" (%d stored login(s) had been revoked already)", res.Revoke.AlreadyRevoked))
+	}
+	b.WriteString(".")
 	for _, f := range res.Revoke.Failed {
 		b.WriteString("\n• ⚠️ revoke failed: " + f)
 	}

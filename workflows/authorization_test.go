@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +33,7 @@ type fakeAdmin struct {
 	health       map[string]PageHealth
 	healthErr    map[string]error
 	revoke       RevokeResult
+	postsFailTil time.Time // PostSetupMessage fails (retryably) until the workflow clock gets here
 }
 
 func (f *fakeAdmin) record(call string) {
@@ -99,6 +102,10 @@ func (f *fakeAdmin) ForgetTokens(context.Context) (ForgetResult, error) {
 }
 
 func (f *fakeAdmin) PostSetupMessage(_ context.Context, m SetupMessage) error {
+	if f.now().Before(f.postsFailTil) {
+		f.record("PostSetupMessage failed")
+		return errors.New("rocketchat: HTTP 503")
+	}
 	f.record("PostSetupMessage")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -265,4 +272,20 @@ func TestAuthorizationReportsFailedSubscription(t *testing.T) {
 	require.False(t, res.Accounts[1].Subscribed)
 	require.Equal(t, "(#200) permission missing", res.Accounts[1].SubscribeError)
 	require.Contains(t, f.posts[1].Text, "instagram subscribe 102030405060709")
+}
+
+func TestAuthorizationConnectsWhileRocketChatIsDown(t *testing.T) {
+	f := &fakeAdmin{pages: twoAccounts}
+	env := newAdminEnv(t, f)
+	f.postsFailTil = env.Now().Add(2 * time.Minute)
+	askForLink(t, env)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalOAuthCallback, OAuthCallback{CodeStored: true}) }, time.Minute)
+	env.ExecuteWorkflow(AuthorizationWorkflowName, AuthorizationInput{})
+	res := authResult(t, env)
+	require.Equal(t, AuthConnected, res.Status)
+	exchanged := slices.Index(f.calls, "ExchangeOAuthCode")
+	posted := slices.Index(f.calls, "PostSetupMessage")
+	require.Greater(t, posted, exchanged, "accounts connected before Rocket.Chat came back: %v", f.calls)
+	require.Len(t, f.posts, 2)
+	require.Equal(t, "Start Authentication", f.posts[0].Attachments[0].ButtonText, "button first, then the outcome")
 }

@@ -146,9 +146,12 @@ type PageOutcome struct {
 }
 
 // RevokeResult counts the user authorizations revoked at Meta (DELETE me/permissions).
+// AlreadyRevoked counts stored tokens whose login had no grant left (e.g. a second token
+// of a login revoked through the first).
 type RevokeResult struct {
-	Revoked int      `json:"revoked"`
-	Failed  []string `json:"failed,omitempty"`
+	Revoked        int      `json:"revoked"`
+	AlreadyRevoked int      `json:"already_revoked,omitempty"`
+	Failed         []string `json:"failed,omitempty"`
 }
 
 // ForgetResult counts what was deleted from the database.

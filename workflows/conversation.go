@@ -142,8 +142,23 @@ func (c *conversation) outboundIdle() bool { return len(c.st.Outbox) == 0 && !c.
 
 func (c *conversation) closable() bool { return c.st.CloseRequested && c.outboundIdle() }
 
+// heldLimit: replies held while another app owns the thread are dropped after this long
+// (Meta's thread control expires after 24 hours of inactivity, spec §6).
+const heldLimit = 24 * time.Hour
+
+// dropStaleHeld drops replies held for longer than heldLimit, telling the agent.
+func (c *conversation) dropStaleHeld(ctx workflow.Context) {
+	if len(c.st.Held) == 0 || workflow.Now(ctx).Before(c.st.HeldSince.Add(heldLimit)) || c.sending {
+		return
+	}
+	n := len(c.st.Held)
+	c.st.Held, c.st.ControlBack = nil, false
+	c.queueNote(ctx, fmt.Sprintf("⚠️ %d repl(ies) not delivered: another app kept control of this Instagram conversation for 24 hours", n))
+}
+
 // step does one unit of inbound work and reports whether there was any to do.
 func (c *conversation) step(ctx workflow.Context) (bool, error) {
+	c.dropStaleHeld(ctx)
 	if len(c.st.Pending) == 0 || !c.due(ctx, c.st.Pending[0]) {
 		return false, nil
 	}
@@ -177,12 +192,17 @@ func (c *conversation) releaseAt(ev InstagramEvent) time.Time {
 // nextDeadline is when the loop must wake up even without a signal: when the first pending
 // event becomes due, or when agent availability is to be checked again.
 func (c *conversation) nextDeadline() time.Time {
-	if len(c.st.Pending) == 0 {
-		return time.Time{}
+	var at time.Time
+	if len(c.st.Pending) > 0 {
+		at = c.releaseAt(c.st.Pending[0])
+		if c.st.RoomID == "" && c.st.NextAgentCheck.After(at) {
+			at = c.st.NextAgentCheck
+		}
 	}
-	at := c.releaseAt(c.st.Pending[0])
-	if c.st.RoomID == "" && c.st.NextAgentCheck.After(at) {
-		at = c.st.NextAgentCheck
+	if len(c.st.Held) > 0 {
+		if expiry := c.st.HeldSince.Add(heldLimit); at.IsZero() || expiry.Before(at) {
+			at = expiry
+		}
 	}
 	return at
 }
@@ -240,6 +260,9 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 		}
 		// A customer who writes again while we wait for an agent triggers a fresh check.
 		c.st.NextAgentCheck = time.Time{}
+		if ev.Standby && c.st.OtherOwner == "" {
+			c.st.OtherOwner = "another app" // events on standby: someone else owns the thread
+		}
 		c.queue(ctx, ev)
 		if ev.Kind == EventMessage {
 			// Known from now on, so replies and reactions in the same batch can quote it.
@@ -259,10 +282,38 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 		c.queue(ctx, ev)
 	case EventRead:
 		c.st.LastSeenMID, c.st.LastSeenAt = ev.MID, time.UnixMilli(ev.Timestamp)
+	case EventHandover:
+		c.acceptHandover(ctx, ev)
 	case EventEcho:
 		c.acceptEcho(ctx, ev)
 	default:
 		c.log.Info("Instagram event kind not handled", "kind", ev.Kind, "detail", ev.Detail)
+	}
+}
+
+// acceptHandover follows Meta's thread control (conversation routing, spec §6) and tells
+// the agent when another app takes over, asks for control, or gives it back.
+func (c *conversation) acceptHandover(ctx workflow.Context, ev InstagramEvent) {
+	app := ev.AppID
+	if app == "" {
+		app = "another app"
+	}
+	meta := ""
+	if ev.Metadata != "" {
+		meta = fmt.Sprintf(" (%q)", ev.Metadata)
+	}
+	switch ev.Action {
+	case HandoverControlBack:
+		c.st.OtherOwner = ""
+		if len(c.st.Held) > 0 {
+			c.st.ControlBack = true
+		}
+		c.queueNote(ctx, "✅ Control of this Instagram conversation is back with Rocket.Chat"+meta)
+	case HandoverTaken:
+		c.st.OtherOwner = app
+		c.queueNote(ctx, fmt.Sprintf("⚠️ Another app (%s) took over this Instagram conversation%s; replies wait until control comes back", app, meta))
+	case HandoverRequested:
+		c.queueNote(ctx, fmt.Sprintf("🙋 Another app (%s) asks for control of this Instagram conversation%s", app, meta))
 	}
 }
 
@@ -279,6 +330,10 @@ func (c *conversation) acceptEcho(ctx workflow.Context, ev InstagramEvent) {
 	switch {
 	case c.st.OurMIDs.Has(ev.MID):
 		return
+	case c.st.Expecting != "" && ev.Text == c.st.Expecting:
+		// The echo of a send whose outcome was unknown: it was delivered.
+		c.st.OurMIDs.Add(ev.MID)
+		c.st.EchoMatched, c.st.Expecting = ev.MID, ""
 	case c.sending:
 		c.st.ParkedEchoes = append(c.st.ParkedEchoes, ev)
 	default:
@@ -413,7 +468,12 @@ func (c *conversation) postDue(ctx workflow.Context) error {
 		if len(items) >= maxBatch || !c.due(ctx, ev) {
 			break
 		}
-		items = append(items, c.roomItems(ctx, ev)...)
+		for _, it := range c.roomItems(ctx, ev) {
+			if ev.Kind != EventNote {
+				it.TS = ev.Timestamp
+			}
+			items = append(items, it)
+		}
 		events = append(events, ev)
 		ends = append(ends, len(items))
 	}
@@ -521,7 +581,11 @@ func (c *conversation) roomItems(ctx workflow.Context, ev InstagramEvent) []Room
 			items = append(items, RoomItem{Kind: ItemMessage, MID: ev.MID, Text: c.withOriginalTime(ctx, ev, text)})
 		}
 		for i, a := range ev.Attachments {
-			items = append(items, RoomItem{Kind: ItemMessage, MID: partKey(ev.MID, i+1), Text: renderAttachment(a)})
+			item := RoomItem{Kind: ItemMessage, MID: partKey(ev.MID, i+1), Text: renderAttachment(a)}
+			if isMedia(a) {
+				item.Kind, item.URL, item.Caption = ItemUpload, a.URL, mediaCaption(a)
+			}
+			items = append(items, item)
 		}
 		return append(items, c.referralFields(ev.Referral)...)
 	case EventPostback:
@@ -586,14 +650,23 @@ func partKey(mid string, part int) string {
 // time. It runs for the whole run in its own coroutine and never reads a signal channel.
 func (c *conversation) sendLoop(ctx workflow.Context) {
 	for {
-		if err := workflow.Await(ctx, func() bool { return len(c.st.Outbox) > 0 }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return len(c.st.Outbox) > 0 || c.st.ControlBack }); err != nil {
 			return
+		}
+		if c.st.ControlBack {
+			c.st.Outbox, c.st.Held, c.st.ControlBack = append(c.st.Held, c.st.Outbox...), nil, false
+		}
+		if len(c.st.Outbox) == 0 {
+			continue
 		}
 		c.sending = true
 		m := c.st.Outbox[0]
-		if m.Automated != "" {
+		switch {
+		case m.Automated != "":
 			c.sendAutomated(ctx, m.Automated)
-		} else {
+		case len(c.st.Held) > 0:
+			c.st.Held = append(c.st.Held, m) // keep replies in order behind the held ones
+		default:
 			c.sendAgentMessage(ctx, m)
 		}
 		c.st.Outbox = c.st.Outbox[1:]
@@ -603,22 +676,88 @@ func (c *conversation) sendLoop(ctx workflow.Context) {
 }
 
 // sendAgentMessage sends an agent's reply. A reply Meta refuses for good is dropped with a
-// note to the agent in the room, so nothing fails silently.
+// note to the agent in the room, so nothing fails silently. The Send API has no idempotency
+// key (spec §10): when a send's outcome is unknown (a timeout or 5xx after Meta may have
+// taken it), the reply is not sent again blindly: Meta's echo of that exact text proves it
+// was delivered; only without an echo within echoWait is it sent again.
 func (c *conversation) sendAgentMessage(ctx workflow.Context, m AgentMessage) {
-	var res SendResult
-	err := workflow.ExecuteActivity(instagramCtx(ctx, "send agent reply"), ActivitySendToInstagram,
-		SendInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Text: m.Text,
-			AgentUsername: m.AgentUsername, AgentName: m.AgentName}).Get(ctx, &res)
-	if err != nil {
+	in := SendInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Text: m.Text, MessageID: m.ID,
+		AgentUsername: m.AgentUsername, AgentName: m.AgentName, File: m.File, Buttons: m.Buttons,
+		LastCustomerAt: c.st.LastCustomerAt, OtherAppOwns: c.st.OtherOwner != ""}
+	for attempt := 1; ; attempt++ {
+		var res SendResult
+		err := workflow.ExecuteActivity(instagramCtx(ctx, "send agent reply"), ActivitySendToInstagram, in).Get(ctx, &res)
+		if err == nil {
+			c.sent(res.MessageIDs, m.Text)
+			return
+		}
+		var unknown SendUnknown
+		if isAppError(err, ErrSendUnknown) && attempt <= maxUnknownAttempts && appErrorDetails(err, &unknown) {
+			c.sent(unknown.Sent, "")
+			in.SkipParts += len(unknown.Sent)
+			if c.awaitEcho(ctx, unknown.Expect) {
+				c.log.Info("Send outcome was unknown; its echo proves delivery", "attempt", attempt)
+				in.SkipParts++
+				if c.st.EchoMatched != "" {
+					c.sent([]string{c.st.EchoMatched}, "")
+				}
+			} else {
+				c.log.Warn("Send outcome was unknown and no echo came; sending again", "attempt", attempt)
+			}
+			continue
+		}
 		c.log.Warn("Agent reply not delivered", "error", err)
-		c.noteNow(ctx, fmt.Sprintf("⚠️ Not delivered to Instagram: %q — %s", truncate(m.Text, 80), reason(err)))
+		what := fmt.Sprintf("%q", truncate(m.Text, 80))
+		if m.File != nil {
+			what = "file " + m.File.Name
+		}
+		if isAppError(err, ErrNoThreadControl) {
+			c.st.Held = append(c.st.Held, m)
+			c.st.HeldSince = workflow.Now(ctx)
+			c.noteNow(ctx, "⏸ Another app controls this Instagram conversation; your replies wait until control comes back (at most 24 hours)")
+			return
+		}
+		c.noteNow(ctx, fmt.Sprintf("⚠️ Not delivered to Instagram: %s — %s", what, reason(err)))
 		return
 	}
-	c.remember(res.MessageIDs)
-	for _, id := range res.MessageIDs {
-		c.st.addQuote(Quote{MID: id, Text: truncate(m.Text, maxQuoteLength), Ours: true})
+}
+
+// Unknown-outcome handling: how long to wait for the echo, and how often to try.
+const (
+	echoWait           = 10 * time.Second
+	maxUnknownAttempts = 5
+)
+
+// awaitEcho waits (on a cancelled-after timer) for the echo of text; true if it came.
+func (c *conversation) awaitEcho(ctx workflow.Context, text string) bool {
+	if text == "" {
+		return false
+	}
+	c.st.Expecting, c.st.EchoMatched = text, ""
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	_, _ = workflow.AwaitWithOptions(tctx, workflow.AwaitOptions{Timeout: echoWait,
+		TimerOptions: workflow.TimerOptions{Summary: "wait for the echo of a send with unknown outcome"}},
+		func() bool { return c.st.EchoMatched != "" })
+	c.st.Expecting = ""
+	return c.st.EchoMatched != ""
+}
+
+// sent records message IDs of ours (their echoes are ours) and quotes for later reactions.
+func (c *conversation) sent(mids []string, text string) {
+	if len(mids) == 0 {
+		return
+	}
+	c.remember(mids)
+	for _, id := range mids {
+		c.st.addQuote(Quote{MID: id, Text: truncate(text, maxQuoteLength), Ours: true})
 	}
 	c.st.SentToIG++
+}
+
+func appErrorDetails(err error, out any) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(out) == nil
 }
 
 // sendAutomated sends one of the page's automated messages and shows the agent what the
@@ -676,6 +815,14 @@ func (c *conversation) closeRoom(ctx workflow.Context) error {
 	c.st.Status = StateClosed
 	c.st.ClosedAt = workflow.Now(ctx)
 	c.publish(ctx)
+	if len(c.st.Held) > 0 {
+		c.log.Warn("Room closed with replies held for thread control; they are dropped", "held", len(c.st.Held))
+		c.st.Held = nil
+	}
+	// Added after conversations were running: runs that closed before it replay without it.
+	if workflow.GetVersion(ctx, "pass-thread-control-back-on-close", workflow.DefaultVersion, 1) >= 1 {
+		c.passBack(ctx)
+	}
 	c.log.Info("Room closed", "room", c.st.RoomID, "delivered", c.st.Delivered, "sent", c.st.SentToIG)
 	deadline := c.st.ClosedAt.Add(c.settings.CloseLinger)
 	for {
@@ -701,6 +848,17 @@ func (c *conversation) closeRoom(ctx workflow.Context) error {
 
 // hasCustomerMessages: after a close, only something the customer writes or taps opens a
 // new room; a reaction to the goodbye, a seen receipt or an unsend does not.
+// passBack hands thread control to the app configured for closed conversations (e.g. Meta's
+// inbox), when one is (the activity reads the setting). Best effort: bounded retries.
+func (c *conversation) passBack(ctx workflow.Context) {
+	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute, Summary: "pass thread control back",
+	})
+	if err := workflow.ExecuteActivity(pctx, ActivityPassBack, PassBackInput{PageID: c.st.PageID, IGSID: c.st.IGSID}).Get(ctx, nil); err != nil {
+		c.log.Warn("Passing thread control back failed", "error", err)
+	}
+}
+
 func (c *conversation) hasCustomerMessages() bool {
 	for _, ev := range c.st.Pending {
 		if OpensConversation(ev.Kind) {
@@ -843,4 +1001,9 @@ func instagramCtx(ctx workflow.Context, summary string) workflow.Context {
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute,
 		},
 	})
+}
+
+func isAppError(err error, typ string) bool {
+	var appErr *temporal.ApplicationError
+	return errors.As(err, &appErr) && appErr.Type() == typ
 }

@@ -34,6 +34,11 @@ type fakeActivities struct {
 	roomOrder     []string
 	visitorFields map[string]string
 	unsendAction  string
+	passedBack    int
+	// refuseWhileOtherOwns: Meta refuses sends while another app owns the thread.
+	refuseWhileOtherOwns bool
+	// unknownOnce: the next sends time out with an unknown outcome.
+	unknownOnce, attempts int
 }
 
 func (f *fakeActivities) LoadSettings(context.Context) (Settings, error) {
@@ -82,6 +87,9 @@ func (f *fakeActivities) PostToRoom(_ context.Context, in PostToRoomInput) (Post
 			delete(f.room, it.MID)
 		case ItemVisitorFields:
 			f.visitorFields = it.Fields
+		case ItemUpload:
+			f.roomOrder = append(f.roomOrder, it.MID)
+			f.room[it.MID] = "[upload " + it.URL + "] " + it.Caption
 		}
 	}
 	return PostToRoomResult{Posted: len(in.Items)}, nil
@@ -101,6 +109,18 @@ func (f *fakeActivities) roomTexts() []string {
 func (f *fakeActivities) SendToInstagram(_ context.Context, in SendInput) (SendResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.unknownOnce > 0 {
+		f.unknownOnce--
+		f.attempts++
+		return SendResult{}, temporal.NewNonRetryableApplicationError("timeout", ErrSendUnknown, nil,
+			SendUnknown{Expect: in.Text})
+	}
+	if in.SkipParts > 0 {
+		return SendResult{}, nil // the only part was already delivered
+	}
+	if in.OtherAppOwns && f.refuseWhileOtherOwns {
+		return SendResult{}, temporal.NewNonRetryableApplicationError("not the thread owner", ErrNoThreadControl, nil)
+	}
 	if f.sendErr != nil {
 		return SendResult{}, f.sendErr
 	}
@@ -119,6 +139,13 @@ func (f *fakeActivities) SendAutomated(_ context.Context, in SendAutomatedInput)
 	return SendAutomatedResult{Text: text, MessageIDs: []string{"auto-" + in.Which}}, nil
 }
 
+func (f *fakeActivities) PassBack(context.Context, PassBackInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.passedBack++
+	return nil
+}
+
 func (f *fakeActivities) PostNote(_ context.Context, in NoteInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -135,6 +162,7 @@ func newEnv(t *testing.T, f *fakeActivities) *testsuite.TestWorkflowEnvironment 
 		ActivityLoadSettings: f.LoadSettings, ActivityRegisterVisitor: f.RegisterVisitor,
 		ActivityOpenRoom: f.OpenRoom, ActivityPostToRoom: f.PostToRoom,
 		ActivitySendToInstagram: f.SendToInstagram, ActivitySendAutomated: f.SendAutomated, ActivityPostNote: f.PostNote,
+		ActivityPassBack: f.PassBack,
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

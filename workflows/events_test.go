@@ -127,7 +127,7 @@ func TestPostbacksReferralsAndAttachments(t *testing.T) {
 	require.Equal(t, []string{
 		"🔘 Tapped “Opening hours?” _(payload FAQ_HOURS)_\n🔗 Came through an ig.me link (ref qr_packaging)",
 		"Track my order\n_(quick reply, payload TRACK_ORDER)_",
-		"📣 Mentioned you in their story: https://cdn/st (stories disappear after 24 hours)",
+		"[upload https://cdn/st] 📣 Mentioned you in their story (stories disappear after 24 hours)",
 		"📎 Sent an attachment of a kind not supported yet (\"hologram\")",
 	}, f.roomTexts())
 	require.Equal(t, map[string]string{"instagram_referral_source": "SHORTLINKS", "instagram_referral_ref": "qr_packaging"}, f.visitorFields)

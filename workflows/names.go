@@ -33,16 +33,19 @@ const (
 	ActivitySendToInstagram = "SendToInstagram"
 	ActivitySendAutomated   = "SendAutomated"
 	ActivityPostNote        = "PostNote"
+	ActivityPassBack        = "PassThreadControlBack"
 )
 
 // Application error types that activities return as non-retryable errors and the workflow
 // switches on.
 const (
-	ErrRoomClosed       = "RoomClosed"       // the Rocket.Chat room is closed or gone
-	ErrSendRejected     = "SendRejected"     // Meta refused the message for good
-	ErrOutsideWindow    = "OutsideWindow"    // Meta's messaging window is closed
-	ErrAuthExpired      = "AuthExpired"      // the page token is no longer valid
-	ErrPageNotConnected = "PageNotConnected" // no token stored for the account
+	ErrRoomClosed       = "RoomClosed"         // the Rocket.Chat room is closed or gone
+	ErrSendRejected     = "SendRejected"       // Meta refused the message for good
+	ErrOutsideWindow    = "OutsideWindow"      // Meta's messaging window is closed
+	ErrAuthExpired      = "AuthExpired"        // the page token is no longer valid
+	ErrPageNotConnected = "PageNotConnected"   // no token stored for the account
+	ErrNoThreadControl  = "NoThreadControl"    // another app owns the thread; Meta refused the send
+	ErrSendUnknown      = "SendOutcomeUnknown" // the Send API call may or may not have reached Meta
 )
 
 // Conversation states, also the values of the ConversationState search attribute.

@@ -23,13 +23,13 @@ func renderMessage(ev InstagramEvent, quote func(mid string) string) string {
 	var b strings.Builder
 	switch {
 	case ev.ReplyToStoryURL != "":
-		fmt.Fprintf(&b, "↩️ Replied to your story: %s (%s)\n", ev.ReplyToStoryURL, storyExpiry)
+		b.WriteString(fmt.Sprintf("↩️ Replied to your story: %s (%s)\n", ev.ReplyToStoryURL, storyExpiry))
 	case ev.ReplyToMID != "":
-		fmt.Fprintf(&b, "> %s\n", quote(ev.ReplyToMID))
+		b.WriteString(fmt.Sprintf("> %s\n", quote(ev.ReplyToMID)))
 	}
 	b.WriteString(ev.Text)
 	if ev.QuickReplyPayload != "" && ev.QuickReplyPayload != ev.Text {
-		fmt.Fprintf(&b, "\n_(quick reply, payload %s)_", ev.QuickReplyPayload)
+		b.WriteString(fmt.Sprintf("\n_(quick reply, payload %s)_", ev.QuickReplyPayload))
 	}
 	if ev.Unsupported {
 		line(&b, "⚠️ The customer sent something Instagram cannot show here.")
@@ -163,4 +163,26 @@ func line(b *strings.Builder, s string) {
 		b.WriteString("\n")
 	}
 	b.WriteString(s)
+}
+
+// isMedia reports whether an attachment is media to copy into the room (when the settings
+// allow): files the customer sent, and the story they mentioned us in. Shares and reels
+// stay links: they are Instagram posts, not the customer's files.
+func isMedia(a Attachment) bool {
+	switch a.Type {
+	case "image", "video", "audio", "file", "story_mention", "ig_story":
+		return a.URL != ""
+	}
+	return false
+}
+
+// mediaCaption goes with an uploaded media file where the file alone would not say what it is.
+func mediaCaption(a Attachment) string {
+	switch a.Type {
+	case "story_mention":
+		return "📣 Mentioned you in their story (" + storyExpiry + ")"
+	case "ig_story":
+		return "📖 Shared a story (" + storyExpiry + ")"
+	}
+	return ""
 }

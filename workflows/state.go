@@ -50,6 +50,16 @@ type State struct {
 	// ParkedEchoes are echoes that arrived while a send was in flight: they may be the echo
 	// of that very send, which is only known once its response is recorded.
 	ParkedEchoes []InstagramEvent `json:"parked_echoes,omitempty"`
+	// Thread control (Meta's conversation routing): the app that owns the thread when it is
+	// not us ("" = we own it or it is idle), and agent replies held until control is back.
+	OtherOwner string         `json:"other_owner,omitempty"`
+	Held       []AgentMessage `json:"held,omitempty"`
+	HeldSince  time.Time      `json:"held_since,omitzero"`
+	// ControlBack asks the send loop to put held replies back in front of the outbox.
+	ControlBack bool `json:"control_back,omitempty"`
+	// Expecting is the text of a send whose outcome is unknown; its echo proves delivery.
+	Expecting   string `json:"expecting,omitempty"`
+	EchoMatched string `json:"echo_matched,omitempty"`
 	// Seen receipts: the last message of ours the customer saw.
 	LastSeenMID string    `json:"last_seen_mid,omitempty"`
 	LastSeenAt  time.Time `json:"last_seen_at,omitzero"`
@@ -167,6 +177,9 @@ type StateView struct {
 	NextAgentCheck time.Time `json:"next_agent_check,omitzero"`
 	LastSeenMID    string    `json:"last_seen_mid,omitempty"`
 	LastSeenAt     time.Time `json:"last_seen_at,omitzero"`
+	// ThreadOwner is "us" or the app ID that owns the Instagram thread.
+	ThreadOwner string `json:"thread_owner"`
+	Held        int    `json:"held_replies"`
 }
 
 func (s *State) view() StateView {
@@ -174,7 +187,10 @@ func (s *State) view() StateView {
 		PageID: s.PageID, IGSID: s.IGSID, Status: s.Status, RoomID: s.RoomID, Agent: s.Agent,
 		Pending: len(s.Pending), Outbox: len(s.Outbox), Delivered: s.Delivered, SentToIG: s.SentToIG,
 		Duplicates: s.Duplicates, LastCustomerAt: s.LastCustomerAt, NextAgentCheck: s.NextAgentCheck,
-		LastSeenMID: s.LastSeenMID, LastSeenAt: s.LastSeenAt,
+		LastSeenMID: s.LastSeenMID, LastSeenAt: s.LastSeenAt, ThreadOwner: "us", Held: len(s.Held),
+	}
+	if s.OtherOwner != "" {
+		v.ThreadOwner = s.OtherOwner
 	}
 	if s.Visitor != nil {
 		v.Username, v.Name, v.Department = s.Visitor.Username, s.Visitor.Name, s.Visitor.Department

@@ -25,6 +25,7 @@ const (
 	EventRead     = "read"     // the customer saw our messages up to mid
 	EventPostback = "postback" // ice breaker, button template or ad button tap
 	EventReferral = "referral" // the customer came back through an ig.me link or an ad
+	EventHandover = "handover" // thread control changed (Action: control_back, taken, requested)
 	EventUnknown  = "unknown"
 	// EventNote is created by the workflow itself: a note for the agent (e.g. the welcome
 	// message the customer got), ordered with the customer's messages by time.
@@ -57,6 +58,9 @@ type InstagramEvent struct {
 	Title   string `json:"title,omitempty"`
 	Payload string `json:"payload,omitempty"`
 	NumEdit int    `json:"num_edit,omitempty"`
+	// Handover: the other app involved and the metadata it passed.
+	AppID    string `json:"app_id,omitempty"`
+	Metadata string `json:"metadata,omitempty"`
 
 	// ArrivedAt is set by the workflow when it takes the event in (workflow time).
 	ArrivedAt time.Time `json:"arrived_at,omitzero"`
@@ -124,6 +128,24 @@ type AgentMessage struct {
 	AgentUsername string `json:"agent_username,omitempty"`
 	AgentName     string `json:"agent_name,omitempty"`
 	TS            string `json:"ts,omitempty"` // ISO-8601 from Rocket.Chat
+	// File is a file the agent shared; Text is then its caption (maybe empty).
+	File *AgentFile `json:"file,omitempty"`
+	// Buttons become Instagram quick replies (from Rocket.Chat UI-kit action buttons).
+	Buttons []Button `json:"buttons,omitempty"`
+}
+
+// AgentFile is a file in Rocket.Chat, by its download path (relative /file-upload/... URL).
+type AgentFile struct {
+	Path string `json:"path"`
+	Name string `json:"name"`
+	Type string `json:"type,omitempty"`
+	Size int64  `json:"size,omitempty"`
+}
+
+// Button is a quick-reply button: what the customer sees and what we get back.
+type Button struct {
+	Title   string `json:"title"`
+	Payload string `json:"payload,omitempty"`
 }
 
 // Settings are the tunables the workflow reads at the start of each run through the
@@ -175,6 +197,10 @@ const (
 	ItemEdit          = "edit"
 	ItemDelete        = "delete"
 	ItemVisitorFields = "visitor_fields"
+	// ItemUpload fetches the customer's media from Meta's CDN and uploads it to the room;
+	// when the settings refuse it, or it is too large, expired or unreachable, Text (what it
+	// was, with its link) is posted instead with the reason.
+	ItemUpload = "upload"
 )
 
 // RoomItem is one thing to do in the room.
@@ -186,6 +212,11 @@ type RoomItem struct {
 	Text string `json:"text"`
 	// Fields are visitor custom fields (ItemVisitorFields); Text is then the visitor's name.
 	Fields map[string]string `json:"fields,omitempty"`
+	// URL and Caption of an ItemUpload.
+	URL     string `json:"url,omitempty"`
+	Caption string `json:"caption,omitempty"`
+	// TS is the Instagram event's time (epoch ms), for the inbound latency metric.
+	TS int64 `json:"ts,omitempty"`
 }
 
 // PostToRoomInput posts items into the room in order, in one activity call.
@@ -205,11 +236,43 @@ type PostToRoomResult struct {
 
 // SendInput sends an agent's message to the Instagram user.
 type SendInput struct {
-	PageID        string `json:"page_id"`
-	IGSID         string `json:"igsid"`
-	Text          string `json:"text"`
-	AgentUsername string `json:"agent_username,omitempty"`
-	AgentName     string `json:"agent_name,omitempty"`
+	PageID        string     `json:"page_id"`
+	IGSID         string     `json:"igsid"`
+	Text          string     `json:"text"`
+	AgentUsername string     `json:"agent_username,omitempty"`
+	AgentName     string     `json:"agent_name,omitempty"`
+	File          *AgentFile `json:"file,omitempty"`
+	Buttons       []Button   `json:"buttons,omitempty"`
+	// MessageID is the Rocket.Chat message being sent (names the stored file).
+	MessageID string `json:"message_id,omitempty"`
+	// LastCustomerAt decides the messaging window: RESPONSE within 24 hours, the
+	// HUMAN_AGENT tag up to 7 days, nothing after that.
+	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
+	// OtherAppOwns: another app holds thread control, so the handover_action setting
+	// (take or request control) applies before sending.
+	OtherAppOwns bool `json:"other_app_owns,omitempty"`
+	// SkipParts: text parts already delivered by an earlier attempt (confirmed by their echo).
+	SkipParts int `json:"skip_parts,omitempty"`
+}
+
+// SendUnknown is the detail of an ErrSendUnknown failure: the parts known delivered, and the
+// exact text of the part whose fate is unknown (Meta echoes it if it was delivered).
+type SendUnknown struct {
+	Sent   []string `json:"sent"`
+	Expect string   `json:"expect"`
+}
+
+// Handover actions (InstagramEvent.Action of EventHandover), from our app's point of view.
+const (
+	HandoverControlBack = "control_back" // control passed to us
+	HandoverTaken       = "taken"        // another app took control from us
+	HandoverRequested   = "requested"    // another app asks us for control
+)
+
+// PassBackInput passes thread control to the configured app when a conversation closes.
+type PassBackInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
 }
 
 // Automated messages, configured per page.

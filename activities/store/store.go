@@ -54,7 +54,9 @@ func Open(ctx context.Context, dsn string, sealer *Sealer) (*Store, error) {
 
 // Migrate applies the embedded migrations under a PostgreSQL advisory lock.
 func (s *Store) Migrate(ctx context.Context) error {
-	locker, err := lock.NewPostgresSessionLocker()
+	// Retry the lock every second (the default is every 5 s): a worker and an ingress that
+	// start together otherwise wait seconds for each other.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 120))
 	if err != nil {
 		return err
 	}

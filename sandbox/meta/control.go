@@ -27,6 +27,7 @@ import (
 //	POST   /sandbox/oauth        {"mode":"approve"|"deny"|"choose","pages":[…],"accounts_page_size"?}
 //	GET    /sandbox/subscriptions           page id -> subscribed fields (null = not subscribed)
 //	POST   /sandbox/subscriptions/drop      {"page"} silent unsubscription
+//	…/sandbox/threads, /sandbox/routing, /sandbox/media: see control_routing.go
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimSuffix(r.URL.Path, "/")
 	switch route {
@@ -141,6 +142,9 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeCtl(w, http.StatusOK, map[string]any{"ok": true})
 	default:
 		if s.serveOAuthControl(w, r, route) {
+			return
+		}
+		if s.serveRoutingControl(w, r, route) {
 			return
 		}
 		ctlError(w, http.StatusNotFound, errors.New("unknown control endpoint "+route))

@@ -89,7 +89,7 @@ func (s *Server) writeGraphJSON(w http.ResponseWriter, version string, status in
 // Fault makes Graph endpoints misbehave. Faults are matched in insertion
 // order; the first matching one applies.
 type Fault struct {
-	Endpoint      string        // "send", "profile", "oauth" (token endpoints, me/accounts, debug_token, me/permissions), "webhook" (unused) or "*" (any Graph call)
+	Endpoint      string        // "send", "profile", "oauth" (token endpoints, me/accounts, debug_token, me/permissions), "handover" (thread-control edges, thread_owner), "cdn" (media CDN, not covered by "*": HTTPStatus/Body/Delay only), "webhook" (unused) or "*" (any Graph call)
 	Count         int           // how many calls it applies to (0 = until cleared)
 	HTTPStatus    int           // e.g. 400, 500, 403 (0 with Code set = 400)
 	Code, Subcode int           // Graph error code/subcode for the error body (0 = plain 5xx with a generic body)
@@ -285,6 +285,8 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		s.handleAttachmentUpload(w, r, version, segs[0])
 	case len(segs) == 2 && segs[1] == "subscribed_apps":
 		s.handleSubscribedApps(w, r, version, segs[0])
+	case len(segs) == 2 && controlEdges[segs[1]] != "":
+		s.handleThreadControl(w, r, version, segs[0], segs[1])
 	case len(segs) >= 1 && len(segs) <= 2:
 		if f := s.takeFault("*"); f != nil && s.applyPlainFault(w, r, version, f) {
 			return

@@ -133,6 +133,7 @@ func setup(t *testing.T, o Options) *env {
 	g := httptest.NewServer(s.Handler())
 	t.Cleanup(g.Close)
 	t.Cleanup(s.Close)
+	s.SetPublicURL(g.URL)
 	s.AddPage(Page{PageID: tPage, IGAccountID: tAcct, Username: "casaazul.store", Name: "Casa Azul Store", AccessToken: tToken})
 	s.AddPage(Page{PageID: tPage2, IGAccountID: tAcct2, Username: "side.store", Name: "Side Page", AccessToken: tToken2})
 	s.AddUser(tAcct, User{IGSID: tUser, Name: "Ana Costa", Username: "ana.costa.pt"})

@@ -7,8 +7,14 @@
 // numbers in comments refer to that document). Where the spec is UNCERTAIN,
 // the choice made is documented in a "Spec gap:" comment.
 //
-// Clocks: event timestamps, entry.time, the 24 h / 7 d messaging windows and
-// the Send API rate-limit buckets use the emulated clock (Now, SetNow,
+// Besides the Graph API and the webhook sender, the emulator serves customer
+// media from a signed, expiring CDN on its own host and fetches outgoing
+// attachment URLs like Meta does (media.go), and models Conversation Routing
+// / the handover protocol with standby delivery (routing.go).
+//
+// Clocks: event timestamps, entry.time, the 24 h / 7 d messaging windows,
+// CDN URL expiry, thread-control expiry and the Send API rate-limit buckets
+// use the emulated clock (Now, SetNow,
 // AdvanceClock). Webhook retry scheduling, the delivery timeout and the
 // DisableAfter threshold use real time, because they are driven by real
 // timers.
@@ -72,11 +78,32 @@ type Options struct {
 	// HUMAN_AGENT tagged send fails with code 10.
 	DenyHumanAgent bool
 	// RejectPrivateMediaURLs makes attachment URLs pointing to localhost or
-	// private/loopback IPs fail like Meta's fetcher does (§4.2, trap 27).
+	// private/loopback IPs (literally, after DNS resolution, or through a
+	// redirect) fail like Meta's fetcher does (§4.2, trap 27). Off by default
+	// because tests serve media from 127.0.0.1.
 	RejectPrivateMediaURLs bool
 	// HTTPClient is used for webhook deliveries (its Timeout is ignored in
 	// favour of DeliveryTimeout). Default: a fresh http.Client.
 	HTTPClient *http.Client
+
+	// Media CDN and attachment fetching (media.go).
+
+	// MediaTTL is how long a CDN media URL (/ig_messaging_cdn/?asset_id=…)
+	// keeps working after the asset was stored, on the emulated clock;
+	// afterwards it answers 403 (trap 14). Default 24h.
+	MediaTTL time.Duration
+	// PublicURL is the base URL ("http://127.0.0.1:9091") under which
+	// Handler() is reachable; CDN media URLs are built on it. If empty it can
+	// be set later with SetPublicURL, otherwise it is learned from the first
+	// request the handler serves.
+	PublicURL string
+	// MediaFetchTimeout bounds the fetch of an outgoing attachment URL (the
+	// whole request, redirects included). Default 10s.
+	MediaFetchTimeout time.Duration
+	// MediaHTTPClient is used to fetch outgoing attachment URLs (its Timeout
+	// is replaced by MediaFetchTimeout; redirects are followed up to 10).
+	// Default: a fresh client.
+	MediaHTTPClient *http.Client
 }
 
 // Page is a Facebook Page with its linked Instagram professional account.
@@ -139,6 +166,11 @@ type Server struct {
 	dropped  int
 
 	oauth oauthState // Facebook Login grants, codes, tokens; page subscriptions (oauth.go, subscriptions.go)
+
+	publicURL   string       // base URL of Handler() for CDN media URLs (media.go)
+	media       mediaState   // CDN assets, fetched outgoing media (media.go)
+	mediaClient *http.Client // fetches outgoing attachment URLs (media.go)
+	routing     routingState // Conversation Routing: per-thread owner, per-account settings (routing.go)
 }
 
 // New creates a Server. It panics if AppSecret is empty.
@@ -176,6 +208,12 @@ func New(o Options) *Server {
 	if o.MediaRatePerSec <= 0 {
 		o.MediaRatePerSec = 10
 	}
+	if o.MediaTTL <= 0 {
+		o.MediaTTL = 24 * time.Hour
+	}
+	if o.MediaFetchTimeout <= 0 {
+		o.MediaFetchTimeout = 10 * time.Second
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -187,7 +225,7 @@ func New(o Options) *Server {
 	}
 	client.Timeout = o.DeliveryTimeout
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts:        o,
 		log:         log,
 		client:      client,
@@ -210,7 +248,12 @@ func New(o Options) *Server {
 		queues:      map[string]*acctQueue{},
 		disabled:    map[string]bool{},
 		oauth:       newOAuthState(),
+		publicURL:   strings.TrimSuffix(o.PublicURL, "/"),
+		media:       newMediaState(),
+		routing:     newRoutingState(),
 	}
+	s.mediaClient = s.newMediaClient()
+	return s
 }
 
 // Close stops background delivery goroutines and aborts in-flight deliveries
@@ -227,12 +270,18 @@ func (s *Server) Close() {
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.mediaClient.CloseIdleConnections()
 }
 
-// Handler serves the Graph API (any /vNN.N/ prefix, or none) and the control
-// API under /sandbox/.
+// Handler serves the Graph API (any /vNN.N/ prefix, or none), the media CDN
+// under /ig_messaging_cdn/ and the control API under /sandbox/.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.learnPublicURL(r)
+		if r.URL.Path == "/ig_messaging_cdn" || r.URL.Path == "/ig_messaging_cdn/" {
+			s.serveCDN(w, r)
+			return
+		}
 		if r.URL.Path == "/sandbox" || strings.HasPrefix(r.URL.Path, "/sandbox/") {
 			s.serveControl(w, r)
 			return

@@ -22,6 +22,15 @@ type SentMessage struct {
 	SenderAction                              string
 	Raw                                       json.RawMessage // the whole request (form requests decoded to JSON)
 	At                                        time.Time       // emulated clock
+
+	// Media is the content Meta fetched for the (first) attachment (by URL,
+	// or the uploaded media of an attachment_id), MediaType its accepted
+	// Content-Type; all attachments: SentMedia(MessageID).
+	Media     []byte `json:"-"`
+	MediaType string `json:",omitempty"`
+
+	pending []*pendingMedia // attachments still to fetch (media.go)
+	media   []SentMedia
 }
 
 const (
@@ -90,13 +99,42 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, version, nod
 		s.writeError(w, version, e)
 		return
 	}
+	// Conversation Routing (§6, trap 19): checked before the media is
+	// fetched, and again (atomically with its effects) on acceptance.
+	tc, e := parseThreadControl(params)
+	if e != nil {
+		s.writeError(w, version, e)
+		return
+	}
+	tagged := sm.Tag == "HUMAN_AGENT" && (sm.MessagingType == "MESSAGE_TAG" || sm.MessagingType == "")
+	s.mu.Lock()
+	_, e = s.sendRoutingLocked(acct, sm.Recipient, s.nowLocked(), tagged, tc, false)
+	s.mu.Unlock()
+	if e != nil {
+		s.writeError(w, version, e)
+		return
+	}
+	// §4.2 / trap 27: Meta fetches attachment URLs before accepting.
+	if e := s.fetchSendMedia(ctx, sm); e != nil {
+		s.writeError(w, version, e)
+		return
+	}
 
 	// Accepted.
 	s.mu.Lock()
 	now := s.nowLocked()
+	rt, e := s.sendRoutingLocked(acct, sm.Recipient, now, tagged, tc, true)
+	if e != nil {
+		s.mu.Unlock()
+		s.writeError(w, version, e)
+		return
+	}
 	sm.At = now
 	if sm.SenderAction == "" {
 		sm.MessageID = s.newMID(acct, sm.Recipient)
+	}
+	if len(sm.media) > 0 {
+		s.media.bySend[sm.MessageID] = sm.media
 	}
 	key := acct + "/" + sm.Recipient
 	if _, seen := s.sent[key]; !seen {
@@ -110,11 +148,17 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, version, nod
 	var d *delivery
 	if sm.SenderAction == "" {
 		// §3.8: an echo for every message the account sends (sender=IG
-		// account, recipient=IGSID, only mid/text/attachments + is_echo).
+		// account, recipient=IGSID, only mid/text/attachments + is_echo);
+		// under standby[] if another app owns the thread (§3.17).
 		echoMsg["mid"] = sm.MessageID
 		echoMsg["is_echo"] = true
 		ev := newEvent(acct, sm.Recipient, now, "message", echoMsg)
-		d = s.enqueue([]Entry{{ID: acct, Time: now.UnixMilli(), Messaging: []Event{ev}}})
+		d = s.enqueue([]Entry{wrapEntry(acct, now, ev, rt.echoStandby)})
+	}
+	// Handover webhooks caused by the send (thread_control, HUMAN_AGENT
+	// takeover) follow the echo.
+	if len(rt.webhooks) > 0 {
+		s.enqueue(rt.webhooks)
 	}
 	if d != nil && echoFirst {
 		t := time.NewTimer(echoFirstMaxWait)
@@ -349,7 +393,7 @@ func (s *Server) validateMessage(sm *SentMessage, mv any) (map[string]any, *grap
 		echo["text"] = text
 	}
 	if hasAtt {
-		ea, e := s.checkAttachment(att, "message[attachment]", false)
+		ea, e := s.checkAttachment(sm, att, "message[attachment]", false)
 		if e != nil {
 			return nil, e
 		}
@@ -366,7 +410,7 @@ func (s *Server) validateMessage(sm *SentMessage, mv any) (map[string]any, *grap
 		}
 		var eas []any
 		for i, a := range arr {
-			ea, e := s.checkAttachment(a, fmt.Sprintf("message[attachments][%d]", i), true)
+			ea, e := s.checkAttachment(sm, a, fmt.Sprintf("message[attachments][%d]", i), true)
 			if e != nil {
 				return nil, e
 			}
@@ -425,8 +469,9 @@ func (s *Server) validateMessage(sm *SentMessage, mv any) (map[string]any, *grap
 }
 
 // checkAttachment validates one outgoing attachment and returns how it
-// appears in the echo.
-func (s *Server) checkAttachment(a any, path string, imagesOnly bool) (map[string]any, *graphError) {
+// appears in the echo. Media by url / attachment_id is queued on sm.pending
+// and fetched by fetchSendMedia once every other check passed.
+func (s *Server) checkAttachment(sm *SentMessage, a any, path string, imagesOnly bool) (map[string]any, *graphError) {
 	am, ok := asMap(a)
 	if !ok {
 		return nil, errParam("param " + path + " must be an object")
@@ -462,7 +507,12 @@ func (s *Server) checkAttachment(a any, path string, imagesOnly bool) (map[strin
 				return nil, errParam("Invalid attachment_id " + aid)
 			}
 		}
-		return map[string]any{"type": lt, "payload": map[string]any{"url": s.lookasideURL()}}, nil
+		ep := map[string]any{"url": s.lookasideURL()}
+		if u != "" {
+			aid = "" // Spec gap: with both, the url wins.
+		}
+		sm.pending = append(sm.pending, &pendingMedia{typ: lt, url: u, attachmentID: aid, payload: ep})
+		return map[string]any{"type": lt, "payload": ep}, nil
 	case "media_share":
 		if payload == nil || (idString(payload["id"]) == "" && idString(payload["attachment_id"]) == "") {
 			return nil, errParam("param " + path + "[payload][id] is required for MEDIA_SHARE")
@@ -594,9 +644,17 @@ func (s *Server) handleAttachmentUpload(w http.ResponseWriter, r *http.Request, 
 			return
 		}
 	}
+	// §4.3 / trap 27: the media is fetched (or read from filedata) and
+	// checked against the §4.2 table now; sends by attachment_id reuse it.
+	assetID, e := s.uploadMedia(r.Context(), r, lt, u)
+	if e != nil {
+		s.writeError(w, version, e)
+		return
+	}
 	id := s.newNumericID("1857")
 	s.mu.Lock()
 	s.attachments[id] = lt
+	s.media.uploads[id] = assetID
 	s.mu.Unlock()
 	s.writeGraphJSON(w, version, http.StatusOK, object{{"attachment_id", id}})
 }

@@ -205,13 +205,14 @@ func TestQuickRepliesTruncatedAndAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(e.hook.requests())
+	media := newMediaHost(t)
 	r = e.sendJSON(t, tToken, map[string]any{"recipient": map[string]any{"id": tUser},
-		"message": map[string]any{"attachment": map[string]any{"type": "image", "payload": map[string]any{"url": "https://cdn.example.com/p/map.png", "is_reusable": true}}}})
+		"message": map[string]any{"attachment": map[string]any{"type": "image", "payload": map[string]any{"url": media.URL + "/p/map.png", "is_reusable": true}}}})
 	if r.status != 200 {
 		t.Fatalf("image: %s", r.raw)
 	}
 	up := e.post(t, "/v23.0/"+tPage+"/message_attachments", tToken, map[string]any{"platform": "instagram",
-		"message": map[string]any{"attachment": map[string]any{"type": "video", "payload": map[string]any{"url": "https://cdn.example.com/v.mp4", "is_reusable": "true"}}}})
+		"message": map[string]any{"attachment": map[string]any{"type": "video", "payload": map[string]any{"url": media.URL + "/v.mp4", "is_reusable": "true"}}}})
 	aid, _ := up.body["attachment_id"].(string)
 	if up.status != 200 || aid == "" {
 		t.Fatalf("upload: %s", up.raw)
@@ -226,8 +227,9 @@ func TestQuickRepliesTruncatedAndAttachments(t *testing.T) {
 	}
 	echo := events(e.hook.requests()[before:])[0]["message"].(map[string]any)
 	atts, _ := echo["attachments"].([]any)
+	// The echo's URL is the emulator's CDN copy of the fetched media.
 	if len(atts) != 1 || atts[0].(map[string]any)["type"] != "image" ||
-		!strings.HasPrefix(atts[0].(map[string]any)["payload"].(map[string]any)["url"].(string), "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=") {
+		!strings.HasPrefix(atts[0].(map[string]any)["payload"].(map[string]any)["url"].(string), e.g.URL+"/ig_messaging_cdn/?asset_id=") {
 		t.Errorf("attachment echo = %v", echo)
 	}
 }
@@ -329,8 +331,9 @@ func TestRateLimits(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	e.s.SetNow(func() time.Time { return t0 })
 	e.openWindow(t)
+	media := newMediaHost(t)
 	video := map[string]any{"recipient": map[string]any{"id": tUser},
-		"message": map[string]any{"attachment": map[string]any{"type": "video", "payload": map[string]any{"url": "https://cdn.example.com/v.mp4"}}}}
+		"message": map[string]any{"attachment": map[string]any{"type": "video", "payload": map[string]any{"url": media.URL + "/v.mp4"}}}}
 	for i := range 3 {
 		r := e.sendJSON(t, tToken, video)
 		if want := map[bool]int{true: 200, false: 400}[i < 2]; r.status != want {

@@ -163,6 +163,10 @@ var keyOrders = map[string][]string{
 	"payload":      {"url", "title", "reel_video_id", "story_media_url"},
 	"reply_to":     {"mid", "story"},
 	"story":        {"url", "id"},
+
+	"pass_thread_control":    {"previous_owner_app_id", "new_owner_app_id", "metadata"},
+	"take_thread_control":    {"previous_owner_app_id", "new_owner_app_id", "metadata"},
+	"request_thread_control": {"requested_owner_app_id", "metadata"},
 }
 
 var eventOrder = []string{"sender", "recipient", "timestamp", "message", "message_edit", "reaction", "read", "postback", "referral", "optin",
@@ -450,7 +454,8 @@ func (s *Server) UserSends(igAccountID, igsid string, message map[string]any) st
 
 // UserEvent enqueues a customer event of any kind with timestamp = now.
 // message (except is_deleted), postback and referral events open the
-// messaging window (§4.4).
+// messaging window (§4.4). The event goes to entry[].standby[] instead of
+// messaging[] while another app owns the thread (§3.17, routing.go).
 func (s *Server) UserEvent(igAccountID, igsid, key string, payload map[string]any) Event {
 	s.mu.Lock()
 	now := s.nowLocked()
@@ -463,10 +468,21 @@ func (s *Server) UserEvent(igAccountID, igsid, key string, payload map[string]an
 	if opens {
 		s.recordUserActivityLocked(igAccountID, igsid, now)
 	}
+	// §3.17 / §6: while another app owns the thread, our app gets the event
+	// under standby[] instead of messaging[].
+	standby := s.inboundStandbyLocked(igAccountID, igsid, now, opens)
 	s.mu.Unlock()
 	ev := newEvent(igsid, igAccountID, now, key, payload)
-	s.Enqueue(Entry{ID: igAccountID, Time: now.UnixMilli(), Messaging: []Event{ev}})
+	s.Enqueue(wrapEntry(igAccountID, now, ev, standby))
 	return ev
+}
+
+// wrapEntry puts one event into an entry's messaging[] or standby[].
+func wrapEntry(acct string, now time.Time, ev Event, standby bool) Entry {
+	if standby {
+		return Entry{ID: acct, Time: now.UnixMilli(), Standby: []Event{ev}}
+	}
+	return Entry{ID: acct, Time: now.UnixMilli(), Messaging: []Event{ev}}
 }
 
 // UserReacts enqueues a reaction ("love", "like", …; "" = unreact) to mid (§3.11).

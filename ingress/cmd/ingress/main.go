@@ -18,6 +18,7 @@ import (
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/ingress"
 	"github.com/igdirect/bridge/internal/logging"
+	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
 )
 
@@ -64,9 +65,12 @@ func run(log *slog.Logger) error {
 	}
 	defer tc.Close()
 
+	handler := ingress.New(cfg, tc, st, config.DeriveKey(key, "visitor-token"), log)
+	handler.SetMediaKey(config.DeriveKey(key, "media-url"))
+	handler.SetMetrics(metrics.New())
 	srv := &http.Server{
 		Addr:              cfg.IngressAddr,
-		Handler:           ingress.New(cfg, tc, st, config.DeriveKey(key, "visitor-token"), log).Handler(),
+		Handler:           handler.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -36,6 +36,7 @@ func main() {
 		WebhookURL: env("SANDBOX_INSTAGRAM_WEBHOOK", "http://127.0.0.1:8080/webhooks/instagram"),
 		Logger:     log.With("emulator", "meta"),
 	})
+	m.SetPublicURL("http://" + env("SANDBOX_META_ADDR", "127.0.0.1:9091"))
 	m.AddPage(meta.Page{
 		PageID: "102030405060708", IGAccountID: "17841400000000001", Username: "casaazul.store",
 		Name: "Casa Azul Store", AccessToken: env("SANDBOX_PAGE_TOKEN", "sandbox-page-token"),
@@ -51,6 +52,8 @@ func main() {
 	o.Logger = log.With("emulator", "rocketchat")
 	rc := rocketchat.New(o)
 	rc.AddDepartment("dept-instagram", "Instagram", "")
+	// The channel where the bridge's bot posts setup messages (authorization links, health).
+	rc.AddChannel(env("ROCKETCHAT_SETUP_CHANNEL", "omnichannel-instagram-setup"))
 	rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: "ana", Name: "Ana Agent", Departments: []string{"dept-instagram"}, Available: true})
 	if env("SANDBOX_AUTO_REPLY", "true") == "true" {
 		rc.SetAutoReply(true, 500*time.Millisecond)

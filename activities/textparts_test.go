@@ -1,0 +1,81 @@
+package activities
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/workflows"
+)
+
+func TestSplitTextKeepsBytesAndBoundaries(t *testing.T) {
+	sentence := "Olá, tudo bem? 🙂 Enviamos para Lisboa em dois dias. "
+	long := strings.Repeat(sentence, 60)
+	tests := []struct {
+		name string
+		text string
+	}{
+		{"short", "hello"},
+		{"exactly 1000 bytes", strings.Repeat("a", 1000)},
+		{"multibyte sentences", long},
+		{"no spaces", strings.Repeat("€", 700)},
+		{"paragraphs", strings.Repeat("first paragraph line\n\n", 80)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parts := splitText(tt.text, maxTextBytes)
+			var joined []string
+			for _, p := range parts {
+				require.LessOrEqual(t, len(p), maxTextBytes)
+				require.True(t, utf8.ValidString(p), "a character was cut in two")
+				joined = append(joined, p)
+			}
+			squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
+			require.Equal(t, squash(tt.text), squash(strings.Join(joined, "")), "nothing lost or reordered")
+			if len(tt.text) <= maxTextBytes {
+				require.Len(t, parts, 1)
+			}
+		})
+	}
+	parts := splitText(long, maxTextBytes)
+	require.True(t, strings.HasSuffix(parts[0], "dias."), "cut at a sentence boundary, got %q", parts[0][len(parts[0])-20:])
+}
+
+func TestQuickReplies(t *testing.T) {
+	text, qrs := quickReplies("What do you need? [[Track order|TRACK_ORDER]] [[Talk to a human being, please]]",
+		[]workflows.Button{{Title: "Prices", Payload: "PRICES"}})
+	require.Equal(t, "What do you need?", text)
+	require.Equal(t, []instagram.QuickReply{
+		{Title: "Track order", Payload: "TRACK_ORDER"},
+		{Title: "Talk to a human bein", Payload: "Talk to a human being, please"},
+		{Title: "Prices", Payload: "PRICES"},
+	}, qrs)
+	text, qrs = quickReplies("no buttons [here]", nil)
+	require.Equal(t, "no buttons [here]", text)
+	require.Empty(t, qrs)
+}
+
+func TestInstagramMediaLimits(t *testing.T) {
+	for ctype, want := range map[string]string{"image/png": "image", "image/jpeg": "image", "video/mp4": "video",
+		"audio/x-m4a": "audio", "application/pdf": "file", "image/svg+xml": "", "application/zip": ""} {
+		got, _ := instagramMedia(ctype)
+		require.Equal(t, want, got, ctype)
+	}
+	_, imageLimit := instagramMedia("image/png")
+	require.Equal(t, int64(8<<20), imageLimit)
+}
+
+func TestSigned(t *testing.T) {
+	require.Equal(t, "Ana Agent: hi", signed("hi", "Ana Agent", "ana", "name"))
+	require.Equal(t, "ana: hi", signed("hi", "", "ana", "name"))
+	require.Equal(t, "ana: hi", signed("hi", "Ana Agent", "ana", "username"))
+	require.Equal(t, "hi", signed("hi", "Ana Agent", "ana", "none"))
+}
+
+func TestASCIIFileNames(t *testing.T) {
+	require.Equal(t, "relat_rio_2026.pdf", asciiName("relatório 2026.pdf"))
+	require.Equal(t, "instagram-17900000000000011.png", fileName("https://cdn/ig_messaging_cdn/?asset_id=17900000000000011&signature=x", "image/png"))
+}

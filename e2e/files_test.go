@@ -1,0 +1,138 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/igdirect/bridge/sandbox/meta"
+	"github.com/igdirect/bridge/sandbox/rocketchat"
+)
+
+var (
+	pngBytes = append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 2048)...)
+	pdfBytes = append([]byte("%PDF-1.4\n"), bytes.Repeat([]byte("x"), 4096)...)
+)
+
+// uploads returns the files uploaded to a room (customer media copied from Meta's CDN).
+func uploads(s *stack, rid string) []rocketchat.Message {
+	var out []rocketchat.Message
+	for _, m := range s.rc.Messages(rid) {
+		if m.File != nil && !m.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestInboundMediaAndNotes sends one message mixing an accepted image, an unknown attachment
+// type, a refused media type, a file over the size limit and an expired CDN link: the image
+// is uploaded to the room, everything else becomes a clear message, and the batch succeeds.
+func TestInboundMediaAndNotes(t *testing.T) {
+	s := requireStack(t)
+	require.NoError(t, s.setSetting("accepted_media_types", "image/*,application/pdf"))
+	require.NoError(t, s.setSetting("max_upload_bytes", "3000"))
+	t.Cleanup(func() {
+		_ = s.setSetting("accepted_media_types", "image/*,video/*,audio/*,application/pdf")
+		_ = s.setSetting("max_upload_bytes", "26214400")
+	})
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Media"})
+
+	image, _ := s.meta.NewMediaAttachment(meta.Media{Type: "image", ContentType: "image/png", Data: pngBytes})
+	video, _ := s.meta.NewMediaAttachment(meta.Media{Type: "video", ContentType: "video/mp4", Data: []byte("not accepted")})
+	bigPDF, _ := s.meta.NewMediaAttachment(meta.Media{Type: "file", ContentType: "application/pdf", Data: pdfBytes})
+	gone, goneID := s.meta.NewMediaAttachment(meta.Media{Type: "image", ContentType: "image/png", Data: pngBytes})
+	s.meta.DeleteMedia(goneID)
+	hologram := map[string]any{"type": "hologram", "payload": map[string]any{"url": "https://example.invalid/h"}}
+	ev := s.meta.NewEvent(account, igsid, time.Now(), "message", map[string]any{
+		"mid": s.meta.NewMID(account, igsid), "text": "look at these",
+		"attachments": []any{image, hologram, video, bigPDF, gone},
+	})
+	require.Equal(t, http.StatusOK, deliver(t, s, entry(ev)))
+
+	room := waitRoom(t, s, igsid, 1)
+	var texts []string
+	eventually(t, 20*time.Second, "the message, the upload and four notes in the room", func() bool {
+		texts = roomTexts(s, room.ID)
+		return len(uploads(s, room.ID)) == 1 && len(visitorMessages(s, room.ID)) >= 5
+	})
+	got := strings.Join(texts, "\n")
+	require.Equal(t, pngBytes, uploads(s, room.ID)[0].File.Data, "the image is in the room, byte for byte")
+	require.Contains(t, got, "look at these")
+	require.Contains(t, got, `kind not supported yet ("hologram")`)
+	require.Contains(t, got, "video/mp4 is not an accepted media type")
+	require.Contains(t, got, "larger than the 3 KB limit")
+	require.Contains(t, got, "the link has expired or the media was deleted")
+}
+
+// TestAgentFileReachesInstagramThroughSignedURL: an agent shares a PDF; Meta fetches it from
+// ingress's signed URL; a file type Instagram cannot take comes back as a note.
+func TestAgentFileReachesInstagramThroughSignedURL(t *testing.T) {
+	s := requireStack(t)
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Files"})
+	s.meta.UserSendsText(account, igsid, "send me the invoice please")
+	room := waitRoom(t, s, igsid, 1)
+	waitVisitorMessages(t, s, room.ID, 1)
+
+	_, err := s.rc.AgentSendFile(room.ID, agentName, rocketchat.File{Name: "invoice 2026.pdf", Type: "application/pdf", Data: pdfBytes}, "here it is")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sent, err := s.meta.WaitForSent(ctx, account, igsid, 2)
+	require.NoError(t, err)
+	require.Equal(t, "Ana Agent: here it is", sent[0].Text)
+	require.Equal(t, pdfBytes, sent[1].Media, "Meta fetched the agent's file from the signed URL")
+	require.Contains(t, string(sent[1].Attachment), `"type":"file"`)
+
+	_, err = s.rc.AgentSendFile(room.ID, agentName, rocketchat.File{Name: "archive.zip", Type: "application/zip", Data: []byte("PK")}, "")
+	require.NoError(t, err)
+	eventually(t, 15*time.Second, "a note that Instagram does not take zip files", func() bool {
+		return containsText(roomTexts(s, room.ID), "Not delivered to Instagram: file archive.zip — Instagram does not take application/zip files")
+	})
+	require.Len(t, s.meta.Sent(account, igsid), 2)
+}
+
+// TestQuickRepliesRoundTrip: the agent types buttons; the customer taps one; the room shows
+// the title and the payload.
+func TestQuickRepliesRoundTrip(t *testing.T) {
+	s := requireStack(t)
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Buttons"})
+	s.meta.UserSendsText(account, igsid, "hi")
+	room := waitRoom(t, s, igsid, 1)
+	waitVisitorMessages(t, s, room.ID, 1)
+
+	_, err := s.rc.AgentSend(room.ID, agentName, "What do you need? [[Track order|TRACK_ORDER]] [[Talk to a human being please]]")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sent, err := s.meta.WaitForSent(ctx, account, igsid, 1)
+	require.NoError(t, err)
+	require.Equal(t, "Ana Agent: What do you need?", sent[0].Text)
+	require.JSONEq(t, `[{"content_type":"text","title":"Track order","payload":"TRACK_ORDER"},
+		{"content_type":"text","title":"Talk to a human bein","payload":"Talk to a human being please"}]`, string(sent[0].QuickReplies))
+
+	s.meta.UserSends(account, igsid, map[string]any{"text": "Track order", "quick_reply": map[string]any{"payload": "TRACK_ORDER"}})
+	eventually(t, 15*time.Second, "the tapped button in the room", func() bool {
+		return containsText(roomTexts(s, room.ID), "Track order\n_(quick reply, payload TRACK_ORDER)_")
+	})
+
+	// More than 13 buttons: a note for the agent instead of a failed send.
+	var many strings.Builder
+	for i := 0; i < 14; i++ {
+		many.WriteString("[[b" + string(rune('a'+i)) + "]]")
+	}
+	_, err = s.rc.AgentSend(room.ID, agentName, "pick one "+many.String())
+	require.NoError(t, err)
+	eventually(t, 15*time.Second, "a note about the quick-reply limit", func() bool {
+		return containsText(roomTexts(s, room.ID), "at most 13 quick replies")
+	})
+	require.Len(t, s.meta.Sent(account, igsid), 1)
+}

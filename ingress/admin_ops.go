@@ -1,0 +1,274 @@
+package ingress
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/appsettings"
+	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// The administration operations. Rocket.Chat commands (commands.go) and the admin API
+// (admin_accounts.go) both call these, so a command and its API endpoint cannot drift
+// apart. Operations that talk to Meta run as workflows (ingress never calls Meta itself);
+// the rest are database reads and writes.
+
+// opError is a refusal an admin should read: Status for the API, Msg for both.
+type opError struct {
+	Status int
+	Msg    string
+}
+
+func (e *opError) Error() string { return e.Msg }
+
+func refuse(status int, format string, args ...any) error {
+	return &opError{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// defaultAdminWait is how long an operation waits for its workflow before answering
+// "still running": below Rocket.Chat's 20 s outgoing-integration timeout.
+const defaultAdminWait = 15 * time.Second
+
+func (s *Server) adminWait() time.Duration {
+	if s.adminWaitTime > 0 {
+		return s.adminWaitTime
+	}
+	return defaultAdminWait
+}
+
+// authorizeResult answers an authorize request.
+type authorizeResult struct {
+	WorkflowID   string    `json:"workflow_id"`
+	URL          string    `json:"authorization_url,omitempty"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	SetupChannel string    `json:"setup_channel"`
+	// Pending: the workflow started but did not hand out its link in time (worker busy or
+	// down); it posts the button in the setup channel when it runs.
+	Pending bool `json:"pending,omitempty"`
+}
+
+// authorize starts an Authorization workflow and returns its link, in one round trip
+// (update-with-start, temporal-go.md §1.11).
+func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, error) {
+	id := "instagram-authorization:" + time.Now().UTC().Format("20060102T150405Z") + ":" + randomHex(4)
+	res := authorizeResult{WorkflowID: id, SetupChannel: s.cfg.RocketChatSetupChannel}
+	ctx, cancel := context.WithTimeout(ctx, s.adminWait())
+	defer cancel()
+	op := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+		ID: id, TaskQueue: s.cfg.TemporalTaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Bounds a run whose worker vanished; a normal one ends within TTL + a minute.
+		WorkflowExecutionTimeout: workflows.DefaultOAuthStateTTL + time.Hour,
+		StaticSummary:            "Instagram authorization requested by " + who,
+	}, workflows.AuthorizationWorkflowName, workflows.AuthorizationInput{RequestedBy: who})
+	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.UpdateAuthorizationLink, WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err == nil {
+		var link workflows.AuthorizationLink
+		if err = h.Get(ctx, &link); err == nil {
+			res.URL, res.ExpiresAt = link.URL, link.ExpiresAt
+			return res, nil
+		}
+	}
+	started, serr := s.workflowStarted(id)
+	if serr == nil && started {
+		s.log.Warn("Authorization workflow started but gave no link in time", "workflow_id", id, "error", err)
+		res.Pending = true
+		return res, nil
+	}
+	s.log.Error("Could not start the authorization workflow", "error", err)
+	return res, refuse(http.StatusServiceUnavailable, "Temporal is not reachable; nothing was started. Try again in a moment.")
+}
+
+// workflowStarted tells whether a workflow exists (after a call that timed out).
+func (s *Server) workflowStarted(id string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// runAdminWorkflow starts a workflow and waits a bounded time for its result.
+func (s *Server) runAdminWorkflow(ctx context.Context, opts client.StartWorkflowOptions, name string, in, out any) error {
+	opts.TaskQueue = s.cfg.TemporalTaskQueue
+	if opts.WorkflowExecutionTimeout == 0 {
+		opts.WorkflowExecutionTimeout = time.Hour
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.adminWait())
+	defer cancel()
+	run, err := s.temporal.ExecuteWorkflow(ctx, opts, name, in)
+	if err != nil {
+		s.log.Error("Could not start an administration workflow", "workflow", name, "error", err)
+		return refuse(http.StatusServiceUnavailable, "Temporal is not reachable; nothing was changed. Try again in a moment.")
+	}
+	err = run.Get(ctx, out)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return refuse(http.StatusAccepted, "Still working on it (Temporal workflow `%s`); check `instagram list` in a minute.", run.GetID())
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		status := http.StatusBadGateway // Meta refused
+		if app.Type() == workflows.ErrUnknownPage {
+			status = http.StatusConflict
+		}
+		return refuse(status, "%s", app.Message())
+	}
+	s.log.Error("Administration workflow failed", "workflow", name, "workflow_id", run.GetID(), "error", err)
+	return refuse(http.StatusInternalServerError, "The operation failed (Temporal workflow `%s`): %v", run.GetID(), err)
+}
+
+// unauthorize uninstalls: one workflow at a time; a second request joins the running one.
+func (s *Server) unauthorize(ctx context.Context, who string) (workflows.UnauthorizeResult, error) {
+	var res workflows.UnauthorizeResult
+	err := s.runAdminWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "instagram-unauthorize", WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary: "Instagram uninstall requested by " + who,
+	}, workflows.UnauthorizeWorkflowName, workflows.UnauthorizeInput{RequestedBy: who}, &res)
+	return res, err
+}
+
+// findPage resolves what an admin typed (page ID, account ID or username).
+func (s *Server) findPage(ctx context.Context, ref string) (store.Page, error) {
+	p, err := s.store.FindPage(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, refuse(http.StatusNotFound, "No connected page matches `%s`; see `instagram list`.", ref)
+	}
+	if err != nil {
+		s.log.Error("Could not read pages", "error", err)
+		return p, refuse(http.StatusInternalServerError, "Could not read the pages from the database.")
+	}
+	return p, nil
+}
+
+// setSubscription subscribes or unsubscribes a page's webhooks and returns the page.
+func (s *Server) setSubscription(ctx context.Context, ref string, subscribe bool, who string) (store.Page, error) {
+	p, err := s.findPage(ctx, ref)
+	if err != nil {
+		return p, err
+	}
+	if !p.HasToken {
+		return p, refuse(http.StatusConflict, "Page %s has no token; connect it with `instagram authorize` first.", p.PageID)
+	}
+	verb := "Unsubscribe"
+	if subscribe {
+		verb = "Subscribe"
+	}
+	var res workflows.SubscriptionResult
+	err = s.runAdminWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       "instagram-subscription:" + p.PageID + ":" + randomHex(4),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:            fmt.Sprintf("%s page %s (requested by %s)", verb, p.PageID, who),
+	}, workflows.PageSubscriptionWorkflowName, workflows.PageSubscriptionInput{PageID: p.PageID, Subscribe: subscribe, RequestedBy: who}, &res)
+	if err != nil {
+		return p, err
+	}
+	return s.findPage(ctx, p.PageID)
+}
+
+// editPageConfig changes a page's department and automated messages.
+func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.PageEdit) (store.Page, error) {
+	p, err := s.store.UpdatePageConfig(ctx, ref, store.PageConfig{
+		Department: e.Department, WelcomeMessage: e.Welcome, FinishedMessage: e.Finished, OfflineMessage: e.Offline,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return p, refuse(http.StatusNotFound, "No connected page matches `%s`; see `instagram list`.", ref)
+	}
+	if err != nil {
+		s.log.Error("Could not update page", "error", err)
+		return p, refuse(http.StatusInternalServerError, "Could not update the page in the database.")
+	}
+	return p, nil
+}
+
+// accountView is a page as `list` and GET /admin/api/accounts show it.
+type accountView struct {
+	store.Page
+	HealthProblem string     `json:"health_problem,omitempty"`
+	CheckedAt     *time.Time `json:"health_checked_at,omitempty"`
+}
+
+func (s *Server) accounts(ctx context.Context) ([]accountView, error) {
+	pages, err := s.store.Pages(ctx)
+	if err != nil {
+		s.log.Error("Could not list pages", "error", err)
+		return nil, refuse(http.StatusInternalServerError, "Could not read the pages from the database.")
+	}
+	health, err := s.store.Health(ctx)
+	if err != nil {
+		s.log.Error("Could not read page health", "error", err)
+		return nil, refuse(http.StatusInternalServerError, "Could not read the pages from the database.")
+	}
+	out := make([]accountView, 0, len(pages))
+	for _, p := range pages {
+		h := health[p.PageID]
+		out = append(out, accountView{Page: p, HealthProblem: h.Problem, CheckedAt: h.CheckedAt})
+	}
+	return out, nil
+}
+
+// settingView is one application setting with its documentation.
+type settingView struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Default string `json:"default"`
+	Allowed string `json:"allowed"`
+	Meaning string `json:"meaning"`
+}
+
+// settings returns every setting's effective value (stored, else default).
+func (s *Server) settings(ctx context.Context) ([]settingView, error) {
+	stored, err := s.store.Settings(ctx)
+	if err != nil {
+		s.log.Error("Could not read settings", "error", err)
+		return nil, refuse(http.StatusInternalServerError, "Could not read the settings from the database.")
+	}
+	out := make([]settingView, 0, len(appsettings.Docs))
+	for _, d := range appsettings.Docs {
+		v, ok := stored[d.Key]
+		if !ok {
+			v = d.Default
+		}
+		out = append(out, settingView{Key: d.Key, Value: v, Default: d.Default, Allowed: d.Allowed, Meaning: d.Meaning})
+	}
+	return out, nil
+}
+
+// updateSettings validates every value first and stores them all, or none.
+func (s *Server) updateSettings(ctx context.Context, values map[string]string) ([]settingView, error) {
+	valid, err := commands.ValidateSettings(values)
+	if err != nil {
+		return nil, &opError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	if len(valid) > 0 {
+		if err := s.store.SetSettings(ctx, valid); err != nil {
+			s.log.Error("Could not store settings", "error", err)
+			return nil, refuse(http.StatusInternalServerError, "Could not store the settings; nothing was changed.")
+		}
+	}
+	return s.settings(ctx)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

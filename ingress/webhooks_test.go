@@ -1,0 +1,216 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// recordingTemporal stands in for the Temporal client: it records the signals ingress
+// sends, or refuses them like an unreachable server.
+type recordingTemporal struct {
+	client.Client // methods the webhooks do not use panic
+	mu            sync.Mutex
+	signals       []workflows.InstagramEvent
+	rcSignals     []workflows.RocketChatEvent
+	refuse        bool
+}
+
+func (r *recordingTemporal) SignalWithStartWorkflow(_ context.Context, _ string, _ string, arg any, _ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refuse {
+		return nil, serviceerror.NewUnavailable("temporal is down")
+	}
+	r.signals = append(r.signals, arg.(workflows.InstagramEvent))
+	return nil, nil
+}
+
+func (r *recordingTemporal) SignalWorkflow(_ context.Context, _ string, _ string, _ string, arg any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refuse {
+		return serviceerror.NewUnavailable("temporal is down")
+	}
+	switch v := arg.(type) {
+	case workflows.InstagramEvent:
+		r.signals = append(r.signals, v)
+	case workflows.RocketChatEvent:
+		r.rcSignals = append(r.rcSignals, v)
+	}
+	return nil
+}
+
+const (
+	testSecret       = "app-secret-for-tests"
+	testWebhookToken = "rc-webhook-token"
+)
+
+var visitorKeyForTests = []byte("0123456789abcdef0123456789abcdef")
+
+func newWebhookServer(tc *recordingTemporal) *Server {
+	cfg := &config.Config{MetaAppSecret: testSecret, MetaVerifyToken: "verify-me", MetaAppID: "910000000000001",
+		RocketChatWebhookToken: testWebhookToken, RocketChatUserID: "bridge-bot", MaxWebhookBody: 64 << 10, TemporalTaskQueue: "q"}
+	return New(cfg, tc, nil, visitorKeyForTests, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(testSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+const validBody = `{"object":"instagram","entry":[{"id":"17841400000000001","time":1767225600123,"messaging":[{"sender":{"id":"6871234500000001"},"recipient":{"id":"17841400000000001"},"timestamp":1767225599871,"message":{"mid":"aWdfMID1","text":"Do you ship to Lisbon? \ud83d\ude42"}}]}]}`
+
+// TestInstagramWebhookBadInput: every kind of bad request gets its documented answer and
+// records nothing in Temporal.
+func TestInstagramWebhookBadInput(t *testing.T) {
+	big := `{"object":"instagram","entry":[{"id":"1","messaging":[{"message":{"text":"` + strings.Repeat("a", 70<<10) + `"}}]}]}`
+	tests := []struct {
+		name        string
+		body        string
+		contentType string
+		headers     map[string]string
+		signWith    string // "" = sign the body correctly, "-" = no signature
+		want        int
+		wantText    string
+	}{
+		{"wrong content type", validBody, "text/plain", nil, "", http.StatusUnsupportedMediaType, "application/json"},
+		{"no content type", validBody, "", nil, "", http.StatusUnsupportedMediaType, "application/json"},
+		{"missing signature", validBody, "application/json", nil, "-", http.StatusUnauthorized, "X-Hub-Signature-256"},
+		{"legacy sha1 header alone", validBody, "application/json", map[string]string{"X-Hub-Signature": "sha1=0123"}, "-", http.StatusUnauthorized, "sha1"},
+		{"forged signature", validBody, "application/json", nil, "sha256=" + strings.Repeat("0", 64), http.StatusForbidden, "signature"},
+		{"malformed signature", validBody, "application/json", nil, "md5=abc", http.StatusForbidden, "signature"},
+		{"signature of a re-serialised body", validBody, "application/json", nil, sign([]byte(strings.ReplaceAll(validBody, `\ud83d\ude42`, "🙂"))), http.StatusForbidden, "signature"},
+		{"oversized body", big, "application/json", nil, "", http.StatusRequestEntityTooLarge, "larger than"},
+		{"malformed JSON", `{"object":"instagram","entry":[`, "application/json", nil, "", http.StatusBadRequest, "malformed"},
+		{"invalid UTF-8", "{\"object\":\"instagram\",\"entry\":[{\"id\":\"1\",\"messaging\":[{\"message\":{\"text\":\"\xff\xfe\"}}]}]}", "application/json", nil, "", http.StatusBadRequest, "malformed"},
+		{"missing object", `{"entry":[]}`, "application/json", nil, "", http.StatusBadRequest, "malformed"},
+		{"wrong object", `{"object":"whatsapp_business_account","entry":[]}`, "application/json", nil, "", http.StatusOK, "ignored"},
+		{"dashboard test event", `{"object":"instagram","entry":[{"id":"0","time":1527459824,"messaging":[{"sender":{"id":"1"},"recipient":{"id":"0"},"timestamp":"1527459824","message":{"mid":"random_mid","text":"random_text"}}]}]}`, "application/json", nil, "", http.StatusOK, `"events":0`},
+		{"missing sender", `{"object":"instagram","entry":[{"id":"17841400000000001","messaging":[{"recipient":{"id":"17841400000000001"},"timestamp":1,"message":{"mid":"m","text":"x"}}]}]}`, "application/json", nil, "", http.StatusOK, `"events":0`},
+		{"unknown event kind", `{"object":"instagram","entry":[{"id":"17841400000000001","messaging":[{"sender":{"id":"6871234500000001"},"recipient":{"id":"17841400000000001"},"timestamp":1,"brand_new":{}}]}]}`, "application/json", nil, "", http.StatusOK, `"events":0`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := &recordingTemporal{}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			switch tt.signWith {
+			case "":
+				req.Header.Set("X-Hub-Signature-256", sign([]byte(tt.body)))
+			case "-":
+			default:
+				req.Header.Set("X-Hub-Signature-256", tt.signWith)
+			}
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+			require.Equal(t, tt.want, rec.Code, rec.Body.String())
+			require.Contains(t, rec.Body.String(), tt.wantText)
+			require.Empty(t, tc.signals, "bad input must record nothing")
+		})
+	}
+}
+
+func TestInstagramWebhookRecordsOrAsksForRetry(t *testing.T) {
+	post := func(tc *recordingTemporal, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sign([]byte(body)))
+		rec := httptest.NewRecorder()
+		newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	tc := &recordingTemporal{}
+	rec := post(tc, validBody)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Len(t, tc.signals, 1)
+	require.Equal(t, "Do you ship to Lisbon? 🙂", tc.signals[0].Text)
+	// A replayed delivery is recorded again: the conversation drops the duplicate by mid.
+	require.Equal(t, http.StatusOK, post(tc, validBody).Code)
+	require.Len(t, tc.signals, 2)
+	require.Equal(t, tc.signals[0].DedupKey(), tc.signals[1].DedupKey())
+
+	down := &recordingTemporal{refuse: true}
+	rec = post(down, validBody)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "Meta must retry what Temporal could not record")
+}
+
+func TestRocketChatWebhook(t *testing.T) {
+	token := identity.VisitorToken(visitorKeyForTests, "17841400000000001", "6871234500000001")
+	agentMsg := `{"_id":"room1","type":"Message","visitor":{"token":"` + token + `"},"messages":[{"_id":"a1","msg":"hello","agentId":"agent1","username":"ana","u":{"_id":"agent1","username":"ana","name":"Ana"}}]}`
+	tests := []struct {
+		name, body, tokenHeader string
+		want                    int
+		wantSignals             int
+	}{
+		{"missing token", agentMsg, "", http.StatusUnauthorized, 0},
+		{"wrong token", agentMsg, "nope", http.StatusForbidden, 0},
+		{"malformed", `{"type":`, testWebhookToken, http.StatusBadRequest, 0},
+		{"agent message", agentMsg, testWebhookToken, http.StatusOK, 1},
+		{"visitor message echoed back", `{"_id":"room1","type":"Message","visitor":{"token":"` + token + `"},"messages":[{"_id":"v1","msg":"hi","username":"guest-1"}]}`, testWebhookToken, http.StatusOK, 0},
+		{"our own note", `{"_id":"room1","type":"Message","visitor":{"token":"` + token + `"},"messages":[{"_id":"n1","msg":"note","agentId":"bridge-bot","u":{"_id":"bridge-bot"}}]}`, testWebhookToken, http.StatusOK, 0},
+		{"another channel's visitor", `{"_id":"room9","type":"Message","visitor":{"token":"web-widget-visitor"},"messages":[{"_id":"a9","msg":"x","agentId":"agent1"}]}`, testWebhookToken, http.StatusOK, 0},
+		{"forged visitor token", strings.ReplaceAll(agentMsg, token, "ig.17841400000000001.6871234500000001.000000000000000000000000"), testWebhookToken, http.StatusOK, 0},
+		{"close with transcript", `{"_id":"room1","type":"LivechatSession","visitor":{"token":"` + token + `"},"messages":[{"_id":"a1","msg":"hello","agentId":"agent1"},{"_id":"c","msg":"done","agentId":"agent1","closingMessage":true}]}`, testWebhookToken, http.StatusOK, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := &recordingTemporal{}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/rocketchat", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.tokenHeader != "" {
+				req.Header.Set("X-RocketChat-Livechat-Token", tt.tokenHeader)
+			}
+			rec := httptest.NewRecorder()
+			newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+			require.Equal(t, tt.want, rec.Code, rec.Body.String())
+			require.Len(t, tc.rcSignals, tt.wantSignals)
+		})
+	}
+}
+
+// FuzzInstagramWebhook feeds signed arbitrary bodies through the whole handler: it must
+// never panic, and must answer 200 (recorded or ignored) or 400, never a 5xx.
+func FuzzInstagramWebhook(f *testing.F) {
+	f.Add([]byte(validBody))
+	f.Add([]byte(`{"object":"instagram","entry":[{"id":"17841400000000001","standby":[{"sender":{"id":"6871234500000001"},"recipient":{"id":"17841400000000001"},"timestamp":"1767225599871","message":{"mid":"m","is_deleted":true}}]}]}`))
+	f.Add([]byte(`{"object":"instagram","entry":[{"id":17841400000000001,"messaging":[{"sender":{"id":6871234500000001},"recipient":{"id":17841400000000001},"timestamp":1,"reaction":{"mid":"m","action":"unreact"}}]}]}`))
+	f.Add([]byte(`{"object":"instagram","entry":[{"id":"1","messaging":[{"sender":{"id":"2"},"recipient":{"id":"1"},"timestamp":1,"message":{"mid":"m","attachments":[{"type":"ephemeral"},{"type":"x","payload":{"url":null}}]}}]}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tc := &recordingTemporal{}
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sign(body))
+		rec := httptest.NewRecorder()
+		newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest && rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
+		}
+		if rec.Code != http.StatusOK && len(tc.signals) > 0 {
+			t.Fatalf("refused body recorded %d events", len(tc.signals))
+		}
+	})
+}
