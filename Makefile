@@ -1,17 +1,13 @@
 # Instagram Direct for Rocket.Chat. The two commands a new user needs:
 #   make run    the whole stack on the embedded defaults (sandbox when no credentials)
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
-#   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
-.PHONY: run test bench build vet fmt clean
+.PHONY: run test build vet fmt clean
 
 run:
 	@bash scripts/run.sh
 
 test:
 	@bash scripts/test.sh
-
-bench:
-	@bash scripts/bench.sh
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox
