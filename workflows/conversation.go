@@ -734,6 +734,15 @@ func (c *conversation) awaitEcho(ctx workflow.Context, text string) bool {
 		return false
 	}
 	c.st.Expecting, c.st.EchoMatched = text, ""
+	// The echo may already be here, parked while the send was in flight.
+	for i, ev := range c.st.ParkedEchoes {
+		if ev.Text == text && !c.st.OurMIDs.Has(ev.MID) {
+			c.st.ParkedEchoes = append(c.st.ParkedEchoes[:i:i], c.st.ParkedEchoes[i+1:]...)
+			c.st.OurMIDs.Add(ev.MID)
+			c.st.Expecting, c.st.EchoMatched = "", ev.MID
+			return true
+		}
+	}
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	_, _ = workflow.AwaitWithOptions(tctx, workflow.AwaitOptions{Timeout: echoWait,
