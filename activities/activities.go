@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -42,6 +43,12 @@ type Activities struct {
 	MediaKey  []byte
 	// Metrics counts deliveries and sends (nil: not measured).
 	Metrics *metrics.Registry
+	// SetupChannel is where the bot asks admins to re-authorize an account (no '#').
+	SetupChannel string
+	// ReauthRetry is how often a send waiting for re-authorization is tried again.
+	ReauthRetry time.Duration
+
+	limiters sendLimiters
 }
 
 // delivered counts one item delivered in a direction.

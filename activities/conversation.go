@@ -187,7 +187,7 @@ const (
 // action buttons as quick replies, texts over 1000 bytes in several messages, files as
 // attachments. Progress is kept in heartbeats, so a retry never resends a part Meta took.
 func (a *Activities) SendToInstagram(ctx context.Context, in workflows.SendInput) (workflows.SendResult, error) {
-	pageID, token, err := a.pageToken(ctx, in.PageID)
+	pageID, token, err := a.sendPage(ctx, in.PageID, false)
 	if err != nil {
 		return workflows.SendResult{}, err
 	}
@@ -247,7 +247,7 @@ func (a *Activities) SendToInstagram(ctx context.Context, in workflows.SendInput
 				return workflows.SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrSendUnknown, err,
 					workflows.SendUnknown{Sent: progress.MessageIDs, Expect: r.Text})
 			}
-			return workflows.SendResult{}, graphError(err)
+			return workflows.SendResult{}, a.sendError(ctx, in.PageID, err)
 		}
 		a.delivered("to_instagram", "text")
 		progress.MessageIDs = append(progress.MessageIDs, res.MessageID)
@@ -305,13 +305,14 @@ func (a *Activities) SendAutomated(ctx context.Context, in workflows.SendAutomat
 	if !in.LastCustomerAt.IsZero() && time.Since(in.LastCustomerAt) > automatedWindow {
 		return workflows.SendAutomatedResult{Skipped: "outside the 24-hour messaging window"}, nil
 	}
-	pageID, token, err := a.pageToken(ctx, in.PageID)
+	pageID, token, err := a.sendPage(ctx, in.PageID, false)
 	if err != nil {
 		return workflows.SendAutomatedResult{}, err
 	}
 	res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
+	a.sendResult(in.PageID, err)
 	if err != nil {
-		return workflows.SendAutomatedResult{}, graphError(err)
+		return workflows.SendAutomatedResult{}, a.sendError(ctx, in.PageID, err)
 	}
 	return workflows.SendAutomatedResult{Text: text, MessageIDs: []string{res.MessageID}}, nil
 }

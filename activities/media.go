@@ -141,10 +141,15 @@ func (a *Activities) sendFile(ctx context.Context, pageID, token string, in work
 	req.Text, req.QuickReplies = "", nil
 	req.Attachment = &instagram.Attachment{Type: kind,
 		URL: a.PublicURL + "/media/" + mediaurl.Sign(a.MediaKey, id, exp) + "/" + url.PathEscape(asciiName(f.Name))}
+	if kind == "video" || kind == "audio" {
+		if err := a.limiters.get(in.PageID, true).Wait(ctx); err != nil {
+			return "", err
+		}
+	}
 	res, err := a.IG.Send(ctx, pageID, token, req)
 	a.sendResult(in.PageID, err)
 	if err != nil {
-		return "", graphError(err)
+		return "", a.sendError(ctx, in.PageID, err)
 	}
 	a.delivered("to_instagram", kind)
 	return res.MessageID, nil

@@ -70,6 +70,10 @@ type Config struct {
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
 
+	// ReauthRetryInterval: how often a reply waiting for an account's re-authorization is
+	// tried again (it goes out at most this long after `instagram authorize`).
+	ReauthRetryInterval time.Duration `envconfig:"REAUTH_RETRY_INTERVAL" default:"1m"`
+
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
 	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
 	// delivered out of order by Meta can still be posted in timestamp order.

@@ -184,6 +184,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 		"REORDER_WINDOW=300ms",
 		"LOG_LEVEL=debug",
 		"METRICS_ADDR=127.0.0.1:0", // several stacks run side by side
+		"REAUTH_RETRY_INTERVAL=1s",
 	)
 	s.env = append(s.env, opts.extraEnv...)
 	if err := s.startProcess("worker"); err != nil {

@@ -91,6 +91,9 @@ func run(log *slog.Logger) error {
 		PublicURL:  cfg.PublicURL,
 		MediaKey:   config.DeriveKey(key, "media-url"),
 		Metrics:    reg,
+
+		SetupChannel: cfg.RocketChatSetupChannel,
+		ReauthRetry:  cfg.ReauthRetryInterval,
 	}
 	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{
 		Interceptors: []interceptor.WorkerInterceptor{reg.Interceptor()},

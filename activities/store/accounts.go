@@ -105,3 +105,20 @@ func (s *Store) SetSettings(ctx context.Context, values map[string]string) error
 	}
 	return tx.Commit()
 }
+
+// FlagNeedsReauth marks a page whose token Meta refused (Graph error 190) and reports whether
+// it was not marked before, so the re-authorization prompt is posted once.
+func (s *Store) FlagNeedsReauth(ctx context.Context, account string) (page Page, first bool, err error) {
+	var pageID string
+	err = s.db.GetContext(ctx, &pageID, `UPDATE pages SET needs_reauth = true, updated_at = now()
+		WHERE ig_account_id = $1 AND NOT needs_reauth RETURNING page_id`, account)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		page, err = s.PageByAccount(ctx, account)
+		return page, false, err
+	case err != nil:
+		return Page{}, false, err
+	}
+	page, err = s.PageByAccount(ctx, account)
+	return page, true, err
+}
