@@ -164,6 +164,9 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	s.rc.AddDepartment("dept-ig", "Instagram", "")
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: agentName, Name: "Ana Agent", Departments: []string{"dept-ig"}, Available: true})
 	s.rc.AddAgent(rocketchat.Agent{ID: "agent-bruno", Username: "bruno", Name: "Bruno Backup", Departments: []string{"dept-ig"}, Available: false})
+	// An agent of another department, always online: never serves the page's conversations.
+	s.rc.AddDepartment("dept-web", "Website", "")
+	s.rc.AddAgent(rocketchat.Agent{ID: "agent-wendy", Username: "wendy", Name: "Wendy Web", Departments: []string{"dept-web"}, Available: true})
 	s.rc.AddChannel(setupChannel) // where the bot posts authorization buttons and reports
 	s.rcHTTP = httptest.NewServer(s.rc.Handler())
 

@@ -92,7 +92,7 @@ func TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack(t *testing.T) {
 		return st.Status == workflows.StateWaitingForAgent && st.Pending >= 3
 	})
 	eventually(t, 10*time.Second, "the offline message", func() bool { return len(sentTexts(s, igsid)) == 1 })
-	require.Empty(t, s.rc.Rooms(s.visitorToken(igsid)), "no room without an agent")
+	require.Empty(t, s.rc.Rooms(s.visitorToken(igsid)), "no room without an agent of the page's department (wendy, online in another department, does not count)")
 
 	s.meta.UserSendsText(account, igsid, "message 4") // a new message triggers a re-check, still nobody
 	time.Sleep(1500 * time.Millisecond)
@@ -153,4 +153,26 @@ func TestOperatorFindsConversationByUsername(t *testing.T) {
 	d, err := s.tc.DescribeWorkflowExecution(context.Background(), found[0], "")
 	require.NoError(t, err)
 	require.Contains(t, d.GetExecutionConfig().GetUserMetadata().GetSummary().String(), "Instagram conversation")
+}
+
+// TestAcceptChatsWithNoAgents: with Rocket.Chat's "accept chats with no agents" on, a room
+// opens (queued) even though nobody is online, and no offline message is sent.
+func TestAcceptChatsWithNoAgents(t *testing.T) {
+	s := requireStack(t)
+	configurePage(t, s, `{"offline_message":"We are offline."}`)
+	s.rc.SetAgentAvailable(agentName, false)
+	s.rc.SetAcceptChatsWithNoAgents(true)
+	t.Cleanup(func() {
+		s.rc.SetAcceptChatsWithNoAgents(false)
+		s.rc.SetAgentAvailable(agentName, true)
+	})
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Queued"})
+	s.meta.UserSendsText(account, igsid, "anyone?")
+	room := waitRoom(t, s, igsid, 1)
+	require.Equal(t, []string{"anyone?"}, texts(waitVisitorMessages(t, s, room.ID, 1)))
+	require.Empty(t, room.ServedBy, "queued: nobody serves it yet")
+	require.Equal(t, "dept-ig", room.DepartmentID)
+	time.Sleep(time.Second)
+	require.Empty(t, sentTexts(s, igsid), "no offline message when Rocket.Chat accepts the chat")
 }
