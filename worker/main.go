@@ -43,25 +43,13 @@ func run(log *slog.Logger) error {
 	if err := config.Require("ROCKETCHAT_URL", cfg.RocketChatURL, "META_APP_SECRET", cfg.MetaAppSecret.Value()); err != nil {
 		return err
 	}
-	key, err := cfg.EncryptionKey()
-	if err != nil {
-		return err
-	}
-	sealer, err := store.NewSealer(key)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	st, err := store.Open(ctx, cfg.DatabaseURL.Value(), sealer)
+	st, key, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), cfg.EncryptionKey)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	tc, err := temporalx.Dial(ctx, cfg, log, 2*time.Minute)
 	if err != nil {
 		return err

@@ -212,3 +212,26 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`, key, value)
 	return err
 }
+
+// OpenMigrated is how both processes start with the database: it decodes the encryption
+// key, connects (waiting for PostgreSQL), and applies the migrations. It returns the key for
+// the keys derived from it.
+func OpenMigrated(ctx context.Context, dsn string, encryptionKey func() ([]byte, error)) (*Store, []byte, error) {
+	key, err := encryptionKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := NewSealer(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := Open(ctx, dsn, sealer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, key, nil
+}

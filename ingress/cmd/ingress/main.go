@@ -39,24 +39,13 @@ func run(log *slog.Logger) error {
 		"ROCKETCHAT_WEBHOOK_TOKEN", cfg.RocketChatWebhookToken.Value()); err != nil {
 		return err
 	}
-	key, err := cfg.EncryptionKey()
-	if err != nil {
-		return err
-	}
-	sealer, err := store.NewSealer(key)
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := store.Open(ctx, cfg.DatabaseURL.Value(), sealer)
+	st, key, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), cfg.EncryptionKey)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	// A lazy client lets ingress start and answer 503 while Temporal is down; Meta and
 	// Rocket.Chat retry, and nothing is lost.
 	tc, err := client.NewLazyClient(temporalx.Options(cfg, log))
