@@ -77,7 +77,9 @@ type Config struct {
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
 	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
 	// delivered out of order by Meta can still be posted in timestamp order.
-	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"250ms"`
+	// 100 ms: long enough for events Meta delivers out of order within a batch or a quick
+	// retry, short enough for the inbound latency goal (docs/benchmarks.md).
+	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"100ms"`
 	// CloseLinger keeps a closed conversation's run alive this long to absorb late
 	// redeliveries of messages it already posted, so they are not posted again in a new room.
 	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`

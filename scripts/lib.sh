@@ -92,6 +92,8 @@ temporal_start() {
   local args=(server start-dev --db-filename "$dbfile" --ip 127.0.0.1 --port "$port"
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
     --dynamic-config-value history.transferProcessorMaxPollRPS=1000
+    --dynamic-config-value 'history.timerProcessorMaxTimeShift="20ms"'
+    --dynamic-config-value system.enableActivityEagerExecution=true
     --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true
     --log-level warn)
   if [[ "$uiport" == 0 ]]; then args+=(--headless); else args+=(--ui-port "$uiport"); fi

@@ -59,7 +59,11 @@ func run(log *slog.Logger) error {
 		return err
 	}
 
-	httpClient := &http.Client{Timeout: 20 * time.Second}
+	// Pooled connections to Rocket.Chat and the Graph API: the default transport keeps only 2
+	// idle connections per host, so concurrent activities would open one per call.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	httpClient := &http.Client{Timeout: 20 * time.Second, Transport: transport}
 	reg := metrics.New()
 	if cfg.MetricsAddr != "" {
 		go func() {
@@ -75,7 +79,7 @@ func run(log *slog.Logger) error {
 		VisitorKey: visitorKey(key),
 		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
 		Log:        log,
-		HTTP:       &http.Client{Timeout: 60 * time.Second},
+		HTTP:       &http.Client{Timeout: 60 * time.Second, Transport: transport},
 		PublicURL:  cfg.PublicURL,
 		MediaKey:   config.DeriveKey(key, "media-url"),
 		Metrics:    reg,
@@ -85,6 +89,10 @@ func run(log *slog.Logger) error {
 	}
 	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{
 		Interceptors: []interceptor.WorkerInterceptor{reg.Interceptor()},
+		// More pollers than the default 2 per task type: under bursts, workflow tasks waited
+		// for a free poller (docs/benchmarks.md).
+		MaxConcurrentWorkflowTaskPollers: 8,
+		MaxConcurrentActivityTaskPollers: 8,
 	})
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)
