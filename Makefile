@@ -1,13 +1,21 @@
 # Instagram Direct for Rocket.Chat. The two commands a new user needs:
 #   make run    the whole stack on the embedded defaults (sandbox when no credentials)
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
-.PHONY: run test build vet fmt clean
+#   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
+.PHONY: run test test-faults bench build vet fmt clean
 
 run:
 	@bash scripts/run.sh
 
 test:
 	@bash scripts/test.sh
+
+# The fault-injection suite with more messages per case (make test runs it with a few).
+test-faults:
+	@FAULT_MESSAGES=$${FAULT_MESSAGES:-25} GOTESTFLAGS="-run TestFaults -v" bash scripts/test.sh
+
+bench:
+	@bash scripts/bench.sh
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox

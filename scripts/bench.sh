@@ -17,7 +17,5 @@ if [[ -z "${E2E_DATABASE_URL:-}" ]]; then
   pg_start "$ROOT/.data/bench-pg" "$PG_BENCH_PORT" postgres
   export E2E_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_BENCH_PORT/postgres?sslmode=disable"
 fi
-mkdir -p "$ROOT/.data/bench-logs"
-
-log "go run ./bench $*"
-go run ./bench -logs "$ROOT/.data/bench-logs" "$@"
+log "go run ./bench $*   (process logs in .data/bench-logs/)"
+go run ./bench "$@"

@@ -35,3 +35,5 @@ for target in "./ingress/ FuzzInstagramWebhook" "./activities/instagram/ FuzzPar
   go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" 2>&1 | tail -1
 done
 
+log "benchmark, quick variant (keeps \`make bench\` working; its numbers are not asserted)"
+go run ./bench -quick -out /dev/null -raw-dir "" -logs "$E2E_LOGS/bench"
