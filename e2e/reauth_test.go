@@ -25,7 +25,8 @@ func TestTokenRevokedMidConversationThenReauthorized(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, status, body)
 	}
-	t.Cleanup(func() { reconnect(pageToken) })
+	// The emulator keeps refusing the invalidated token, so the page is restored with a new one.
+	t.Cleanup(func() { reconnect("EAAGrestoredaftertest0000000000000000001") })
 
 	igsid := uniqueIGSID()
 	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Reauth"})
@@ -37,6 +38,9 @@ func TestTokenRevokedMidConversationThenReauthorized(t *testing.T) {
 	for _, text := range []string{"first reply", "second reply"} {
 		_, err := s.rc.AgentSend(room.ID, agentName, text)
 		require.NoError(t, err)
+		// Rocket.Chat stamps messages in milliseconds; replies in the same millisecond could
+		// only be ordered by their (unordered) webhooks.
+		time.Sleep(50 * time.Millisecond)
 	}
 	eventually(t, 15*time.Second, "one re-authorization prompt in the setup channel", func() bool {
 		for _, m := range s.rc.ChannelMessages(setupChannel) {

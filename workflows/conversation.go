@@ -386,13 +386,45 @@ func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 	}
 }
 
+// queueAgentMessages adds agent messages to the outbox in Rocket.Chat's order: its webhooks
+// are asynchronous and may arrive in any order (spec rocketchat §10.2, trap 15), so the
+// messages not yet being sent are kept sorted by their timestamp.
 func (c *conversation) queueAgentMessages(msgs []AgentMessage) {
 	for _, m := range msgs {
 		if m.ID == "" || !c.st.AgentSeen.Add(m.ID) {
 			continue
 		}
-		c.st.Outbox = append(c.st.Outbox, m)
+		start := 0
+		if c.sending {
+			start = 1 // the first is in flight
+		}
+		i := len(c.st.Outbox)
+		for i > start && m.TS != "" && c.st.Outbox[i-1].Automated == "" && c.st.Outbox[i-1].TS > m.TS {
+			i--
+		}
+		c.st.Outbox = append(c.st.Outbox, AgentMessage{})
+		copy(c.st.Outbox[i+1:], c.st.Outbox[i:])
+		c.st.Outbox[i] = m
 	}
+}
+
+// holdForOrder waits until an agent message is older than the reorder window, so a message
+// whose webhook overtook an earlier one's does not go out first. It reports whether it waited
+// (the caller then looks at the outbox again: an earlier message may have arrived).
+func (c *conversation) holdForOrder(ctx workflow.Context, m AgentMessage) bool {
+	if m.Automated != "" || m.TS == "" || c.settings.ReorderWindow <= 0 {
+		return false
+	}
+	ts, err := time.Parse(time.RFC3339Nano, m.TS)
+	if err != nil {
+		return false
+	}
+	wait := ts.Add(c.settings.ReorderWindow).Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return false
+	}
+	_ = workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "order agent replies"}).Get(ctx, nil)
+	return true
 }
 
 func (c *conversation) queueAutomated(which string) {
@@ -657,6 +689,10 @@ func (c *conversation) sendLoop(ctx workflow.Context) {
 			c.st.Outbox, c.st.Held, c.st.ControlBack = append(c.st.Held, c.st.Outbox...), nil, false
 		}
 		if len(c.st.Outbox) == 0 {
+			continue
+		}
+		// Added after conversations were running: older runs replay without the hold.
+		if workflow.GetVersion(ctx, "order-agent-replies", workflow.DefaultVersion, 1) >= 1 && c.holdForOrder(ctx, c.st.Outbox[0]) {
 			continue
 		}
 		c.sending = true
