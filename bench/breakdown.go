@@ -39,9 +39,18 @@ type tagTimes struct {
 	signaled, scheduled, started, completed time.Time
 }
 
-// breakdown reads the histories of up to n sampled conversations of g and attributes the
-// latency of the messages written in [start, end].
-func breakdown(t *target, g *gen, start, end time.Time, n int) *Breakdown {
+// firstUsers are the first n users of a generator: the conversations a breakdown samples.
+func firstUsers(g *gen, n int) []int {
+	out := make([]int, 0, n)
+	for i := g.base; i < g.base+n; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// breakdown reads the histories of the conversations of users and attributes the latency
+// of their messages written in [start, end].
+func breakdown(t *target, g *gen, start, end time.Time, users []int) *Breakdown {
 	b := &Breakdown{ReorderWindow: reorderWindow(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -58,7 +67,7 @@ func breakdown(t *target, g *gen, start, end time.Time, n int) *Breakdown {
 
 	g.mu.Lock()
 	var ids []string
-	for i := g.base; i < g.base+n; i++ {
+	for _, i := range users {
 		if igsid, ok := g.users[i]; ok {
 			ids = append(ids, t.stack.WorkflowID(igsid))
 		}
@@ -160,8 +169,12 @@ func breakdown(t *target, g *gen, start, end time.Time, n int) *Breakdown {
 	var oSig, oDecide, oDispatch, oSend, oTotal []time.Duration
 	window := parseWindow(b.ReorderWindow)
 	msgs := 0
+	sampled := map[int]bool{}
+	for _, u := range users {
+		sampled[u] = true
+	}
 	for _, m := range g.select_([]string{}) {
-		if m.Created.Before(start) || m.Created.After(end) {
+		if m.Created.Before(start) || m.Created.After(end) || !sampled[m.User] {
 			continue
 		}
 		if tt := in[m.ID]; tt != nil && !tt.signaled.IsZero() && !tt.scheduled.IsZero() && !tt.started.IsZero() && !m.InRoom.IsZero() {

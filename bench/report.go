@@ -141,6 +141,10 @@ func report(r *Run) string {
 			latRow("**a message to each sampled conversation: inbound end-to-end**", each, el, func(p *PhaseResult) Dist { return p.Inbound }),
 			countRowP("lost", each, el, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
 		})
+		if bd := scaleB.Breakdown; bd != nil && len(bd.Inbound) >= 6 {
+			w("The %d slowest of those messages, hop by hop (their conversations' histories; `REORDER_WINDOW=%s`):\n\n", bd.Messages, bd.ReorderWindow)
+			hops(w, "inbound hop", bd.Inbound)
+		}
 		procTable(w, "Resources per process", []*PhaseResult{open, each}, []*PhaseResult{ol, el})
 		notes(w, scaleB)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sort"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -113,7 +114,7 @@ func steady(cfg *config, t *target) *ScenarioResult {
 	s.Procs, s.ReplyTimeouts = satProcs, timeouts
 	res.Phases = append(res.Phases, p, s)
 	if t.stack != nil {
-		res.Breakdown = breakdown(t, g, pacedStart, pacedEnd, 50)
+		res.Breakdown = breakdown(t, g, pacedStart, pacedEnd, firstUsers(g, 50))
 	}
 	return res
 }
@@ -209,6 +210,18 @@ func scale(cfg *config, t *target) *ScenarioResult {
 	g.collect()
 	each := phaseResult(g, "each", len(sample), eStart, eEnd)
 	each.Procs = eProcs
+	if t.stack != nil {
+		// Where the slowest of those messages spent their time.
+		msgs := g.select_([]string{"each"})
+		sort.Slice(msgs, func(i, j int) bool {
+			return msgs[i].InRoom.Sub(msgs[i].Created) > msgs[j].InRoom.Sub(msgs[j].Created)
+		})
+		var slow []int
+		for _, m := range msgs[:min(10, len(msgs))] {
+			slow = append(slow, m.User)
+		}
+		res.Breakdown = breakdown(t, g, eStart, eEnd, slow)
+	}
 	res.Phases = append(res.Phases, open, each)
 	return res
 }
@@ -343,7 +356,7 @@ func experiment(cfg *config, t *target, v variant) *ScenarioResult {
 	p.Procs = procs
 	res.Phases = append(res.Phases, p)
 	if t.stack != nil {
-		res.Breakdown = breakdown(t, g, start, end, 10)
+		res.Breakdown = breakdown(t, g, start, end, firstUsers(g, 10))
 	}
 	return res
 }
