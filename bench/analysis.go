@@ -251,8 +251,8 @@ func sizing(w func(string, ...any), r *Run, steady, scale, burst *ScenarioResult
 	}
 	if scale != nil {
 		if v, ok := scale.Figures["worker_kb_per_conversation"]; ok {
-			w("- **Worker memory**: %.1f KB per open conversation → **%.1f MB per 1,000 open conversations** (RSS, upper bound; %s conversations measured). The worker keeps up to 10,000 workflows in its sticky cache (SDK default `worker.SetStickyWorkflowCacheSize`); beyond that conversations are evicted and replayed on their next message, so memory stops growing and latency of rarely active conversations grows instead.\n",
-				v, v*1000/1024, r.Settings["scale_conversations"])
+			w("- **Worker memory**: %.1f KB per open conversation → **%.1f MB per 1,000 open conversations** (RSS, upper bound; %s conversations measured). The worker keeps up to 10,000 workflows in its sticky cache (SDK default `worker.SetStickyWorkflowCacheSize`), about %.0f MB at this size; beyond that conversations are evicted and replayed on their next message, so memory stops growing and the latency of rarely active conversations grows instead.\n",
+				v, v*1000/1024, r.Settings["scale_conversations"], v*10000/1024)
 		}
 		if v, ok := scale.Figures["temporal_kb_per_conversation"]; ok {
 			w("- **Temporal dev server memory**: %.1f KB per open conversation (%.1f MB per 1,000).\n", v, v*1000/1024)

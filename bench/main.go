@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -134,6 +135,9 @@ func main() {
 		s := <-sigs
 		log.Printf("%s: stopping the stacks", s)
 		stopAll()
+		if d := tempBin.Load(); d != nil {
+			_ = os.RemoveAll(*d)
+		}
 		os.Exit(130)
 	}()
 	cfg, err := parseFlags(os.Args[1:])
@@ -318,6 +322,7 @@ func run(cfg *config) error {
 		return err
 	}
 	defer os.RemoveAll(bin)
+	tempBin.Store(&bin)
 	cfg.binDir = bin
 	start := time.Now()
 	log.Printf("building worker and ingress")
@@ -462,6 +467,9 @@ func render(cfg *config) error {
 	log.Printf("report: %s", cfg.out)
 	return nil
 }
+
+// tempBin is the directory of the built binaries, removed on an interrupt too.
+var tempBin atomic.Pointer[string]
 
 func variantSuffix(v string) string {
 	if v == "" {

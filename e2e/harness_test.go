@@ -226,6 +226,7 @@ func (s *stack) startTemporal() error {
 			// Sub-second timers (the reorder window) fire on time instead of after ~1 s, and
 			// activities start in the worker that scheduled them (docs/benchmarks.md).
 			"--dynamic-config-value", `history.timerProcessorMaxTimeShift="20ms"`,
+			"--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
 			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 			"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
 		}, s.temporalFlags...),

@@ -93,6 +93,7 @@ temporal_start() {
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
     --dynamic-config-value history.transferProcessorMaxPollRPS=1000
     --dynamic-config-value 'history.timerProcessorMaxTimeShift="20ms"'
+    --dynamic-config-value history.timerProcessorMaxPollRPS=1000
     --dynamic-config-value system.enableActivityEagerExecution=true
     --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true
     --log-level warn)
