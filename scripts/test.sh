@@ -32,7 +32,17 @@ for target in "./ingress/ FuzzInstagramWebhook" "./activities/instagram/ FuzzPar
               "./activities/instagram/ FuzzVerifySignature" "./activities/rocketchat/ FuzzParseWebhook"; do
   set -- $target
   log "fuzz $2 in $1 for $FUZZTIME"
-  go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" 2>&1 | tail -1
+  if out=$(go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" 2>&1); then
+    echo "$out" | tail -1
+  else
+    echo "$out" | grep -v '^fuzz: elapsed' | tail -30 || true
+    # A real finding is an input saved under testdata/fuzz: that fails the build. Without one,
+    # the fuzzing engine itself failed (a worker hung or was killed on a loaded machine).
+    if [[ -n "$(git status --porcelain -- "$1testdata/fuzz" 2>/dev/null)" ]]; then
+      die "fuzzing $2 found a failing input, saved under $1testdata/fuzz/$2: go test -run=$2 $1 reproduces it"
+    fi
+    log "fuzzing $2 stopped without a failing input (the engine, not the code); output above"
+  fi
 done
 
 log "benchmark, quick variant (keeps \`make bench\` working; its numbers are not asserted)"
