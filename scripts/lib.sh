@@ -53,9 +53,14 @@ pg_start() {
   bindir=$(pg_bindir)
   mkdir -p "$dir"
   if [[ $(id -u) == 0 ]]; then
-    # The postgres account must reach the data directory through every parent.
+    # The postgres account must reach the data directory through every parent; a checkout
+    # under a private directory gets its cluster under /tmp instead (same name every run).
     if ! runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
-      die "user postgres cannot reach $dir; move the checkout to a world-traversable path"
+      local alt="/tmp/igdirect-pg-$(printf '%s' "$dir" | sha256sum | cut -c1-12)"
+      log "user postgres cannot reach $dir; using $alt"
+      dir=$alt
+      mkdir -p "$dir"
+      PG_DATA_DIR=$dir
     fi
     chown -R postgres "$dir"
   fi
@@ -77,7 +82,7 @@ pg_start() {
 }
 
 pg_stop() {
-  local dir=$1 bindir
+  local dir=${PG_DATA_DIR:-$1} bindir
   bindir=$(pg_bindir)
   [[ -f "$dir/PG_VERSION" ]] && as_pg "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
