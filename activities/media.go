@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -88,7 +89,7 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 		return err
 	}
 	var rcErr *rocketchat.Error
-	if asRC(err, &rcErr) && rcErr.HTTPStatus == http.StatusForbidden {
+	if errors.As(err, &rcErr) && rcErr.HTTPStatus == http.StatusForbidden {
 		return err // the room is not open for this visitor any more
 	}
 	return fallback("Rocket.Chat refused the file (" + rcErrorCode(err) + ")")
