@@ -353,7 +353,6 @@ func (a *Activities) PostNote(ctx context.Context, in workflows.NoteInput) error
 // roomMessageID is the Rocket.Chat _id of a customer message (or one of its parts).
 func roomMessageID(key string) string { return identity.MessageID(workflows.ItemMessage, key) }
 
-
 // rcErrorCode names a Rocket.Chat refusal for a note.
 func rcErrorCode(err error) string {
 	var e *rocketchat.Error
