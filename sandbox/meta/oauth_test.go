@@ -537,7 +537,16 @@ func TestPermissionsDeleteRevokesGrant(t *testing.T) {
 	if r := e.get(t, "/v23.0/"+tPage+"/subscribed_apps?access_token="+tToken); r.status != 200 || len(r.body["data"].([]any)) != 0 {
 		t.Errorf("subscribed_apps after revoke: %s", r.raw)
 	}
+	// Let deliveries already in flight before the revocation land, then count.
 	n := len(e.hook.requests())
+	for settled := time.Now().Add(2 * time.Second); time.Now().Before(settled); {
+		time.Sleep(50 * time.Millisecond)
+		if m := len(e.hook.requests()); m == n {
+			break
+		} else {
+			n = m
+		}
+	}
 	e.s.UserSendsText(tAcct, tUser, "lost")
 	time.Sleep(20 * time.Millisecond)
 	if len(e.hook.requests()) != n {
@@ -648,7 +657,16 @@ func TestDropSubscriptionIsSilent(t *testing.T) {
 	if e.s.SubscribedFields(tPage) != nil {
 		t.Fatal("still subscribed")
 	}
+	// Let deliveries already in flight before the revocation land, then count.
 	n := len(e.hook.requests())
+	for settled := time.Now().Add(2 * time.Second); time.Now().Before(settled); {
+		time.Sleep(50 * time.Millisecond)
+		if m := len(e.hook.requests()); m == n {
+			break
+		} else {
+			n = m
+		}
+	}
 	e.s.UserSendsText(tAcct, tUser, "lost")
 	time.Sleep(20 * time.Millisecond)
 	if len(e.hook.requests()) != n {
