@@ -18,12 +18,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/rocketchat"
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/internal/metrics"
+	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

@@ -8,9 +8,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/rocketchat"
-	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

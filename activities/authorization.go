@@ -9,8 +9,8 @@ import (
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

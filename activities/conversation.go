@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/rocketchat"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/workflows"
 )
 

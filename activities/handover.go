@@ -6,8 +6,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
-	"github.com/igdirect/bridge/activities/instagram"
 	"github.com/igdirect/bridge/appsettings"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

@@ -17,11 +17,11 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/rocketchat"
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/appsettings"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/mediaurl"
+	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

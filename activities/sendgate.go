@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 
-	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

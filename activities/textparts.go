@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/sandbox/meta"
 	"github.com/igdirect/bridge/workflows"
 )

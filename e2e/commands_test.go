@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/igdirect/bridge/activities/instagram"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

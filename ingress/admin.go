@@ -8,8 +8,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/store"
 )
 
 // requireAdmin guards /admin/api with the ADMIN_API_TOKEN bearer token (constant-time).

@@ -13,9 +13,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

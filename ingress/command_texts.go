@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

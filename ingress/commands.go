@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/store"
 )
 
 // outgoingMessage is the body of a Rocket.Chat outgoing integration ("Message Sent",

@@ -17,8 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/igdirect/bridge/activities/instagram"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/mediaurl"
+	"github.com/igdirect/bridge/store"
 )
 
 // serveMedia serves an agent's file to Meta under the signed, short-lived URL the worker

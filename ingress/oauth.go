@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/store"
+	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

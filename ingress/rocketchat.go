@@ -12,8 +12,8 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/igdirect/bridge/activities/rocketchat"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/workflows"
 )
 

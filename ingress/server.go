@@ -17,9 +17,9 @@ import (
 	"github.com/gorilla/mux"
 	"go.temporal.io/sdk/client"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/internal/metrics"
+	"github.com/igdirect/bridge/store"
 )
 
 // Server holds the dependencies of the handlers.

@@ -1,5 +1,5 @@
 // Package schema holds the numbered SQL migrations of the product's PostgreSQL database.
-// They are embedded in both binaries and applied at start (see activities/store.Migrate),
+// They are embedded in both binaries and applied at start (see store.Migrate),
 // with goose's session lock so a worker and an ingress starting together do not race.
 package schema
 

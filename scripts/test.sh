@@ -28,8 +28,8 @@ go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 
 # Brief fuzzing of everything that parses untrusted input (longer: FUZZTIME=5m make test).
 FUZZTIME=${FUZZTIME:-8s}
-for target in "./ingress/ FuzzInstagramWebhook" "./activities/instagram/ FuzzParseWebhook" \
-              "./activities/instagram/ FuzzVerifySignature" "./activities/rocketchat/ FuzzParseWebhook"; do
+for target in "./ingress/ FuzzInstagramWebhook" "./instagram/ FuzzParseWebhook" \
+              "./instagram/ FuzzVerifySignature" "./rocketchat/ FuzzParseWebhook"; do
   set -- $target
   log "fuzz $2 in $1 for $FUZZTIME"
   if out=$(go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" "$1" 2>&1); then

@@ -17,13 +17,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/igdirect/bridge/activities"
-	"github.com/igdirect/bridge/activities/instagram"
-	"github.com/igdirect/bridge/activities/rocketchat"
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
+	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 

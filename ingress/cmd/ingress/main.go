@@ -14,12 +14,12 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/igdirect/bridge/activities/store"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/ingress"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
+	"github.com/igdirect/bridge/store"
 )
 
 func main() {
