@@ -42,6 +42,16 @@ type Config struct {
 	TemporalAddress   string `envconfig:"TEMPORAL_ADDRESS" default:"localhost:7233"`
 	TemporalNamespace string `envconfig:"TEMPORAL_NAMESPACE" default:"default"`
 	TemporalTaskQueue string `envconfig:"TEMPORAL_TASK_QUEUE" default:"instagram-direct"`
+	// A Temporal that wants TLS, mutual TLS or an API key (Temporal Cloud, a secured
+	// cluster): the variables the temporal CLI reads, with its rules (internal/temporalx).
+	// All empty: plaintext, as the local stacks.
+	TemporalAPIKey                     Secret `envconfig:"TEMPORAL_API_KEY"`
+	TemporalTLS                        string `envconfig:"TEMPORAL_TLS"`
+	TemporalTLSClientCertPath          string `envconfig:"TEMPORAL_TLS_CLIENT_CERT_PATH"`
+	TemporalTLSClientKeyPath           string `envconfig:"TEMPORAL_TLS_CLIENT_KEY_PATH"`
+	TemporalTLSServerCACertPath        string `envconfig:"TEMPORAL_TLS_SERVER_CA_CERT_PATH"`
+	TemporalTLSServerName              string `envconfig:"TEMPORAL_TLS_SERVER_NAME"`
+	TemporalTLSDisableHostVerification bool   `envconfig:"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION" default:"false"`
 
 	IngressAddr string `envconfig:"INGRESS_ADDR" default:":8080"`
 	PublicURL   string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
@@ -94,6 +104,11 @@ func Load() (*Config, error) {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	c.RocketChatURL = strings.TrimRight(c.RocketChatURL, "/")
 	c.MetaGraphURL = strings.TrimRight(c.MetaGraphURL, "/")
+	switch strings.ToLower(c.TemporalTLS) {
+	case "", "true", "false", "1", "0":
+	default:
+		return nil, fmt.Errorf("TEMPORAL_TLS must be true or false (or unset: TLS when a client certificate, a CA or an API key is set), got %q", c.TemporalTLS)
+	}
 	return &c, nil
 }
 

@@ -28,9 +28,13 @@ func Options(cfg *config.Config, log *slog.Logger) client.Options {
 
 // Dial connects, retrying for up to wait, so processes may start before the server.
 func Dial(ctx context.Context, cfg *config.Config, log *slog.Logger, wait time.Duration) (client.Client, error) {
+	opts, err := ClientOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	deadline := time.Now().Add(wait)
 	for {
-		c, err := client.DialContext(ctx, Options(cfg, log))
+		c, err := client.DialContext(ctx, opts)
 		if err == nil {
 			return c, nil
 		}

@@ -48,7 +48,11 @@ func run(log *slog.Logger) error {
 	defer st.Close()
 	// A lazy client lets ingress start and answer 503 while Temporal is down; Meta and
 	// Rocket.Chat retry, and nothing is lost.
-	tc, err := client.NewLazyClient(temporalx.Options(cfg, log))
+	opts, err := temporalx.ClientOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	tc, err := client.NewLazyClient(opts)
 	if err != nil {
 		return err
 	}
