@@ -166,7 +166,7 @@ func parseFlags(args []string) (*config, error) {
 	users := fs.Int("users", 0, "concurrent Instagram users (default 200; 20 with -quick)")
 	fs.StringVar(&cfg.out, "out", "", "Markdown report (default docs/benchmarks.md; docs/bench-raw/benchmarks-quick.md with -quick)")
 	fs.StringVar(&cfg.rawDir, "raw-dir", "docs/bench-raw", "directory for the raw JSON (\"\" = none)")
-	fs.StringVar(&cfg.adminDSN, "database-url", firstEnv("BENCH_DATABASE_URL", "E2E_DATABASE_URL"), "PostgreSQL admin DSN where databases may be created")
+	fs.StringVar(&cfg.adminDSN, "database-url", firstEnv("BENCH_DATABASE_URL", "E2E_DATABASE_URL"), "PostgreSQL admin DSN where databases may be created (default: each stack starts its own)")
 	fs.StringVar(&cfg.temporalCLI, "temporal-cli", firstEnv("TEMPORAL_CLI"), "pinned Temporal CLI (default bin/temporal)")
 	fs.StringVar(&cfg.logDir, "logs", ".data/bench-logs", "process logs")
 	rate := fs.Float64("rate", 0, "paced steady load, messages per second over all users (default 20)")
@@ -266,9 +266,6 @@ func parseFlags(args []string) (*config, error) {
 		if cfg.quick {
 			cfg.out = "docs/bench-raw/benchmarks-quick.md"
 		}
-	}
-	if cfg.adminDSN == "" && cfg.render == "" {
-		return nil, fmt.Errorf("no PostgreSQL: set -database-url or E2E_DATABASE_URL (scripts/bench.sh starts one)")
 	}
 	return cfg, nil
 }

@@ -150,6 +150,8 @@ func newBridge(ctx context.Context, cfg *config, name string, v variant) (*targe
 		groups: map[string]func() []int{}}
 	if u, err := url.Parse(cfg.adminDSN); err == nil && u.Port() != "" {
 		t.groups["postgres"] = postgresPIDs(u.Port())
+	} else if pm := s.PID(devstack.PostgresProc); pm > 0 {
+		t.groups["postgres"] = func() []int { return append([]int{pm}, devstack.Children(pm)...) }
 	}
 	t.closers = append(t.closers, s.Stop)
 	return register(t), nil

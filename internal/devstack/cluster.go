@@ -55,8 +55,8 @@ type ClusterOptions struct {
 	LogDir string
 	// LogPrefix starts every log file name (e.g. "shared-").
 	LogPrefix string
-	// HistoryShards is TEMPORAL_NUM_HISTORY_SHARDS (compose's default 512; fixed once the
-	// database holds data).
+	// HistoryShards is TEMPORAL_NUM_HISTORY_SHARDS (0: compose's default, 512; fixed once
+	// the database holds data).
 	HistoryShards int
 	// Namespace is TEMPORAL_NAMESPACE (default "default").
 	Namespace string
@@ -129,9 +129,6 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (_ *Cluster, err err
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
-	}
-	if opts.HistoryShards == 0 {
-		opts.HistoryShards = 4
 	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, err
@@ -246,19 +243,23 @@ func (c *Cluster) choosePorts() error {
 	return nil
 }
 
-// composeVars are the variables compose would read from .env for the services used here.
+// composeVars are the variables compose would read from .env and the shell for the
+// services used here: the passwords and namespace of this cluster, and the sizing
+// variables (TEMPORAL_NUM_HISTORY_SHARDS, POSTGRES_MAX_CONNECTIONS,
+// TEMPORAL_NAMESPACE_RETENTION) from the environment unless the options set them.
 func (c *Cluster) composeVars() map[string]string {
-	vars := map[string]string{
-		"POSTGRES_PASSWORD":           c.opts.PostgresPassword,
-		"APP_DB_PASSWORD":             c.opts.AppDBPassword,
-		"TEMPORAL_DB_PASSWORD":        c.opts.TemporalDBPassword,
-		"TEMPORAL_NUM_HISTORY_SHARDS": strconv.Itoa(c.opts.HistoryShards),
-		"TEMPORAL_NAMESPACE":          c.opts.Namespace,
-	}
-	for _, k := range []string{"TEMPORAL_NAMESPACE_RETENTION", "POSTGRES_MAX_CONNECTIONS"} {
+	vars := map[string]string{}
+	for _, k := range []string{"TEMPORAL_NAMESPACE_RETENTION", "POSTGRES_MAX_CONNECTIONS", "TEMPORAL_NUM_HISTORY_SHARDS"} {
 		if v := os.Getenv(k); v != "" {
 			vars[k] = v
 		}
+	}
+	vars["POSTGRES_PASSWORD"] = c.opts.PostgresPassword
+	vars["APP_DB_PASSWORD"] = c.opts.AppDBPassword
+	vars["TEMPORAL_DB_PASSWORD"] = c.opts.TemporalDBPassword
+	vars["TEMPORAL_NAMESPACE"] = c.opts.Namespace
+	if c.opts.HistoryShards > 0 {
+		vars["TEMPORAL_NUM_HISTORY_SHARDS"] = strconv.Itoa(c.opts.HistoryShards)
 	}
 	return vars
 }
@@ -637,6 +638,12 @@ func (c *Cluster) bridgeDSN() (string, error) {
 // BridgeDSN is the bridge's DATABASE_URL (role igdirect, database igdirect, as compose).
 func (c *Cluster) BridgeDSN() string { return c.bridge }
 
+// Passwords are the PostgreSQL roles' passwords by compose's variable names.
+func (c *Cluster) Passwords() map[string]string {
+	return map[string]string{"POSTGRES_PASSWORD": c.opts.PostgresPassword, "APP_DB_PASSWORD": c.opts.AppDBPassword,
+		"TEMPORAL_DB_PASSWORD": c.opts.TemporalDBPassword}
+}
+
 // AppDBPassword is the password of the igdirect role.
 func (c *Cluster) AppDBPassword() string { return c.opts.AppDBPassword }
 
@@ -673,6 +680,20 @@ func (c *Cluster) PIDs() map[string]int {
 	}
 	if pid := c.pg.PID(); pid > 0 {
 		out[PostgresProc] = pid
+	}
+	return out
+}
+
+// Processes are the cluster's processes by name (PostgreSQL's postmaster included).
+func (c *Cluster) Processes() map[string]*Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]*Process{}
+	for n, p := range c.procs {
+		out[n] = p
+	}
+	if c.pg != nil && c.pg.proc != nil {
+		out[PostgresProc] = c.pg.proc
 	}
 	return out
 }

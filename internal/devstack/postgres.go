@@ -272,6 +272,14 @@ func (p *Postgres) Stop() {
 	}
 }
 
+// StopWith stops the server with a signal: SIGINT is a fast shutdown, SIGQUIT or SIGKILL
+// a crash (the next start recovers from the write-ahead log).
+func (p *Postgres) StopWith(sig os.Signal) {
+	if p != nil && p.proc != nil {
+		p.proc.Stop(sig, 30*time.Second)
+	}
+}
+
 // Restart stops the server and starts it again on the same port and data directory.
 func (p *Postgres) Restart(ctx context.Context) error {
 	p.Stop()

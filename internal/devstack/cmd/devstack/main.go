@@ -21,6 +21,13 @@ import (
 )
 
 func main() {
+	// Die with the parent (make): killing make without its process group (a supervisor,
+	// `timeout make run`) must not leave the stack running. The stack's children die with
+	// this process in turn (their parent-death signal).
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0)
+	if os.Getppid() == 1 {
+		os.Exit(1)
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
+	"os"
+
+	"github.com/igdirect/bridge/internal/devstack"
 )
 
 func runStack(ctx context.Context, root string, cluster bool) error {
-	return errors.New("not yet")
+	return devstack.Run(ctx, devstack.RunOptions{Root: root, Cluster: cluster, Out: os.Stderr})
 }
