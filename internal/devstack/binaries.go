@@ -165,7 +165,7 @@ func buildServer(ctx context.Context, binDir string, log io.Writer) error {
 	if err := copyFile(filepath.Join(mod, "config", "docker.yaml"), filepath.Join(out, "config", "docker.yaml")); err != nil {
 		return err
 	}
-	if err := copyTree(filepath.Join(mod, "schema", "postgresql"), filepath.Join(out, "schema", "postgresql")); err != nil {
+	if err := copyTree(filepath.Join(mod, "schema", "postgresql"), filepath.Join(out, "schema", "postgresql"), ".sql"); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, ".complete"), []byte(TemporalServerVersion+"\n"), 0o644); err != nil {
@@ -208,7 +208,7 @@ func buildUI(ctx context.Context, binDir string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := copyTree(filepath.Join(mod, "config"), filepath.Join(out, "config")); err != nil {
+	if err := copyTree(filepath.Join(mod, "config"), filepath.Join(out, "config"), ".yaml"); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, ".complete"), []byte(TemporalUIVersion+"\n"), 0o644); err != nil {
@@ -266,7 +266,9 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
-func copyTree(from, to string) error {
+// copyTree copies the files of a tree whose names end in ext. Only data files: a .go file
+// under bin/ would make bin/ a package of the project (go test ./... would find it).
+func copyTree(from, to, ext string) error {
 	return filepath.Walk(from, func(path string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -277,6 +279,9 @@ func copyTree(from, to string) error {
 		}
 		if fi.IsDir() {
 			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		if !strings.HasSuffix(path, ext) {
+			return nil
 		}
 		return copyFile(path, filepath.Join(to, rel))
 	})
