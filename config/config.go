@@ -90,6 +90,10 @@ type Config struct {
 	// 100 ms: long enough for events Meta delivers out of order within a batch or a quick
 	// retry, short enough for the inbound latency goal (docs/benchmarks.md).
 	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"100ms"`
+	// WorkflowCacheSize is how many conversations the worker keeps in memory (the SDK's
+	// sticky cache, default 10,000 like the SDK); an evicted conversation is replayed from its
+	// history on its next message (docs/benchmarks.md: memory bound).
+	WorkflowCacheSize int `envconfig:"WORKFLOW_CACHE_SIZE" default:"10000"`
 	// CloseLinger keeps a closed conversation's run alive this long to absorb late
 	// redeliveries of messages it already posted, so they are not posted again in a new room.
 	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`

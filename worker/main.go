@@ -87,6 +87,8 @@ func run(log *slog.Logger) error {
 		SetupChannel: cfg.RocketChatSetupChannel,
 		ReauthRetry:  cfg.ReauthRetryInterval,
 	}
+	// A process-wide setting of the SDK; it must be set before the first worker is created.
+	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{
 		Interceptors: []interceptor.WorkerInterceptor{reg.Interceptor()},
 		// More pollers than the default 2 per task type: under bursts, workflow tasks waited
