@@ -2,7 +2,7 @@
 #   make run    the whole stack on the embedded defaults (sandbox when no credentials)
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
-.PHONY: run test test-faults bench build vet fmt clean
+.PHONY: run test test-faults bench build vet fmt clean record-histories
 
 run:
 	@bash scripts/run.sh
@@ -16,6 +16,14 @@ test-faults:
 
 bench:
 	@bash scripts/bench.sh
+
+# Records the conversation histories the replay test replays (workflows/testdata): run after
+# a change to the workflow that running conversations must survive, and commit the files.
+record-histories:
+	@rm -f workflows/testdata/*.json
+	@RECORD_HISTORIES=$(CURDIR)/workflows/testdata GOTESTFLAGS="-run $(RECORDED_TESTS) -v" bash scripts/test.sh
+
+RECORDED_TESTS = 'TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)'
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox

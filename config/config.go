@@ -70,18 +70,18 @@ type Config struct {
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
 
-	// ReauthRetryInterval: how often a reply waiting for an account's re-authorization is
-	// tried again (it goes out at most this long after `instagram authorize`).
+	// ReauthRetryInterval: how often replies waiting for an account's re-authorization try
+	// again. Connecting or authorizing the account wakes them at once; this is the fallback.
 	ReauthRetryInterval time.Duration `envconfig:"REAUTH_RETRY_INTERVAL" default:"1m"`
 
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
-	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
-	// delivered out of order by Meta can still be posted in timestamp order.
-	// 100 ms: long enough for events Meta delivers out of order within a batch or a quick
-	// retry, short enough for the inbound latency goal (docs/benchmarks.md).
-	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"100ms"`
-	// CloseLinger keeps a closed conversation's run alive this long to absorb late
-	// redeliveries of messages it already posted, so they are not posted again in a new room.
+	// ReorderWindow holds an inbound event this long after it arrives, so that an earlier
+	// event Meta delivers a little later still takes its place by timestamp. Measured on our
+	// clock, never Meta's. 0: no wait — what is pending (a delivery's events, what arrived
+	// while a post was in flight) is still posted in timestamp order.
+	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"0s"`
+	// CloseLinger keeps a closed conversation's run alive this long before it completes (and
+	// saves its dedup memory for the next run).
 	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`
 }
 

@@ -60,7 +60,7 @@ func TestInboundMediaAndNotes(t *testing.T) {
 	var texts []string
 	eventually(t, 20*time.Second, "the message, the upload and four notes in the room", func() bool {
 		texts = roomTexts(s, room.ID)
-		return len(uploads(s, room.ID)) == 1 && len(visitorMessages(s, room.ID)) >= 5
+		return len(uploads(s, room.ID)) == 1 && len(visitorMessages(s, room.ID)) >= 6
 	})
 	got := strings.Join(texts, "\n")
 	require.Equal(t, pngBytes, uploads(s, room.ID)[0].File.Data, "the image is in the room, byte for byte")
@@ -69,6 +69,7 @@ func TestInboundMediaAndNotes(t *testing.T) {
 	require.Contains(t, got, "video/mp4 is not an accepted media type")
 	require.Contains(t, got, "larger than the 3 KB limit")
 	require.Contains(t, got, "the link has expired or the media was deleted")
+	recordHistories(t, s, account, igsid, "media-uploads")
 }
 
 // TestAgentFileReachesInstagramThroughSignedURL: an agent shares a PDF; Meta fetches it from

@@ -94,6 +94,7 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "could not store page configuration")
 		return
 	}
+	s.wakeBlocked(page.IGAccountID, "page connected")
 	writeJSON(w, http.StatusOK, page)
 }
 
@@ -113,5 +114,6 @@ func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "could not update page")
 		return
 	}
+	s.wakeBlocked(p.IGAccountID, "page edited")
 	writeJSON(w, http.StatusOK, p)
 }

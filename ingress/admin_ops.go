@@ -196,6 +196,7 @@ func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.Page
 		s.log.Error("Could not update page", "error", err)
 		return p, refuse(http.StatusInternalServerError, "Could not update the page in the database.")
 	}
+	s.wakeBlocked(p.IGAccountID, "page edited")
 	return p, nil
 }
 

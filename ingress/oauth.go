@@ -117,6 +117,7 @@ func (s *Server) showOutcome(w http.ResponseWriter, ctx context.Context, wfID st
 	case workflows.AuthConnected:
 		p := page{Title: "Instagram connected", Text: "These accounts now deliver their Instagram Direct messages to Rocket.Chat:"}
 		for _, a := range res.Accounts {
+			s.wakeBlocked(a.IGAccountID, "account authorized")
 			item := a.IGUsername + " — page " + a.PageID
 			if a.PageName != "" {
 				item += " (" + a.PageName + ")"

@@ -28,7 +28,8 @@ import (
 type recordingTemporal struct {
 	client.Client // methods the webhooks do not use panic
 	mu            sync.Mutex
-	signals       []workflows.InstagramEvent
+	signals       []workflows.InstagramEvent // the events of every Instagram signal, in order
+	batches       int                        // Instagram signals sent (one per conversation per delivery)
 	rcSignals     []workflows.RocketChatEvent
 	refuse        bool
 }
@@ -39,7 +40,8 @@ func (r *recordingTemporal) SignalWithStartWorkflow(_ context.Context, _ string,
 	if r.refuse {
 		return nil, serviceerror.NewUnavailable("temporal is down")
 	}
-	r.signals = append(r.signals, arg.(workflows.InstagramEvent))
+	r.batches++
+	r.signals = append(r.signals, arg.(workflows.InstagramBatch).Events...)
 	return nil, nil
 }
 
@@ -50,8 +52,9 @@ func (r *recordingTemporal) SignalWorkflow(_ context.Context, _ string, _ string
 		return serviceerror.NewUnavailable("temporal is down")
 	}
 	switch v := arg.(type) {
-	case workflows.InstagramEvent:
-		r.signals = append(r.signals, v)
+	case workflows.InstagramBatch:
+		r.batches++
+		r.signals = append(r.signals, v.Events...)
 	case workflows.RocketChatEvent:
 		r.rcSignals = append(r.rcSignals, v)
 	}

@@ -171,3 +171,6 @@ func marshalJSON(v any) ([]byte, error) {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
+
+// UserID is the bot user's id: messages it posted (notes) are not agents' replies.
+func (c *Client) UserID() string { return c.userID }

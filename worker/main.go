@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -76,15 +77,15 @@ func run(log *slog.Logger) error {
 		RC:         rocketchat.NewClient(cfg.RocketChatURL, cfg.RocketChatUserID, cfg.RocketChatAuthToken.Value(), httpClient),
 		IG:         instagram.NewClient(cfg.MetaGraphURL, cfg.MetaGraphVersion, cfg.MetaAppID, cfg.MetaAppSecret.Value(), httpClient),
 		VisitorKey: visitorKey(key),
-		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
-		Log:        log,
-		HTTP:       &http.Client{Timeout: 60 * time.Second, Transport: transport},
-		PublicURL:  cfg.PublicURL,
-		MediaKey:   config.DeriveKey(key, "media-url"),
-		Metrics:    reg,
+		Settings: workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger,
+			ReauthRetry: cfg.ReauthRetryInterval},
+		Log:       log,
+		HTTP:      &http.Client{Timeout: 60 * time.Second, Transport: transport},
+		PublicURL: cfg.PublicURL,
+		MediaKey:  config.DeriveKey(key, "media-url"),
+		Metrics:   reg,
 
 		SetupChannel: cfg.RocketChatSetupChannel,
-		ReauthRetry:  cfg.ReauthRetryInterval,
 	}
 	w := worker.New(tc, cfg.TemporalTaskQueue, workerOptions(reg.Interceptor()))
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
@@ -92,9 +93,9 @@ func run(log *slog.Logger) error {
 	registerAdmin(w, &activities.Admin{
 		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel,
 	})
-	if err := ensureHealthSchedule(ctx, tc, cfg.TemporalTaskQueue, workflows.DefaultHealthCheckInterval); err != nil {
-		return err
-	}
+	// The schedule is set up in the background: a Temporal server that is briefly away at
+	// start-up must not stop the worker (the conversations need it more than the check).
+	go keepHealthSchedule(ctx, log, tc, cfg.TemporalTaskQueue)
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "temporal", cfg.TemporalAddress,
 		"rocketchat", cfg.RocketChatURL, "graph", cfg.MetaGraphURL)
 	if err := w.Run(interruptOn(ctx)); err != nil {
@@ -113,3 +114,21 @@ func interruptOn(ctx context.Context) <-chan any {
 // visitorKey derives the visitor-token MAC key from TOKEN_ENCRYPTION_KEY, so one secret
 // serves both purposes without the same key bytes being used twice.
 func visitorKey(key []byte) []byte { return config.DeriveKey(key, "visitor-token") }
+
+// keepHealthSchedule creates or updates the health-check schedule, retrying until it succeeds.
+func keepHealthSchedule(ctx context.Context, log *slog.Logger, tc client.Client, taskQueue string) {
+	wait := time.Second
+	for {
+		err := ensureHealthSchedule(ctx, tc, taskQueue, workflows.DefaultHealthCheckInterval)
+		if err == nil {
+			return
+		}
+		log.Warn("Health-check schedule not set up yet; retrying", "error", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
+}
