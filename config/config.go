@@ -6,8 +6,11 @@ package config
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,8 +18,20 @@ import (
 )
 
 // Secret holds a credential. It never prints its value, so a Config (or a Secret) that
-// ends up in a log line or an error message leaks nothing.
+// ends up in a log line, an error message or a JSON document leaks nothing: fmt uses
+// String/GoString, slog uses LogValue (its JSON handler would otherwise print the bare
+// string), encoding/json uses MarshalJSON and everything built on encoding.TextMarshaler
+// uses MarshalText. Only Value returns the clear text.
 type Secret string
+
+// Interfaces a Secret implements so that no formatter reaches its value.
+var (
+	_ fmt.Stringer           = Secret("")
+	_ fmt.GoStringer         = Secret("")
+	_ slog.LogValuer         = Secret("")
+	_ json.Marshaler         = Secret("")
+	_ encoding.TextMarshaler = Secret("")
+)
 
 // Decode implements envconfig.Decoder.
 func (s *Secret) Decode(v string) error { *s = Secret(v); return nil }
@@ -31,6 +46,17 @@ func (s Secret) String() string {
 
 // GoString hides the value from %#v as well.
 func (s Secret) GoString() string { return s.String() }
+
+// LogValue hides the value from every slog handler (JSON and text, also inside groups and
+// structs the handler formats itself).
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON hides the value from encoding/json: json.Marshal(cfg) shows "[redacted]".
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// MarshalText hides the value from encoders that use encoding.TextMarshaler (map keys,
+// YAML, XML, envconfig's usage output).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Value returns the clear value, for the few places that must use it.
 func (s Secret) Value() string { return string(s) }
