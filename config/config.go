@@ -4,8 +4,6 @@
 package config
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/igdirect/bridge/internal/keys"
 )
 
 // Secret holds a credential. It never prints its value, so a Config (or a Secret) that
@@ -90,7 +90,11 @@ type Config struct {
 	MetaDialogURL    string `envconfig:"META_DIALOG_URL" default:"https://www.facebook.com"`
 
 	TokenEncryptionKey Secret `envconfig:"TOKEN_ENCRYPTION_KEY"`
-	AdminAPIToken      Secret `envconfig:"ADMIN_API_TOKEN"`
+	// TokenEncryptionOldKeys are keys TOKEN_ENCRYPTION_KEY replaced, comma-separated: still
+	// accepted for reading (sealed tokens, visitor tokens, media links, payloads) until
+	// everything made with them is renewed or expired (README, "Rotating keys").
+	TokenEncryptionOldKeys Secret `envconfig:"TOKEN_ENCRYPTION_OLD_KEYS"`
+	AdminAPIToken          Secret `envconfig:"ADMIN_API_TOKEN"`
 
 	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
@@ -129,15 +133,56 @@ func (c *Config) EncryptionKey() ([]byte, error) {
 	if v == "" {
 		return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not set (32 random bytes, base64; e.g. `openssl rand -base64 32`)")
 	}
+	return decodeKey("TOKEN_ENCRYPTION_KEY", v)
+}
+
+// KeyRing is TOKEN_ENCRYPTION_KEY (writes and reads) with TOKEN_ENCRYPTION_OLD_KEYS (reads
+// only), from which every purpose's sub-key is derived (package keys).
+func (c *Config) KeyRing() (*keys.Ring, error) {
+	cur, err := c.EncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeKeyList("TOKEN_ENCRYPTION_OLD_KEYS", c.TokenEncryptionOldKeys.Value())
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.NewRing(cur, old...)
+	if err != nil {
+		return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY / TOKEN_ENCRYPTION_OLD_KEYS: %w", err)
+	}
+	return ring, nil
+}
+
+// decodeKey decodes one 32-byte key in standard or URL base64, padded or not. The error
+// names the variable, never the value.
+func decodeKey(name, v string) ([]byte, error) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(v); err == nil {
-			if len(k) != 32 {
-				return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY must decode to 32 bytes, got %d", len(k))
+			if len(k) != keys.Size {
+				return nil, fmt.Errorf("%s must decode to %d bytes, got %d", name, keys.Size, len(k))
 			}
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not valid base64")
+	return nil, fmt.Errorf("%s is not valid base64", name)
+}
+
+// decodeKeyList decodes a comma-separated list of keys (empty entries are skipped).
+func decodeKeyList(name, v string) ([][]byte, error) {
+	var out [][]byte
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, err := decodeKey(fmt.Sprintf("%s entry %d", name, i+1), part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // Require returns an error naming every listed variable that is empty.
@@ -154,10 +199,9 @@ func Require(pairs ...string) error {
 	return nil
 }
 
-// DeriveKey derives a purpose-specific key from TOKEN_ENCRYPTION_KEY (HMAC-SHA256 as a KDF),
-// so the encryption key itself is used for one thing only.
+// DeriveKey derives a purpose-specific key from a master key (HKDF-SHA256, package keys),
+// so the encryption key itself is used for one thing only. purpose is a keys.Purpose
+// ("visitor-token", "media-url", ...).
 func DeriveKey(master []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
+	return keys.Derive(master, keys.Purpose(purpose))
 }

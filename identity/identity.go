@@ -45,15 +45,24 @@ func VisitorToken(key []byte, account, igsid string) string {
 
 // ParseVisitorToken checks the MAC and returns the conversation it belongs to.
 func ParseVisitorToken(key []byte, token string) (account, igsid string, err error) {
+	return ParseVisitorTokenWith([][]byte{key}, token)
+}
+
+// ParseVisitorTokenWith accepts a token made with any of keys (the current visitor-token
+// key and those of TOKEN_ENCRYPTION_OLD_KEYS): rooms opened before a key rotation still
+// map back to their conversation.
+func ParseVisitorTokenWith(keys [][]byte, token string) (account, igsid string, err error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 4 || parts[0] != "ig" || !validID(parts[1]) || !validID(parts[2]) {
 		return "", "", ErrBadVisitorToken
 	}
-	want := visitorMAC(key, parts[1], parts[2])
-	if !hmac.Equal([]byte(want), []byte(parts[3])) {
-		return "", "", ErrBadVisitorToken
+	for _, key := range keys {
+		want := visitorMAC(key, parts[1], parts[2])
+		if hmac.Equal([]byte(want), []byte(parts[3])) {
+			return parts[1], parts[2], nil
+		}
 	}
-	return parts[1], parts[2], nil
+	return "", "", ErrBadVisitorToken
 }
 
 func visitorMAC(key []byte, account, igsid string) string {

@@ -60,3 +60,23 @@ func TestMessageID(t *testing.T) {
 		t.Fatalf("unexpected length %d", len(a))
 	}
 }
+
+// After a key rotation, tokens of rooms opened with the old key still map back; a key
+// that was never configured still does not.
+func TestVisitorTokenWithOldKeys(t *testing.T) {
+	cur, old := []byte("current key....................."), []byte("old key.........................")
+	tok := VisitorToken(old, "17841400000000001", "6871234500000001")
+	if _, _, err := ParseVisitorToken(cur, tok); err == nil {
+		t.Fatal("a token of another key is accepted by the current key alone")
+	}
+	a, u, err := ParseVisitorTokenWith([][]byte{cur, old}, tok)
+	if err != nil || a != "17841400000000001" || u != "6871234500000001" {
+		t.Fatalf("old token not accepted: %q %q %v", a, u, err)
+	}
+	if _, _, err := ParseVisitorTokenWith([][]byte{cur}, tok); err == nil {
+		t.Fatal("accepted after the old key was removed")
+	}
+	if _, _, err := ParseVisitorTokenWith(nil, tok); err == nil {
+		t.Fatal("accepted without any key")
+	}
+}

@@ -17,7 +17,7 @@ import (
 // where the worker stored it, so any ingress replica can serve it. A wrong or expired
 // token gets 403, a file past its time 404.
 func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) {
-	id, err := mediaurl.Verify(s.mediaKey, mux.Vars(r)["token"], time.Now())
+	id, err := mediaurl.VerifyWith(s.mediaKeys, mux.Vars(r)["token"], time.Now())
 	if err != nil {
 		status := http.StatusForbidden
 		if errors.Is(err, mediaurl.ErrMalformed) {

@@ -18,21 +18,24 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/store"
 )
 
 // Server holds the dependencies of the handlers.
 type Server struct {
-	cfg        *config.Config
-	temporal   client.Client
-	store      *store.Store // admin API and readiness; may be nil in tests of the webhooks
-	visitorKey []byte
-	log        *slog.Logger
+	cfg      *config.Config
+	temporal client.Client
+	store    *store.Store // admin API and readiness; may be nil in tests of the webhooks
+	// visitorKeys check visitor tokens: the current key first, then those of
+	// TOKEN_ENCRYPTION_OLD_KEYS, so rooms opened before a rotation still map back.
+	visitorKeys [][]byte
+	log         *slog.Logger
 	// unknownKinds remembers the event kinds already logged as not handled.
 	unknownKinds sync.Map
-	// mediaKey checks the signed URLs of agents' files served to Meta (see media.go).
-	mediaKey []byte
+	// mediaKeys check the signed URLs of agents' files served to Meta (see media.go).
+	mediaKeys [][]byte
 	// metrics counts webhooks (see observability.go); nil: not measured.
 	metrics *metrics.Registry
 	// adminWaitTime bounds how long an admin operation waits for its workflow (0 = the
@@ -43,7 +46,15 @@ type Server struct {
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
 // is unreachable.
 func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, temporal: tc, store: st, visitorKey: visitorKey, log: log}
+	return &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log}
+}
+
+// SetKeyRing sets every key ingress checks with from the key ring: visitor tokens and
+// media URLs of the current and the old keys. Ingress gets no token-sealing key for
+// reading: its store is seal-only.
+func (s *Server) SetKeyRing(r *keys.Ring) {
+	s.visitorKeys = r.Keys(keys.VisitorToken)
+	s.mediaKeys = r.Keys(keys.MediaURL)
 }
 
 // Handler returns the routes.

@@ -29,6 +29,11 @@ func Sign(key []byte, id string, exp time.Time) string {
 
 // Verify checks a token and returns the file id.
 func Verify(key []byte, token string, now time.Time) (string, error) {
+	return VerifyWith([][]byte{key}, token, now)
+}
+
+// VerifyWith accepts a token signed with any of keys (current and old media-URL keys).
+func VerifyWith(keys [][]byte, token string, now time.Time) (string, error) {
 	i := strings.LastIndexByte(token, '.')
 	if i < 0 {
 		return "", ErrMalformed
@@ -42,7 +47,14 @@ func Verify(key []byte, token string, now time.Time) (string, error) {
 	if err != nil {
 		return "", ErrMalformed
 	}
-	if !hmac.Equal([]byte(sig), []byte(mac(key, payload))) {
+	signed := false
+	for _, key := range keys {
+		if hmac.Equal([]byte(sig), []byte(mac(key, payload))) {
+			signed = true
+			break
+		}
+	}
+	if !signed {
 		return "", ErrSignature
 	}
 	if now.Unix() > exp {

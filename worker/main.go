@@ -19,6 +19,7 @@ import (
 	"github.com/igdirect/bridge/activities"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
@@ -45,11 +46,22 @@ func run(log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, key, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), cfg.EncryptionKey)
+	ring, err := cfg.KeyRing()
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), ring, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// The second step of a key rotation: renew what older keys sealed (README).
+	if res, err := st.Reseal(ctx); err != nil {
+		return fmt.Errorf("re-seal stored secrets: %w", err)
+	} else if res.Resealed > 0 || res.Undecryptable > 0 {
+		log.Warn("Stored secrets re-sealed with the current TOKEN_ENCRYPTION_KEY", "resealed", res.Resealed,
+			"undecryptable", res.Undecryptable, "key_id", ring.Current().IDString())
+	}
 	tc, err := temporalx.Dial(ctx, cfg, log, 2*time.Minute)
 	if err != nil {
 		return err
@@ -76,12 +88,12 @@ func run(log *slog.Logger) error {
 		Store:      st,
 		RC:         rocketchat.NewClient(cfg.RocketChatURL, cfg.RocketChatUserID, cfg.RocketChatAuthToken.Value(), httpClient),
 		IG:         instagram.NewClient(cfg.MetaGraphURL, cfg.MetaGraphVersion, cfg.MetaAppID, cfg.MetaAppSecret.Value(), httpClient),
-		VisitorKey: visitorKey(key),
+		VisitorKey: ring.Current().Key(keys.VisitorToken),
 		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
 		Log:        log,
 		HTTP:       &http.Client{Timeout: 60 * time.Second, Transport: transport},
 		PublicURL:  cfg.PublicURL,
-		MediaKey:   config.DeriveKey(key, "media-url"),
+		MediaKey:   ring.Current().Key(keys.MediaURL),
 		Metrics:    reg,
 
 		SetupChannel: cfg.RocketChatSetupChannel,
@@ -116,7 +128,3 @@ func interruptOn(ctx context.Context) <-chan any {
 	go func() { <-ctx.Done(); close(ch) }()
 	return ch
 }
-
-// visitorKey derives the visitor-token MAC key from TOKEN_ENCRYPTION_KEY, so one secret
-// serves both purposes without the same key bytes being used twice.
-func visitorKey(key []byte) []byte { return config.DeriveKey(key, "visitor-token") }

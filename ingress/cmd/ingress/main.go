@@ -16,6 +16,7 @@ import (
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/ingress"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
@@ -41,7 +42,12 @@ func run(log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, key, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), cfg.EncryptionKey)
+	ring, err := cfg.KeyRing()
+	if err != nil {
+		return err
+	}
+	// Seal-only: ingress stores page tokens and OAuth codes but never reads one.
+	st, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), ring, true)
 	if err != nil {
 		return err
 	}
@@ -54,8 +60,8 @@ func run(log *slog.Logger) error {
 	}
 	defer tc.Close()
 
-	handler := ingress.New(cfg, tc, st, config.DeriveKey(key, "visitor-token"), log)
-	handler.SetMediaKey(config.DeriveKey(key, "media-url"))
+	handler := ingress.New(cfg, tc, st, ring.Current().Key(keys.VisitorToken), log)
+	handler.SetKeyRing(ring)
 	handler.SetMetrics(metrics.New())
 	srv := &http.Server{
 		Addr:              cfg.IngressAddr,
