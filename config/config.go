@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding"
 	"encoding/base64"
 	"encoding/json"
@@ -58,6 +60,22 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) 
 // YAML, XML, envconfig's usage output).
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// Matches compares a presented value with the secret in constant time. Both are hashed
+// first, so the comparison always runs over two 32-byte digests: neither the secret's
+// length nor how much of a guess is right shows in the time it takes. An unset secret
+// matches nothing.
+func (s Secret) Matches(presented string) bool {
+	if s == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(s))
+	return constantTimeCompare(a[:], b[:]) == 1
+}
+
+// constantTimeCompare is subtle.ConstantTimeCompare; a variable so a test can see what it
+// is given.
+var constantTimeCompare = subtle.ConstantTimeCompare
+
 // Value returns the clear value, for the few places that must use it.
 func (s Secret) Value() string { return string(s) }
 
@@ -70,7 +88,10 @@ type Config struct {
 	TemporalTaskQueue string `envconfig:"TEMPORAL_TASK_QUEUE" default:"instagram-direct"`
 
 	IngressAddr string `envconfig:"INGRESS_ADDR" default:":8080"`
-	PublicURL   string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
+	// AdminAddr is ingress's internal listener: admin API, /metrics, /readyz and the
+	// payload codec endpoint. Loopback by default; never expose it to the internet.
+	AdminAddr string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9081"`
+	PublicURL string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
 	// MaxWebhookBody caps webhook request bodies. Meta batches up to 1000 updates per POST
 	// (spec §2.2); 4 MiB leaves room for that and refuses anything absurd.
 	MaxWebhookBody int64 `envconfig:"MAX_WEBHOOK_BODY" default:"4194304"`
@@ -95,6 +116,19 @@ type Config struct {
 	// everything made with them is renewed or expired (README, "Rotating keys").
 	TokenEncryptionOldKeys Secret `envconfig:"TOKEN_ENCRYPTION_OLD_KEYS"`
 	AdminAPIToken          Secret `envconfig:"ADMIN_API_TOKEN"`
+
+	// PayloadEncryptionKey encrypts Temporal payloads instead of the payload-codec sub-key
+	// of TOKEN_ENCRYPTION_KEY (e.g. to rotate them separately, or to let an operator tool
+	// hold the payload key without the token key). PayloadEncryptionOldKeys are the keys
+	// it replaced, still read.
+	PayloadEncryptionKey     Secret `envconfig:"PAYLOAD_ENCRYPTION_KEY"`
+	PayloadEncryptionOldKeys Secret `envconfig:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
+	// CodecAuthToken opens the payload codec endpoint (admin listener) to the Temporal UI
+	// and CLI; unset, the endpoint is off.
+	CodecAuthToken Secret `envconfig:"CODEC_AUTH_TOKEN"`
+	// CodecCORSOrigins are the browser origins of the Temporal UI allowed to call the codec
+	// endpoint, comma-separated.
+	CodecCORSOrigins string `envconfig:"CODEC_CORS_ORIGINS" default:"http://localhost:8233,http://127.0.0.1:8233"`
 
 	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
@@ -154,6 +188,31 @@ func (c *Config) KeyRing() (*keys.Ring, error) {
 	return ring, nil
 }
 
+// PayloadKeyRing is PAYLOAD_ENCRYPTION_KEY with PAYLOAD_ENCRYPTION_OLD_KEYS, or nil when
+// no separate payload key is configured (payloads then use a sub-key of KeyRing).
+func (c *Config) PayloadKeyRing() (*keys.Ring, error) {
+	v := strings.TrimSpace(c.PayloadEncryptionKey.Value())
+	if v == "" {
+		if strings.TrimSpace(c.PayloadEncryptionOldKeys.Value()) != "" {
+			return nil, fmt.Errorf("PAYLOAD_ENCRYPTION_OLD_KEYS is set without PAYLOAD_ENCRYPTION_KEY")
+		}
+		return nil, nil
+	}
+	cur, err := decodeKey("PAYLOAD_ENCRYPTION_KEY", v)
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeKeyList("PAYLOAD_ENCRYPTION_OLD_KEYS", c.PayloadEncryptionOldKeys.Value())
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.NewRing(cur, old...)
+	if err != nil {
+		return nil, fmt.Errorf("PAYLOAD_ENCRYPTION_KEY / PAYLOAD_ENCRYPTION_OLD_KEYS: %w", err)
+	}
+	return ring, nil
+}
+
 // decodeKey decodes one 32-byte key in standard or URL base64, padded or not. The error
 // names the variable, never the value.
 func decodeKey(name, v string) ([]byte, error) {
@@ -183,6 +242,68 @@ func decodeKeyList(name, v string) ([][]byte, error) {
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// CodecOrigins is CODEC_CORS_ORIGINS as a list (no trailing slashes, empty entries
+// dropped).
+func (c *Config) CodecOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CodecCORSOrigins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// MinSecretLength is the shortest secret the bridge accepts for a value it compares with
+// what a caller presents (tokens, the app secret that keys the webhook HMAC): shorter ones
+// are guessable, and a typo'd or placeholder value should stop the process, not run it.
+const MinSecretLength = 32
+
+// CheckSecretLengths names every set secret shorter than MinSecretLength (names only,
+// never values). Empty ones are left to Require: some are optional.
+func CheckSecretLengths(pairs ...any) error {
+	var short []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, _ := pairs[i].(string)
+		v, _ := pairs[i+1].(Secret)
+		if n := len(v.Value()); n > 0 && n < MinSecretLength {
+			short = append(short, fmt.Sprintf("%s (%d bytes)", name, n))
+		}
+	}
+	if len(short) > 0 {
+		return fmt.Errorf("secrets must be at least %d bytes (e.g. `openssl rand -hex 32`): %s", MinSecretLength, strings.Join(short, ", "))
+	}
+	return nil
+}
+
+// ValidateIngress checks what ingress needs before it starts.
+func (c *Config) ValidateIngress() error {
+	if err := Require("META_APP_SECRET", c.MetaAppSecret.Value(), "META_VERIFY_TOKEN", c.MetaVerifyToken.Value(),
+		"ROCKETCHAT_WEBHOOK_TOKEN", c.RocketChatWebhookToken.Value(),
+		// Without the bot's user id, ingress cannot tell the bot's own notes from agents'
+		// messages, and would send them to customers.
+		"ROCKETCHAT_USER_ID", c.RocketChatUserID); err != nil {
+		return err
+	}
+	if err := CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret, "META_VERIFY_TOKEN", c.MetaVerifyToken,
+		"ROCKETCHAT_WEBHOOK_TOKEN", c.RocketChatWebhookToken, "ROCKETCHAT_COMMAND_TOKEN", c.RocketChatCommandToken,
+		"ADMIN_API_TOKEN", c.AdminAPIToken, "CODEC_AUTH_TOKEN", c.CodecAuthToken); err != nil {
+		return err
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.IngressAddr {
+		return fmt.Errorf("ADMIN_ADDR must differ from INGRESS_ADDR: the admin API, metrics and the codec endpoint must not be served where Meta and browsers connect")
+	}
+	return nil
+}
+
+// ValidateWorker checks what the worker needs before it starts.
+func (c *Config) ValidateWorker() error {
+	if err := Require("ROCKETCHAT_URL", c.RocketChatURL, "META_APP_SECRET", c.MetaAppSecret.Value()); err != nil {
+		return err
+	}
+	return CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret)
 }
 
 // Require returns an error naming every listed variable that is empty.

@@ -67,3 +67,36 @@ func TestEmptySecretShowsEmpty(t *testing.T) {
 		t.Fatalf("got %s", j)
 	}
 }
+
+// Matches never hands the comparison slices of the presented length: whatever is
+// presented, the constant-time compare sees two digests of equal size, so timing cannot
+// reveal the secret's length.
+func TestMatchesComparesDigests(t *testing.T) {
+	var sizes [][2]int
+	orig := constantTimeCompare
+	constantTimeCompare = func(a, b []byte) int {
+		sizes = append(sizes, [2]int{len(a), len(b)})
+		return orig(a, b)
+	}
+	defer func() { constantTimeCompare = orig }()
+	s := Secret(strings.Repeat("k", 40))
+	for _, presented := range []string{"", "k", strings.Repeat("k", 39), strings.Repeat("k", 41), strings.Repeat("x", 4000)} {
+		if s.Matches(presented) {
+			t.Fatalf("%q matched", presented)
+		}
+	}
+	if !s.Matches(strings.Repeat("k", 40)) {
+		t.Fatal("the secret itself does not match")
+	}
+	if Secret("").Matches("") {
+		t.Fatal("an unset secret matched")
+	}
+	for _, sz := range sizes {
+		if sz != [2]int{32, 32} {
+			t.Fatalf("compared slices of %v bytes", sz)
+		}
+	}
+	if len(sizes) != 6 {
+		t.Fatalf("%d comparisons", len(sizes))
+	}
+}

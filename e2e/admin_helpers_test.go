@@ -42,7 +42,7 @@ func (s *stack) db(t *testing.T) *sqlx.DB {
 // admin calls the admin API and decodes the JSON answer into out (when non-nil).
 func (s *stack) adminCall(t *testing.T, method, path, body string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, s.ingressURL+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+s.adminToken)
 	if body != "" {

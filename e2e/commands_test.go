@@ -180,7 +180,7 @@ func TestAuthorizationAdminAPI(t *testing.T) {
 	t.Run("requires the bearer token", func(t *testing.T) {
 		for _, ep := range []struct{ method, path string }{{http.MethodPost, "/authorize"}, {http.MethodDelete, "/authorization"},
 			{http.MethodGet, "/settings"}, {http.MethodPost, "/pages/" + pageID + "/subscribe"}} {
-			req, _ := http.NewRequest(ep.method, s.ingressURL+"/admin/api"+ep.path, nil)
+			req, _ := http.NewRequest(ep.method, s.adminURL+"/admin/api"+ep.path, nil)
 			req.Header.Set("Authorization", "Bearer wrong")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)

@@ -87,12 +87,13 @@ pg_stop() {
   [[ -f "$dir/PG_VERSION" ]] && as_pg "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# temporal_start DBFILE PORT UIPORT(0 = headless) LOGFILE: start the dev server in the
-# background with the latency flags of specs/temporal-go.md §6.4, wait until healthy, and
-# create the search attributes (flags are ignored for an existing DB file, so always run
-# the idempotent create). Sets TEMPORAL_PID (the server stays a child of the calling shell).
+# temporal_start DBFILE PORT UIPORT(0 = headless) LOGFILE [CODEC_ENDPOINT]: start the dev
+# server in the background with the latency flags of specs/temporal-go.md §6.4, wait until
+# healthy, and create the search attributes (flags are ignored for an existing DB file, so
+# always run the idempotent create). With CODEC_ENDPOINT the UI decrypts payloads through
+# it. Sets TEMPORAL_PID (the server stays a child of the calling shell).
 temporal_start() {
-  local dbfile=$1 port=$2 uiport=$3 logfile=$4
+  local dbfile=$1 port=$2 uiport=$3 logfile=$4 codec=${5:-}
   mkdir -p "$(dirname "$dbfile")"
   local args=(server start-dev --db-filename "$dbfile" --ip 127.0.0.1 --port "$port"
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
@@ -103,6 +104,7 @@ temporal_start() {
     --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true
     --log-level warn)
   if [[ "$uiport" == 0 ]]; then args+=(--headless); else args+=(--ui-port "$uiport"); fi
+  if [[ -n "$codec" ]]; then args+=(--ui-codec-endpoint "$codec"); fi
   "$TEMPORAL" "${args[@]}" >"$logfile" 2>&1 &
   TEMPORAL_PID=$!
   local pid=$TEMPORAL_PID
@@ -121,6 +123,9 @@ temporal_start() {
 
 # random_secret prints 32 random bytes, base64.
 random_secret() { head -c 32 /dev/urandom | base64 | tr -d '\n'; }
+
+# random_hex prints 32 random bytes in hex (64 characters: safe in URLs, paths and .env).
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # wait_http URL: wait until URL answers 2xx.
 wait_http() {

@@ -41,7 +41,7 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := config.Require("ROCKETCHAT_URL", cfg.RocketChatURL, "META_APP_SECRET", cfg.MetaAppSecret.Value()); err != nil {
+	if err := cfg.ValidateWorker(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
