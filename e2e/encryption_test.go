@@ -15,7 +15,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/internal/codec"
+	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/sandbox/meta"
 )
 
@@ -92,6 +95,27 @@ func TestConversationHistoryIsEncrypted(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, status, "not on the public listener")
 }
 
+// requireNotInHistory checks that text appears nowhere in a workflow's history, neither in
+// the raw history nor in its payloads decrypted with the product's key.
+func requireNotInHistory(t *testing.T, s *stack, workflowID, text string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	resp, err := s.tc.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+		Namespace: "default", Execution: &commonpb.WorkflowExecution{WorkflowId: workflowID}})
+	require.NoError(t, err)
+	raw, _ := proto.Marshal(resp.GetHistory())
+	require.False(t, strings.Contains(string(raw), text), "in the raw history of %s", workflowID)
+	var payloads []*commonpb.Payload
+	collectPayloads(resp.GetHistory().ProtoReflect(), &payloads)
+	require.NotEmpty(t, payloads)
+	decoded, err := s.dataConverterCodec().Decode(payloads)
+	require.NoError(t, err)
+	for _, p := range decoded {
+		require.False(t, strings.Contains(string(p.GetData()), text), "in a decrypted payload of %s: %s", workflowID, p.GetData())
+	}
+}
+
 // collectPayloads walks a protobuf message and gathers every Payload in it, except search
 // attributes (indexed by Temporal, so never encrypted).
 func collectPayloads(m protoreflectMessage, out *[]*commonpb.Payload) {
@@ -127,3 +151,12 @@ type (
 	protoreflectValue   = protoreflect.Value
 	protoreflectMapKey  = protoreflect.MapKey
 )
+
+// dataConverterCodec is the payload codec of the stack's processes (from its key).
+func (s *stack) dataConverterCodec() *codec.Codec {
+	c, err := temporalx.PayloadCodec(&config.Config{TokenEncryptionKey: config.Secret(s.secrets["TOKEN_ENCRYPTION_KEY"])})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}

@@ -80,3 +80,20 @@ func TestVisitorTokenWithOldKeys(t *testing.T) {
 		t.Fatal("accepted without any key")
 	}
 }
+
+func TestOAuthState(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s := OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAA")
+	if len(s) != 43 || s != OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAA") {
+		t.Fatalf("state %q", s)
+	}
+	if OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAB") == s || OAuthState([]byte("another key......................"), "AAAAAAAAAAAAAAAAAAAAAA") == s {
+		t.Fatal("the state does not depend on both the reference and the key")
+	}
+	for ref, want := range map[string]bool{"AAAAAAAAAAAAAAAAAAAAAA": true, "short": false, "has space in it 123": false,
+		"../../etc/passwd/xxxx": false, string(make([]byte, 65)): false} {
+		if ValidOAuthRef(ref) != want {
+			t.Errorf("ValidOAuthRef(%q) != %v", ref, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ package ingress
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/store"
@@ -34,6 +36,8 @@ type Server struct {
 	log         *slog.Logger
 	// unknownKinds remembers the event kinds already logged as not handled.
 	unknownKinds sync.Map
+	// ring derives OAuth states from workflow references (SetKeyRing).
+	ring *keys.Ring
 	// mediaKeys check the signed URLs of agents' files served to Meta (see media.go).
 	mediaKeys [][]byte
 	// metrics counts webhooks (see observability.go); nil: not measured.
@@ -55,8 +59,21 @@ func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byt
 // media URLs of the current and the old keys. Ingress gets no token-sealing key for
 // reading: its store is seal-only.
 func (s *Server) SetKeyRing(r *keys.Ring) {
+	s.ring = r
 	s.visitorKeys = r.Keys(keys.VisitorToken)
 	s.mediaKeys = r.Keys(keys.MediaURL)
+}
+
+// oauthState derives the OAuth state an Authorization workflow refers to.
+func (s *Server) oauthState(ref workflows.OAuthStateRef) (string, error) {
+	if s.ring == nil {
+		return "", errors.New("no keys configured")
+	}
+	m, ok := s.ring.ByIDString(ref.KeyID)
+	if !ok || !identity.ValidOAuthRef(ref.Ref) {
+		return "", errors.New("unknown key id or malformed reference")
+	}
+	return identity.OAuthState(m.Key(keys.OAuthState), ref.Ref), nil
 }
 
 // Handler returns the public routes: what Meta, Rocket.Chat and admins' browsers must

@@ -119,7 +119,10 @@ func TestResealAfterRotation(t *testing.T) {
 	if _, err := st.CreateOAuthState(ctx, "state-1", "wf", 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ConsumeOAuthState(ctx, "state-1", "AQcode", func(string) error { return nil }); err != nil {
+	if _, err := st.BindOAuthBrowser(ctx, "state-1", "cookie-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsumeOAuthState(ctx, "state-1", "cookie-1", "AQcode", func(string) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.SaveUserToken(ctx, "state-1", "EAAGuser", true, 0); err != nil {
@@ -128,7 +131,10 @@ func TestResealAfterRotation(t *testing.T) {
 	if _, err := st.CreateOAuthState(ctx, "state-2", "wf2", 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ConsumeOAuthState(ctx, "state-2", "AQcode2", func(string) error { return nil }); err != nil {
+	if _, err := st.BindOAuthBrowser(ctx, "state-2", "cookie-2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsumeOAuthState(ctx, "state-2", "cookie-2", "AQcode2", func(string) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

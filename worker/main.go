@@ -109,7 +109,7 @@ func run(log *slog.Logger) error {
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)
 	registerAdmin(w, &activities.Admin{
-		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel,
+		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel, Keys: ring,
 	})
 	if err := ensureHealthSchedule(ctx, tc, cfg.TemporalTaskQueue, workflows.DefaultHealthCheckInterval); err != nil {
 		return err

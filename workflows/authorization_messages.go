@@ -33,7 +33,7 @@ func buttonMessage(link AuthorizationLink, who string) SetupMessage {
 			clock(link.ExpiresAt) + ".",
 		Attachments: []SetupAttachment{{
 			Title: "Instagram authorization", Color: "#1d74f5",
-			ButtonText: "Start Authentication", ButtonURL: link.URL,
+			ButtonText: "Start Authentication", ButtonAuthorization: &link.OAuthStateRef,
 		}},
 	}
 }
