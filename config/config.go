@@ -102,6 +102,10 @@ type Config struct {
 	RocketChatWebhookToken Secret `envconfig:"ROCKETCHAT_WEBHOOK_TOKEN"`
 	RocketChatCommandToken Secret `envconfig:"ROCKETCHAT_COMMAND_TOKEN"`
 	RocketChatSetupChannel string `envconfig:"ROCKETCHAT_SETUP_CHANNEL" default:"omnichannel-instagram-setup"`
+	// RocketChatCommandUsers, when set, are the Rocket.Chat user ids (comma-separated)
+	// allowed to run commands that change anything; others in the setup channel may only
+	// read (list, settings, help).
+	RocketChatCommandUsers string `envconfig:"ROCKETCHAT_COMMAND_USERS"`
 
 	MetaAppID        string `envconfig:"META_APP_ID"`
 	MetaAppSecret    Secret `envconfig:"META_APP_SECRET"`
@@ -242,6 +246,24 @@ func decodeKeyList(name, v string) ([][]byte, error) {
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// CommandUsers is ROCKETCHAT_COMMAND_USERS as a list (empty: no allow-list).
+func (c *Config) CommandUsers() []string { return splitList(c.RocketChatCommandUsers) }
+
+// SetupChannel is ROCKETCHAT_SETUP_CHANNEL without a leading '#': a channel name or id.
+func (c *Config) SetupChannel() string {
+	return strings.TrimPrefix(strings.TrimSpace(c.RocketChatSetupChannel), "#")
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // CodecOrigins is CODEC_CORS_ORIGINS as a list (no trailing slashes, empty entries

@@ -59,6 +59,32 @@ func TestCommandsFromRocketChat(t *testing.T) {
 		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
 	})
 
+	t.Run("the right token from another channel changes nothing", func(t *testing.T) {
+		// An integration scoped wider than the setup channel (e.g. all public channels).
+		s.rc.AddChannel("random")
+		before := len(s.botMessages())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rep, err := s.rc.SendCommand(ctx, s.ingressURL+"/rocketchat/command", s.commandToken, "random", "maria.admin", "instagram unauthorize")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusForbidden, rep.Status)
+		require.False(t, rep.Posted, "nothing posted in the other channel")
+		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
+		require.Len(t, s.botMessages(), before)
+	})
+
+	t.Run("the right token from an Omnichannel room changes nothing", func(t *testing.T) {
+		// What Rocket.Chat sends when an integration on all private groups sees a customer
+		// type a command in a Livechat room: the room has no name, the user is the visitor.
+		body := `{"token":"` + s.commandToken + `","bot":false,"channel_id":"hG7xQp2Ws9KeLm3Zr","message_id":"m1","user_id":"kZ3ttd2hrbxzR7YcT","user_name":"guest-42","text":"instagram unauthorize","siteUrl":"` + s.rcHTTP.URL + `"}`
+		resp, err := http.Post(s.ingressURL+"/rocketchat/command", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
+		require.NotNil(t, s.meta.SubscribedFields(pageID))
+	})
+
 	t.Run("bots and other messages are ignored", func(t *testing.T) {
 		for _, body := range []string{
 			`{"token":"` + s.commandToken + `","bot":{"i":"integration-1"},"user_name":"bot","text":"instagram unauthorize"}`,
