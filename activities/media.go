@@ -118,11 +118,17 @@ func (a *Activities) sendFile(ctx context.Context, pageID, token string, in work
 	if f.Size > limit {
 		return "", rejected(fmt.Sprintf("the file is %s; the limit for %s is %s", humanBytes(f.Size), kind, humanBytes(limit)))
 	}
-	body, _, _, err := a.RC.Download(ctx, f.Path)
-	if err != nil {
-		if rocketchat.IsTransient(err) {
-			return "", err
-		}
+	// The path came through a webhook and the workflow: Download accepts nothing but
+	// /file-upload/<id>/<name>, and only the type the file was declared with.
+	body, _, err := a.RC.Download(ctx, f.Path, ctype)
+	switch {
+	case errors.Is(err, rocketchat.ErrBadFilePath):
+		return "", rejected("the file's link is not a Rocket.Chat upload (/file-upload/<id>/<name>), so it was not fetched")
+	case errors.Is(err, rocketchat.ErrFileTypeMismatch):
+		return "", rejected("Rocket.Chat served the file as another type than " + ctype + ", so it was not sent")
+	case err != nil && rocketchat.IsTransient(err):
+		return "", err
+	case err != nil:
 		return "", rejected("the file could not be read from Rocket.Chat: " + rcErrorCode(err))
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))

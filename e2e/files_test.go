@@ -99,6 +99,25 @@ func TestAgentFileReachesInstagramThroughSignedURL(t *testing.T) {
 	require.Len(t, s.meta.Sent(account, igsid), 2)
 }
 
+// TestAgentFileWithATraversalNameIsRefused: a file whose name is a path (an agent's upload
+// named ../../api/v1/me) is not fetched with the bot's credentials: the agent gets a note,
+// the customer nothing.
+func TestAgentFileWithATraversalNameIsRefused(t *testing.T) {
+	s := requireStack(t)
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "Traversal"})
+	s.meta.UserSendsText(account, igsid, "hello")
+	room := waitRoom(t, s, igsid, 1)
+	waitVisitorMessages(t, s, room.ID, 1)
+
+	_, err := s.rc.AgentSendFile(room.ID, agentName, rocketchat.File{Name: "../../api/v1/me", Type: "application/pdf", Data: pdfBytes}, "")
+	require.NoError(t, err)
+	eventually(t, 15*time.Second, "a note that the file was not fetched", func() bool {
+		return containsText(roomTexts(s, room.ID), "not a Rocket.Chat upload")
+	})
+	require.Empty(t, s.meta.Sent(account, igsid), "nothing reached the customer")
+}
+
 // TestQuickRepliesRoundTrip: the agent types buttons; the customer taps one; the room shows
 // the title and the payload.
 func TestQuickRepliesRoundTrip(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -135,21 +134,19 @@ func (s *Server) agentMessages(in []rocketchat.WebhookMessage) []workflows.Agent
 }
 
 // agentFile finds the file of a file message (spec rocketchat §10.4: file, attachments with
-// relative URLs, fileUpload.publicFilePath; msg may be absent).
+// relative URLs, fileUpload.publicFilePath; msg may be absent). The path handed on is
+// rebuilt from the upload's own id and name, never taken from title_link or
+// publicFilePath, and only when both are plain (rocketchat.FileUploadPath): an agent can
+// write attachments with any title_link, and the bot downloads with its credentials. A
+// file whose id or name is not plain gets an empty path, which the send refuses before any
+// request, with a note to the agent.
 func agentFile(m rocketchat.WebhookMessage) *workflows.AgentFile {
 	if m.File == nil {
 		return nil
 	}
-	f := &workflows.AgentFile{Name: m.File.Name, Type: m.File.Type, Size: m.File.Size,
-		Path: "/file-upload/" + m.File.ID + "/" + url.PathEscape(m.File.Name)}
-	for _, raw := range m.Attachments {
-		var a struct {
-			TitleLink string `json:"title_link"`
-		}
-		if json.Unmarshal(raw, &a) == nil && strings.HasPrefix(a.TitleLink, "/file-upload/") {
-			f.Path = a.TitleLink
-			break
-		}
+	f := &workflows.AgentFile{Name: m.File.Name, Type: m.File.Type, Size: m.File.Size}
+	if p, err := rocketchat.FileUploadPath(m.File.ID, m.File.Name); err == nil {
+		f.Path = p
 	}
 	if m.FileUpload != nil {
 		if f.Type == "" {

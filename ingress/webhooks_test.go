@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -213,4 +214,48 @@ func FuzzInstagramWebhook(f *testing.F) {
 			t.Fatalf("refused body recorded %d events", len(tc.signals))
 		}
 	})
+}
+
+// An agent file message forwards only a path rebuilt from the upload's own id and name:
+// title_link and publicFilePath (which an agent can write) are never used, and an id or a
+// name that is not plain leaves no path, so the send refuses it (with a note) before any
+// request is made.
+func TestAgentFilePathIsRebuiltAndChecked(t *testing.T) {
+	token := identity.VisitorToken(visitorKeyForTests, "17841400000000001", "6871234500000001")
+	fileMsg := func(id, name, titleLink string) string {
+		return `{"_id":"room1","type":"Message","visitor":{"token":"` + token + `"},"messages":[{"_id":"f1","agentId":"agent1","username":"ana","u":{"_id":"agent1","username":"ana"},` +
+			`"file":{"_id":` + strconv.Quote(id) + `,"name":` + strconv.Quote(name) + `,"type":"application/pdf","size":10},` +
+			`"attachments":[{"title":"x","type":"file","title_link":` + strconv.Quote(titleLink) + `}],` +
+			`"fileUpload":{"publicFilePath":"https://evil.example/x","type":"application/pdf","size":10}}]}`
+	}
+	for _, tt := range []struct {
+		name, id, file, titleLink, wantPath string
+	}{
+		{"plain upload", "Fz81", "boleto final.pdf", "/file-upload/Fz81/boleto%20final.pdf", "/file-upload/Fz81/boleto%20final.pdf"},
+		{"title_link elsewhere is ignored", "Fz81", "a.pdf", "/file-upload/../api/v1/me", "/file-upload/Fz81/a.pdf"},
+		{"title_link to another file is ignored", "Fz81", "a.pdf", "/file-upload/OTHERROOMFILE/secret.pdf", "/file-upload/Fz81/a.pdf"},
+		{"file id with ..", "..", "a.pdf", "/file-upload/Fz81/a.pdf", ""},
+		{"file id with %2e%2e", "%2e%2e", "a.pdf", "", ""},
+		{"file id with a slash", "Fz81/../../api/v1/me", "a.pdf", "", ""},
+		{"file id with a query", "Fz81?x=1", "a.pdf", "", ""},
+		{"file id with a backslash", "Fz81\\..", "a.pdf", "", ""},
+		{"absolute URL as id", "https://evil.example/x", "a.pdf", "", ""},
+		{"scheme-relative URL as id", "//evil.example", "a.pdf", "", ""},
+		{"name ..", "Fz81", "..", "", ""},
+		{"name with slash", "Fz81", "../../api/v1/me", "", ""},
+		{"name with encoded dots", "Fz81", "%2e%2e", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := &recordingTemporal{}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/rocketchat", strings.NewReader(fileMsg(tt.id, tt.file, tt.titleLink)))
+			req.Header.Set("X-RocketChat-Livechat-Token", testWebhookToken)
+			rec := httptest.NewRecorder()
+			newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Len(t, tc.rcSignals, 1, "the message still reaches the conversation, which tells the agent")
+			f := tc.rcSignals[0].Messages[0].File
+			require.NotNil(t, f)
+			require.Equal(t, tt.wantPath, f.Path)
+		})
+	}
 }
