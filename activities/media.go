@@ -19,8 +19,10 @@ import (
 
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/mediaurl"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -32,12 +34,14 @@ const cdnAttempts = 3
 // lifetime is enough; an hour covers its retries.
 const mediaURLLifetime = time.Hour
 
-// uploadMedia copies the customer's media from Meta's CDN into the room. What the settings
-// refuse, what is too large, and what Meta no longer serves (CDN links expire) is posted as
-// a message saying what it was, why it is not shown, and the link.
+// uploadMedia copies the customer's media from Meta's CDN into the room, streaming it
+// (cdnfetch: Meta's hosts only, public addresses only, size and rate limits). What the
+// settings refuse, what is too large, what is not on Meta's CDN, and what Meta no longer
+// serves (CDN links expire) is posted as a message saying what it was, why it is not
+// shown, and the link.
 func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
 	fallback := func(why string) error {
-		_, err := a.RC.SendMessage(ctx, token, in.RoomID, roomMessageID(it.MID), it.Text+"\n_(not shown here: "+why+")_")
+		_, err := a.RC.SendMessage(ctx, token, in.RoomID, roomMessageID(it.MID), it.Text+"\n_(not shown here: "+safetext.Neutralize(why)+")_")
 		return err
 	}
 	settings, err := a.appSettings(ctx)
@@ -46,10 +50,6 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	}
 	if !settings.FileUploadEnabled {
 		return fallback("file sharing is turned off")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, it.URL, nil)
-	if err != nil {
-		return fallback("the link is not valid")
 	}
 	// Network and server errors are retried a few times, then the link is shown instead:
 	// media must never hold up the conversation.
@@ -60,31 +60,39 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 		}
 		return err
 	}
-	resp, err := a.httpClient().Do(req)
-	if err != nil {
+	tooLarge := "larger than the " + humanBytes(settings.MaxUploadBytes) + " limit"
+	media, err := a.CDN.Fetch(ctx, it.URL, settings.MaxUploadBytes)
+	var status *cdnfetch.StatusError
+	switch {
+	case errors.Is(err, cdnfetch.ErrRefused):
+		activity.GetLogger(ctx).Warn("Media URL refused", "error", err)
+		return fallback("the link does not point to Meta's media servers")
+	case errors.Is(err, cdnfetch.ErrTooLarge):
+		return fallback(tooLarge)
+	case errors.Is(err, cdnfetch.ErrType):
+		return fallback("Meta did not serve it as a media type that can be shown")
+	case errors.As(err, &status) && (status.Code == http.StatusForbidden || status.Code == http.StatusNotFound || status.Code == http.StatusGone):
+		return fallback("the link has expired or the media was deleted")
+	case errors.As(err, &status) && status.Code >= 500:
+		return retryable(err)
+	case errors.As(err, &status):
+		return fallback(fmt.Sprintf("Meta answered HTTP %d", status.Code))
+	case err != nil:
 		return retryable(fmt.Errorf("fetch media from Meta's CDN: %w", err))
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return fallback("the link has expired or the media was deleted")
-	case resp.StatusCode >= 500:
-		return retryable(fmt.Errorf("fetch media from Meta's CDN: HTTP %d", resp.StatusCode))
-	case resp.StatusCode != http.StatusOK:
-		return fallback(fmt.Sprintf("Meta answered HTTP %d", resp.StatusCode))
+	defer media.Close()
+	if !settings.AcceptsMediaType(media.Type) {
+		return fallback(media.Type + " is not an accepted media type")
 	}
-	ctype := mediaType(resp.Header.Get("Content-Type"))
-	if !settings.AcceptsMediaType(ctype) {
-		return fallback(ctype + " is not an accepted media type")
+	// Streamed from the CDN into the upload: no copy of the file in memory. If the CDN side
+	// fails midway (over the limit, too slow), the upload is aborted with it.
+	_, err = a.RC.Upload(ctx, token, in.RoomID, fileName(it.URL, media.Type), media.Type, media, it.Caption)
+	if cerr := media.Err(); cerr != nil {
+		if errors.Is(cerr, cdnfetch.ErrTooLarge) {
+			return fallback(tooLarge)
+		}
+		return retryable(cerr)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, settings.MaxUploadBytes+1))
-	if err != nil {
-		return fmt.Errorf("read media from Meta's CDN: %w", err)
-	}
-	if int64(len(data)) > settings.MaxUploadBytes {
-		return fallback("larger than the " + humanBytes(settings.MaxUploadBytes) + " limit")
-	}
-	_, err = a.RC.Upload(ctx, token, in.RoomID, fileName(it.URL, ctype), ctype, strings.NewReader(string(data)), it.Caption)
 	if err == nil || rocketchat.IsTransient(err) || rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
 		return err
 	}
@@ -238,11 +246,4 @@ func orUnknown(s string) string {
 
 func rejected(msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, workflows.ErrSendRejected, nil)
-}
-
-func (a *Activities) httpClient() *http.Client {
-	if a.HTTP != nil {
-		return a.HTTP
-	}
-	return &http.Client{Timeout: 60 * time.Second}
 }

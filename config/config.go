@@ -134,6 +134,15 @@ type Config struct {
 	// endpoint, comma-separated.
 	CodecCORSOrigins string `envconfig:"CODEC_CORS_ORIGINS" default:"http://localhost:8233,http://127.0.0.1:8233"`
 
+	// MediaFetchHosts are the DNS suffixes customers' media may be fetched from (HTTPS
+	// only); MediaFetchConcurrency bounds the transfers a worker runs at once.
+	MediaFetchHosts       string `envconfig:"MEDIA_FETCH_HOSTS" default:"fbsbx.com,cdninstagram.com,fbcdn.net"`
+	MediaFetchConcurrency int    `envconfig:"MEDIA_FETCH_CONCURRENCY" default:"4"`
+	// MediaFetchTestOrigins are exact loopback origins (http://127.0.0.1:9091) also allowed
+	// over plain HTTP, for the sandbox's CDN in tests and make run. Refused when PUBLIC_URL
+	// is HTTPS: never set in production.
+	MediaFetchTestOrigins string `envconfig:"MEDIA_FETCH_TEST_ORIGINS"`
+
 	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
@@ -325,8 +334,23 @@ func (c *Config) ValidateWorker() error {
 	if err := Require("ROCKETCHAT_URL", c.RocketChatURL, "META_APP_SECRET", c.MetaAppSecret.Value()); err != nil {
 		return err
 	}
-	return CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret)
+	if err := CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret); err != nil {
+		return err
+	}
+	// Production is HTTPS (Meta calls nothing else): plain-HTTP test origins for media
+	// there would be a downgrade nobody asked for.
+	if c.MediaFetchTestOrigins != "" && strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") {
+		return fmt.Errorf("MEDIA_FETCH_TEST_ORIGINS is for tests and make run only, and PUBLIC_URL is HTTPS: unset it")
+	}
+	if c.MediaFetchConcurrency < 1 || c.MediaFetchConcurrency > 64 {
+		return fmt.Errorf("MEDIA_FETCH_CONCURRENCY must be between 1 and 64, not %d", c.MediaFetchConcurrency)
+	}
+	return nil
 }
+
+// MediaHosts is MEDIA_FETCH_HOSTS as a list; MediaTestOrigins MEDIA_FETCH_TEST_ORIGINS.
+func (c *Config) MediaHosts() []string       { return splitList(c.MediaFetchHosts) }
+func (c *Config) MediaTestOrigins() []string { return splitList(c.MediaFetchTestOrigins) }
 
 // Require returns an error naming every listed variable that is empty.
 func Require(pairs ...string) error {

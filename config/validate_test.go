@@ -54,12 +54,25 @@ func TestValidateIngress(t *testing.T) {
 }
 
 func TestValidateWorker(t *testing.T) {
-	c := Config{RocketChatURL: "https://chat.example.com", MetaAppSecret: long('a')}
+	c := Config{RocketChatURL: "https://chat.example.com", MetaAppSecret: long('a'), MediaFetchConcurrency: 4}
+	if err := c.ValidateWorker(); err != nil {
+		t.Fatal(err)
+	}
+	c.MediaFetchConcurrency = 4
 	if err := c.ValidateWorker(); err != nil {
 		t.Fatal(err)
 	}
 	c.MetaAppSecret = "short"
 	if err := c.ValidateWorker(); err == nil || !strings.Contains(err.Error(), "META_APP_SECRET") {
 		t.Fatal(err)
+	}
+	c.MetaAppSecret = long('a')
+	c.MediaFetchTestOrigins, c.PublicURL = "http://127.0.0.1:9091", "http://localhost:8080"
+	if err := c.ValidateWorker(); err != nil {
+		t.Fatalf("test origins with an http PUBLIC_URL (make run, tests): %v", err)
+	}
+	c.PublicURL = "https://bridge.example.com"
+	if err := c.ValidateWorker(); err == nil || !strings.Contains(err.Error(), "MEDIA_FETCH_TEST_ORIGINS") {
+		t.Fatalf("test origins in production: %v", err)
 	}
 }

@@ -155,7 +155,7 @@ func TestCommandsFromRocketChat(t *testing.T) {
 
 		rep = s.command(t, "instagram settings unsend_action=keep max_upload_bytes=lots")
 		require.Contains(t, rep.Text, "Nothing was changed")
-		require.Contains(t, rep.Text, "max_upload_bytes must be a positive number")
+		require.Contains(t, rep.Text, "max_upload_bytes must be a number of bytes from 1 to")
 		require.Equal(t, "delete", setting(t, s, "unsend_action"), "all or nothing")
 	})
 

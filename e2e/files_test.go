@@ -71,6 +71,35 @@ func TestInboundMediaAndNotes(t *testing.T) {
 	require.Contains(t, got, "the link has expired or the media was deleted")
 }
 
+// TestInboundMediaOutsideMetasCDNIsNotFetched: a signed webhook whose attachment URLs point
+// inside the network (the cloud metadata service, ingress's own admin listener, a
+// decimal-encoded loopback address, a file) or at active content gets the links shown as
+// text, never fetched into the room.
+func TestInboundMediaOutsideMetasCDNIsNotFetched(t *testing.T) {
+	s := requireStack(t)
+	igsid := uniqueIGSID()
+	s.meta.AddUser(account, meta.User{IGSID: igsid, Name: "SSRF"})
+	svg, _ := s.meta.NewMediaAttachment(meta.Media{Type: "image", ContentType: "image/svg+xml", Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)})
+	att := func(u string) map[string]any {
+		return map[string]any{"type": "image", "payload": map[string]any{"url": u}}
+	}
+	ev := s.meta.NewEvent(account, igsid, time.Now(), "message", map[string]any{
+		"mid": s.meta.NewMID(account, igsid), "text": "links",
+		"attachments": []any{att("http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+			att(s.adminURL + "/admin/api/pages"), att("https://2130706433/x"), att("file:///etc/passwd"), svg},
+	})
+	require.Equal(t, http.StatusOK, deliver(t, s, entry(ev)))
+	room := waitRoom(t, s, igsid, 1)
+	eventually(t, 20*time.Second, "the message and five notes", func() bool {
+		return len(visitorMessages(s, room.ID)) >= 6
+	})
+	got := strings.Join(roomTexts(s, room.ID), "\n")
+	require.Equal(t, 4, strings.Count(got, "does not point to Meta's media servers"), got)
+	require.Contains(t, got, "not serve it as a media type that can be shown")
+	require.Empty(t, uploads(s, room.ID), "nothing was fetched into the room")
+	require.NotContains(t, got, "102030405060708", "the admin API's answer is not in the room")
+}
+
 // TestAgentFileReachesInstagramThroughSignedURL: an agent shares a PDF; Meta fetches it from
 // ingress's signed URL; a file type Instagram cannot take comes back as a note.
 func TestAgentFileReachesInstagramThroughSignedURL(t *testing.T) {

@@ -198,6 +198,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 		"ROCKETCHAT_WEBHOOK_TOKEN="+webhookToken,
 		"META_APP_ID=910000000000001", "META_APP_SECRET="+appSecret, "META_VERIFY_TOKEN="+e2eVerifyToken,
 		"META_GRAPH_URL="+s.metaHTTP.URL, "META_DIALOG_URL="+s.metaHTTP.URL,
+		"MEDIA_FETCH_TEST_ORIGINS="+s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"ROCKETCHAT_COMMAND_TOKEN="+s.commandToken,
 		"TOKEN_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN="+s.adminToken,

@@ -19,6 +19,7 @@ import (
 	"github.com/igdirect/bridge/activities"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
@@ -84,6 +85,15 @@ func run(log *slog.Logger) error {
 			}
 		}()
 	}
+	cdn, err := cdnfetch.New(cdnfetch.Options{Hosts: cfg.MediaHosts(), TestOrigins: cfg.MediaTestOrigins(),
+		MaxConcurrent: cfg.MediaFetchConcurrency})
+	if err != nil {
+		return fmt.Errorf("MEDIA_FETCH_HOSTS / MEDIA_FETCH_TEST_ORIGINS: %w", err)
+	}
+	if origins := cfg.MediaTestOrigins(); len(origins) > 0 {
+		log.Warn("MEDIA_FETCH_TEST_ORIGINS is set: customer media is also fetched over plain HTTP from these loopback origins; never in production",
+			"origins", origins)
+	}
 	acts := &activities.Activities{
 		Store:      st,
 		RC:         rocketchat.NewClient(cfg.RocketChatURL, cfg.RocketChatUserID, cfg.RocketChatAuthToken.Value(), httpClient),
@@ -91,7 +101,7 @@ func run(log *slog.Logger) error {
 		VisitorKey: ring.Current().Key(keys.VisitorToken),
 		Settings:   workflows.Settings{ReorderWindow: cfg.ReorderWindow, CloseLinger: cfg.CloseLinger},
 		Log:        log,
-		HTTP:       &http.Client{Timeout: 60 * time.Second, Transport: transport},
+		CDN:        cdn,
 		PublicURL:  cfg.PublicURL,
 		MediaKey:   ring.Current().Key(keys.MediaURL),
 		Metrics:    reg,

@@ -290,6 +290,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"ROCKETCHAT_COMMAND_TOKEN=" + s.commandToken,
 		"META_APP_ID=910000000000001", "META_APP_SECRET=" + s.appSecret, "META_VERIFY_TOKEN=devstack-verify-token-0123456789abcdef",
 		"META_GRAPH_URL=" + s.metaHTTP.URL, "META_DIALOG_URL=" + s.metaHTTP.URL,
+		"MEDIA_FETCH_TEST_ORIGINS=" + s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN=" + s.adminToken,
 	}, opts.Env)
