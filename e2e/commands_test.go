@@ -254,6 +254,24 @@ func TestAuthorizationAdminAPI(t *testing.T) {
 		require.Contains(t, e.Error, "No connected page")
 	})
 
+	t.Run("page fields are validated as the command validates them", func(t *testing.T) {
+		before := readPage(t, s, pageID)
+		var e map[string]string
+		for _, tt := range []struct{ method, path, body, want string }{
+			{http.MethodPatch, "/pages/" + pageID, `{"welcome_message":"` + strings.Repeat("a", 1001) + `"}`, "1000 bytes"},
+			{http.MethodPatch, "/pages/" + pageID, `{"department":"Sales\nSupport"}`, "one line"},
+			{http.MethodPatch, "/pages/" + pageID, `{"department":"` + strings.Repeat("d", 201) + `"}`, "200 characters"},
+			{http.MethodPatch, "/pages/" + pageID, `{"offline_message":"ok","finished_message":"` + strings.Repeat("é", 501) + `"}`, "1000 bytes"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","ig_username":"casa azul/../x","access_token":"EAAGx"}`, "ig_username"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","access_token":"EAAG with spaces"}`, "access_token"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","access_token":"EAAGx","welcome_message":"` + strings.Repeat("w", 1001) + `"}`, "1000 bytes"},
+		} {
+			require.Equal(t, http.StatusBadRequest, s.adminCall(t, tt.method, tt.path, tt.body, &e), tt.body)
+			require.Contains(t, e["error"], tt.want)
+		}
+		require.Equal(t, before, readPage(t, s, pageID), "nothing changed")
+	})
+
 	t.Run("settings", func(t *testing.T) {
 		var got struct {
 			Settings map[string]string `json:"settings"`
