@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,6 +123,8 @@ func TestAgentFileReachesInstagramThroughSignedURL(t *testing.T) {
 	require.Equal(t, pdfBytes, sent[1].Media, "Meta fetched the agent's file from the signed URL")
 	require.Contains(t, string(sent[1].Attachment), `"type":"file"`)
 
+	checkMediaEndpoint(t, s, sent[1].Attachment)
+
 	_, err = s.rc.AgentSendFile(room.ID, agentName, rocketchat.File{Name: "archive.zip", Type: "application/zip", Data: []byte("PK")}, "")
 	require.NoError(t, err)
 	eventually(t, 15*time.Second, "a note that Instagram does not take zip files", func() bool {
@@ -145,6 +150,63 @@ func TestAgentFileWithATraversalNameIsRefused(t *testing.T) {
 		return containsText(roomTexts(s, room.ID), "not a Rocket.Chat upload")
 	})
 	require.Empty(t, s.meta.Sent(account, igsid), "nothing reached the customer")
+}
+
+// checkMediaEndpoint fetches the signed URL Meta was given, as a browser could, and
+// tampered versions of it: the file is a sandboxed download, HEAD and Range work, and
+// every malformed token is a clear 404 or 403.
+func checkMediaEndpoint(t *testing.T, s *stack, attachment []byte) {
+	t.Helper()
+	var att struct {
+		Payload struct {
+			URL string `json:"url"`
+		} `json:"payload"`
+	}
+	require.NoError(t, json.Unmarshal(attachment, &att), string(attachment))
+	u := att.Payload.URL
+	require.True(t, strings.HasPrefix(u, s.ingressURL+"/media/"), u)
+	get := func(method, u string, hdr map[string]string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(method, u, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, body := get(http.MethodGet, u, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, pdfBytes, body)
+	require.Equal(t, "application/pdf", resp.Header.Get("Content-Type"))
+	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;"), resp.Header.Get("Content-Disposition"))
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "sandbox")
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+
+	resp, body = get(http.MethodHead, u, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Empty(t, body)
+	require.Equal(t, strconv.Itoa(len(pdfBytes)), resp.Header.Get("Content-Length"))
+	resp, body = get(http.MethodGet, u, map[string]string{"Range": "bytes=0-3"})
+	require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+	require.Equal(t, pdfBytes[:4], body)
+
+	i := strings.LastIndex(u, "/")
+	base, token, name := u[:strings.LastIndex(u[:i], "/")+1], u[strings.LastIndex(u[:i], "/")+1:i], u[i+1:]
+	parts := strings.Split(token, ".")
+	for what, bad := range map[string]string{
+		"extra dot":         base + token + "./" + name,
+		"%00":               base + parts[0] + "%00." + parts[1] + "." + parts[2] + "/" + name,
+		"negative expiry":   base + parts[0] + ".-1." + parts[2] + "/" + name,
+		"huge expiry":       base + parts[0] + ".99999999999." + parts[2] + "/" + name,
+		"another name":      base + token + "/other.pdf",
+		"altered signature": base + parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])) + "/" + name,
+	} {
+		resp, body := get(http.MethodGet, bad, nil)
+		require.Contains(t, []int{http.StatusNotFound, http.StatusForbidden}, resp.StatusCode, what)
+		require.NotContains(t, string(body), "%PDF", what)
+	}
 }
 
 // TestQuickRepliesRoundTrip: the agent types buttons; the customer taps one; the room shows

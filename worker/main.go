@@ -77,6 +77,7 @@ func run(log *slog.Logger) error {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	httpClient := &http.Client{Timeout: 20 * time.Second, Transport: transport}
+	go purgeMedia(ctx, st, mediaPurgeInterval, log)
 	reg := metrics.New()
 	if cfg.MetricsAddr != "" {
 		go func() {
