@@ -9,6 +9,7 @@ log "go vet"
 go vet ./...
 log "workflowcheck (determinism of workflow code)"
 go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 -show-pos ./workflows/...
+vulncheck
 
 if [[ -z "${TEMPORAL_CLI:-}" ]]; then
   ensure_temporal_cli
