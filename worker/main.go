@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -110,13 +109,7 @@ func run(log *slog.Logger) error {
 		SetupChannel: cfg.RocketChatSetupChannel,
 		ReauthRetry:  cfg.ReauthRetryInterval,
 	}
-	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{
-		Interceptors: []interceptor.WorkerInterceptor{reg.Interceptor()},
-		// More pollers than the default 2 per task type: under bursts, workflow tasks waited
-		// for a free poller (docs/benchmarks.md).
-		MaxConcurrentWorkflowTaskPollers: 8,
-		MaxConcurrentActivityTaskPollers: 8,
-	})
+	w := worker.New(tc, cfg.TemporalTaskQueue, workerOptions(reg.Interceptor()))
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)
 	registerAdmin(w, &activities.Admin{

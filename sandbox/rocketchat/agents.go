@@ -53,7 +53,7 @@ func (s *Server) AddDepartment(id, name string, fallbackDepartmentID string) {
 	if _, ok := s.depts[id]; !ok {
 		s.deptOrder = append(s.deptOrder, id)
 	}
-	s.depts[id] = &deptRec{ID: id, Name: name, Fallback: fallbackDepartmentID, Enabled: true, UpdatedAt: nowMS()}
+	s.depts[id] = &deptRec{ID: id, Name: name, Fallback: fallbackDepartmentID, Enabled: true, UpdatedAt: s.nowMS()}
 }
 
 // SetDepartmentEnabled enables or disables a department. (Addition.)
@@ -62,7 +62,7 @@ func (s *Server) SetDepartmentEnabled(id string, enabled bool) {
 	defer s.mu.Unlock()
 	if d := s.depts[id]; d != nil {
 		d.Enabled = enabled
-		d.UpdatedAt = nowMS()
+		d.UpdatedAt = s.nowMS()
 	}
 }
 
@@ -115,7 +115,7 @@ func (s *Server) agentSend(rid, agentUsername, text string, f *File) (Message, e
 	if r.ServedBy == nil {
 		s.assignLocked(r, a)
 	}
-	now := nowMS()
+	now := s.nowMS()
 	m := &msgRec{ID: randomID(), RID: rid, Msg: text, U: userRef{ID: a.ID, Username: a.Username, Name: a.Name},
 		TS: now, UpdatedAt: now}
 	if f != nil {
@@ -215,7 +215,7 @@ func (s *Server) ForwardToDepartment(rid, deptID string) error {
 	r.DepartmentID = d.ID
 	if len(cands) == 0 {
 		r.ServedBy = nil
-		r.UpdatedAt = nowMS()
+		r.UpdatedAt = s.nowMS()
 		s.emitRoomEvent("LivechatSessionForwarded", r)
 		s.emitRoomEvent("LivechatSessionQueued", r)
 		return nil
@@ -225,7 +225,7 @@ func (s *Server) ForwardToDepartment(rid, deptID string) error {
 }
 
 func (s *Server) transferLocked(r *roomRec, a *agentRec) {
-	now := nowMS()
+	now := s.nowMS()
 	a.count++
 	r.ServedBy = &servedByRec{ID: a.ID, Username: a.Username, TS: now}
 	r.UpdatedAt = now

@@ -121,7 +121,7 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 	if ch == nil {
 		return nil, meteorErr("invalid-channel", "")
 	}
-	now := nowMS()
+	now := s.nowMS()
 	m := &msgRec{ID: randomID(), RID: ch.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
 		TS: now, UpdatedAt: now, Alias: c.str(c.body, "alias"), Emoji: c.str(c.body, "emoji"), Avatar: c.str(c.body, "avatar"),
 		Channel: true}
@@ -158,7 +158,7 @@ func (s *Server) hWebhookTest(c *reqCtx) (obj, error) {
 	if url == "" {
 		return nil, plainErr("Webhook_URL_not_set")
 	}
-	now := iso(nowMS())
+	now := iso(s.nowMS())
 	sample := obj{{"type", "LivechatSession"}, {"_id", "fasd6f5a4sd6f8a4sdf"}, {"label", "title"}, {"topic", "asiodojf"},
 		{"createdAt", now}, {"lastMessageAt", now}, {"tags", []string{"tag1", "tag2", "tag3"}},
 		{"customFields", obj{{"productId", "123456"}}},
@@ -273,7 +273,7 @@ func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, text string) (o
 	if !r.Open {
 		return nil, meteorErr("error-room-closed", "This room is closed")
 	}
-	now := nowMS()
+	now := s.nowMS()
 	m := &msgRec{ID: randomID(), RID: r.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
 		TS: now, UpdatedAt: now}
 	if atts, ok := c.body["attachments"].([]any); ok {

@@ -144,7 +144,7 @@ func (s *Server) SendCommand(ctx context.Context, url, token, channelName, userN
 		return CommandReply{}, fmt.Errorf("%w: %s", ErrChannelNotFound, channelName)
 	}
 	uid := s.userIDLocked(userName)
-	now := nowMS()
+	now := s.nowMS()
 	m := &msgRec{ID: randomID(), RID: ch.ID, Msg: text, U: userRef{ID: uid, Username: userName, Name: userName},
 		TS: now, UpdatedAt: now, Channel: true}
 	ch.Msgs = append(ch.Msgs, m)
@@ -241,7 +241,7 @@ func (s *Server) SendCommand(ctx context.Context, url, token, channelName, userN
 		}
 	}
 	author := s.postAsLocked(cfg.PostAs)
-	pm := &msgRec{ID: randomID(), RID: target.ID, Msg: reply.Text, U: author, TS: nowMS(), Channel: true,
+	pm := &msgRec{ID: randomID(), RID: target.ID, Msg: reply.Text, U: author, TS: s.nowMS(), Channel: true,
 		Alias:  firstNonEmpty(str(ans, "alias"), str(ans, "username"), cfg.Alias),
 		Emoji:  firstNonEmpty(str(ans, "emoji"), str(ans, "icon_emoji"), cfg.Emoji),
 		Avatar: firstNonEmpty(str(ans, "avatar"), str(ans, "icon_url"), cfg.Avatar)}

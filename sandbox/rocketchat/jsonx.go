@@ -100,10 +100,16 @@ func iso(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
-// nowMS is the current time truncated to milliseconds (JavaScript Date precision).
-func nowMS() time.Time {
-	return time.Now().UTC().Truncate(time.Millisecond)
+// nowMS is the server's current time truncated to milliseconds (JavaScript Date
+// precision), skewed by SetClockOffset.
+func (s *Server) nowMS() time.Time {
+	return time.Now().Add(time.Duration(s.clockOffset.Load())).UTC().Truncate(time.Millisecond)
 }
+
+// SetClockOffset makes the server's clock run ahead (or behind, negative) of the real time
+// by d: message ts, room and visitor dates follow it. A real deployment's clock can be off
+// by any amount; clients must not take it for their own. (Addition.)
+func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d)) }
 
 // meteorAlphabet is the alphabet of Meteor's Random.id().
 const meteorAlphabet = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"

@@ -115,7 +115,7 @@ func (s *Server) hMessagePost(c *reqCtx) (obj, error) {
 // saveVisitorMessageLocked stores a visitor message, fires the Message webhook
 // and schedules the auto reply.
 func (s *Server) saveVisitorMessageLocked(r *roomRec, v *visitorRec, id, text string, f *fileRec, atts []obj) *msgRec {
-	now := nowMS()
+	now := s.nowMS()
 	m := &msgRec{ID: id, RID: r.ID, Msg: text, Token: v.Token, Alias: v.Name,
 		U: userRef{ID: v.ID, Username: v.Username, Name: v.Name}, TS: now, UpdatedAt: now, File: f, Attachments: atts}
 	s.appendMsgLocked(r, m, true)
@@ -184,7 +184,7 @@ func (s *Server) hMessagePut(c *reqCtx) (obj, error) {
 	if !s.set.allowEditing || m.U.ID != v.ID {
 		return nil, plainErr("error-action-not-allowed")
 	}
-	now := nowMS()
+	now := s.nowMS()
 	m.Msg = c.str(c.body, "msg")
 	m.EditedAt = now
 	m.EditedBy = &userRef{ID: v.ID, Username: v.Username}
@@ -222,7 +222,7 @@ func (s *Server) hMessageDelete(c *reqCtx) (obj, error) {
 		r.Msgs--
 	}
 	s.notifyLocked()
-	return obj{{"message", obj{{"_id", m.ID}, {"ts", iso(nowMS())}}}}, nil
+	return obj{{"message", obj{{"_id", m.ID}, {"ts", iso(s.nowMS())}}}}, nil
 }
 
 // GET livechat/messages.history/:rid?token=&limit=&ls=&end=&offset=
@@ -338,7 +338,7 @@ func (s *Server) hMessagesBulk(c *reqCtx) (obj, error) {
 		if token == "" {
 			return nil, meteorErr("error-invalid-token", "Token cannot be empty")
 		}
-		now := nowMS()
+		now := s.nowMS()
 		s.guestCount++
 		v = &visitorRec{ID: randomID(), Token: token, Username: fmt.Sprintf("guest-%d", s.guestCount),
 			Status: "online", TS: now, UpdatedAt: now, ContactID: hexID()}

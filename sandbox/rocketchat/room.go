@@ -261,7 +261,7 @@ func (s *Server) createRoomLocked(v *visitorRec, agent *agentRec, source string)
 			}
 		}
 	}
-	now := nowMS()
+	now := s.nowMS()
 	r := &roomRec{ID: randomID(), Token: v.Token, VisitorID: v.ID, VisitorUsername: v.Username,
 		FName: v.Name, DepartmentID: eff, Source: source, ContactID: v.ContactID, Open: true,
 		WaitingResponse: true, TS: now, LM: now, UpdatedAt: now, QueuedAt: now}
@@ -290,8 +290,8 @@ func (s *Server) createRoomLocked(v *visitorRec, agent *agentRec, source string)
 // assignLocked makes a the serving agent and fires LivechatSessionTaken.
 func (s *Server) assignLocked(r *roomRec, a *agentRec) {
 	a.count++
-	r.ServedBy = &servedByRec{ID: a.ID, Username: a.Username, TS: nowMS()}
-	r.UpdatedAt = nowMS()
+	r.ServedBy = &servedByRec{ID: a.ID, Username: a.Username, TS: s.nowMS()}
+	r.UpdatedAt = s.nowMS()
 	s.emitRoomEvent("LivechatSessionTaken", r)
 }
 
@@ -301,7 +301,7 @@ func (s *Server) assignLocked(r *roomRec, a *agentRec) {
 // closeRoomLocked is lib/closeRoom.ts: room fields, livechat-close system
 // message, LivechatSession webhook.
 func (s *Server) closeRoomLocked(r *roomRec, closer string, by userRef, comment string) {
-	now := nowMS()
+	now := s.nowMS()
 	r.Open = false
 	r.ClosedAt = now
 	r.ClosedBy = &userRef{ID: by.ID, Username: by.Username}

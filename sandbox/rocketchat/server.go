@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,6 +128,9 @@ type Server struct {
 	started time.Time
 	client  *http.Client
 	jwtKey  []byte
+	// clockOffset skews this server's clock (SetClockOffset): Rocket.Chat stamps messages
+	// with its own clock, which need not agree with ours.
+	clockOffset atomic.Int64
 
 	routes  []*route
 	control http.Handler
@@ -157,6 +162,7 @@ type Server struct {
 	limits     map[string]*rlRule
 	limitSpecs map[string]rlSpec
 	deliveries []WebhookDelivery
+	calls      []RESTCall
 	changed    chan struct{}
 	lastBase   string
 	outgoing   outgoingState // outgoing integration (integration.go)
@@ -265,6 +271,13 @@ func (s *Server) SetWebhookEvents(e WebhookEvents) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events = e
+}
+
+// WebhookEventsSet returns the Livechat_webhook_on_* switches now. (Addition.)
+func (s *Server) WebhookEventsSet() WebhookEvents {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events
 }
 
 // SetWebhookTimeout sets Livechat_http_timeout (retry delay stays 4× unless
@@ -548,7 +561,56 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		c.body = parseBody(r)
 	}
 	res, err := rt.h(c)
+	s.logCall(rt, c, err)
 	s.respond(w, res, err)
+}
+
+// RESTCall is one REST call the server handled, for tests that check how a client behaves
+// (how often it calls, what it was refused). (Addition.)
+type RESTCall struct {
+	Route  string // "METHOD /api/v1/<route pattern>"
+	RoomID string // the rid the call named (path, query or body), if any
+	Error  string // the error code it was refused with ("" = success)
+	At     time.Time
+}
+
+// maxCalls bounds the call log.
+const maxCalls = 20000
+
+func (s *Server) logCall(rt *route, c *reqCtx, err error) {
+	rid := c.params["rid"]
+	if rid == "" {
+		rid = c.str(c.query, "rid")
+	}
+	if rid == "" {
+		rid = c.str(c.body, "rid")
+	}
+	code := ""
+	if err != nil {
+		var me *meteorError
+		var ce coreError
+		switch {
+		case errors.As(err, &me):
+			code = me.code
+		case errors.As(err, &ce):
+			code = string(ce)
+		default:
+			code = err.Error()
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.calls) >= maxCalls {
+		s.calls = append(s.calls[:0:0], s.calls[maxCalls/2:]...)
+	}
+	s.calls = append(s.calls, RESTCall{Route: rt.key(), RoomID: rid, Error: code, At: time.Now()})
+}
+
+// RESTCalls returns the REST calls handled so far (the newest maxCalls). (Addition.)
+func (s *Server) RESTCalls() []RESTCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RESTCall(nil), s.calls...)
 }
 
 // parseBody parses JSON only when Content-Type contains application/json

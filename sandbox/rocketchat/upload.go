@@ -237,7 +237,7 @@ func (s *Server) hUpload(c *reqCtx) (obj, error) {
 
 func (s *Server) storeFileLocked(name, typ string, data []byte, rid, userID string) *fileRec {
 	f := &fileRec{ID: randomID(), Name: name, Type: typ, RID: rid, UserID: userID, Size: len(data),
-		Data: data, Uploaded: nowMS()}
+		Data: data, Uploaded: s.nowMS()}
 	if strings.HasPrefix(typ, "image/") {
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {
 			f.Width, f.Height = cfg.Width, cfg.Height

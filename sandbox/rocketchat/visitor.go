@@ -92,7 +92,7 @@ func (s *Server) hVisitorPost(c *reqCtx) (obj, error) {
 		deptID = d.ID
 	}
 
-	now := nowMS()
+	now := s.nowMS()
 	v := byToken
 	keepToken := false
 	if v == nil && phone != "" {
@@ -211,5 +211,5 @@ func (s *Server) hVisitorDelete(c *reqCtx) (obj, error) {
 	}
 	delete(s.visitors, v.ID)
 	delete(s.tokens, v.Token)
-	return obj{{"visitor", obj{{"_id", v.ID}, {"ts", iso(nowMS())}}}}, nil
+	return obj{{"visitor", obj{{"_id", v.ID}, {"ts", iso(s.nowMS())}}}}, nil
 }
