@@ -2,7 +2,8 @@
 #   make run    the whole stack on the embedded defaults (sandbox when no credentials)
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
-.PHONY: run test test-faults bench build vet fmt clean record-histories
+
+.PHONY: run test test-faults bench build vet vulncheck fmt clean record-histories
 
 run:
 	@bash scripts/run.sh
@@ -30,6 +31,11 @@ build:
 
 vet:
 	go vet ./...
+
+# Known vulnerabilities (also part of make test): govulncheck with the Go vulnerability
+# database from the module proxy (scripts/lib.sh).
+vulncheck:
+	@bash -c 'source scripts/lib.sh && vulncheck'
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

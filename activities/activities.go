@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -21,6 +20,7 @@ import (
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/store"
@@ -36,8 +36,8 @@ type Activities struct {
 	// Tunables from the worker's configuration, handed to workflows by LoadSettings.
 	Settings workflows.Settings
 	Log      *slog.Logger
-	// HTTP fetches customer media from Meta's CDN (nil: a default client).
-	HTTP *http.Client
+	// CDN fetches customer media from Meta's CDN, and only from there (package cdnfetch).
+	CDN *cdnfetch.Fetcher
 	// PublicURL and MediaKey make the signed URLs Meta fetches agents' files from.
 	PublicURL string
 	MediaKey  []byte

@@ -13,6 +13,7 @@ import (
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -144,7 +145,7 @@ func (a *Activities) OpenRoom(ctx context.Context, in workflows.OpenRoomInput) (
 // refusal (room closed, bot without access to Omnichannel rooms) is final, and a note is
 // never worth holding anything up for.
 func (a *Activities) PostNote(ctx context.Context, in workflows.NoteInput) error {
-	err := a.RC.SendNote(ctx, in.RoomID, noteMessageID(in.Key), in.Text)
+	err := a.RC.SendNote(ctx, in.RoomID, noteMessageID(in.Key), safetext.Neutralize(in.Text))
 	if err != nil && !rocketchat.IsTransient(err) {
 		activity.GetLogger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
 		return nil
@@ -166,7 +167,7 @@ func (a *Activities) NotifyAdmins(ctx context.Context, in workflows.NoticeInput)
 	if err != nil || !first || a.SetupChannel == "" {
 		return err
 	}
-	if err := a.RC.PostMessage(ctx, "#"+a.SetupChannel, in.Text, nil); err != nil {
+	if err := a.RC.PostMessage(ctx, "#"+a.SetupChannel, safetext.Neutralize(in.Text), nil); err != nil {
 		if rocketchat.IsTransient(err) {
 			_ = a.Store.ClearNotices(context.WithoutCancel(ctx), in.Key) // let the retry post it
 			return rcError(err)

@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,8 +17,10 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/igdirect/bridge/appsettings"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/mediaurl"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -86,12 +87,14 @@ func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (s
 	return "", false, nil
 }
 
-// uploadMedia fetches the media and uploads it; it returns the room message's id.
+// uploadMedia copies the media into the room, streaming it (cdnfetch: Meta's hosts only,
+// public addresses only, size and rate limits, no copy in memory); it returns the room
+// message's id.
 func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows.UploadInput) (string, error) {
 	it := in.Item
 	fallback := func(why string) (string, error) {
 		id := roomMessageID(it.MID)
-		_, err := a.RC.SendMessage(ctx, token, in.RoomID, id, it.Text+"\n_(not shown here: "+why+")_")
+		_, err := a.RC.SendMessage(ctx, token, in.RoomID, id, it.Text+"\n_(not shown here: "+safetext.Neutralize(why)+")_")
 		return id, err
 	}
 	settings, err := a.appSettings(ctx)
@@ -100,10 +103,6 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	}
 	if !settings.FileUploadEnabled {
 		return fallback("file sharing is turned off")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, it.URL, nil)
-	if err != nil {
-		return fallback("the link is not valid")
 	}
 	// Network and server errors are retried a few times, then the link is shown instead:
 	// media must never hold up the conversation.
@@ -114,34 +113,39 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 		}
 		return "", err
 	}
-	resp, err := a.httpClient().Do(req)
-	if err != nil {
+	tooLarge := "larger than the " + humanBytes(settings.MaxUploadBytes) + " limit"
+	media, err := a.CDN.Fetch(ctx, it.URL, settings.MaxUploadBytes)
+	var status *cdnfetch.StatusError
+	switch {
+	case errors.Is(err, cdnfetch.ErrRefused):
+		activity.GetLogger(ctx).Warn("Media URL refused", "error", err)
+		return fallback("the link does not point to Meta's media servers")
+	case errors.Is(err, cdnfetch.ErrTooLarge):
+		return fallback(tooLarge)
+	case errors.Is(err, cdnfetch.ErrType):
+		return fallback("Meta did not serve it as a media type that can be shown")
+	case errors.As(err, &status) && (status.Code == http.StatusForbidden || status.Code == http.StatusNotFound || status.Code == http.StatusGone):
+		return fallback("the link has expired or the media was deleted")
+	case errors.As(err, &status) && status.Code >= 500:
+		return retryable(err)
+	case errors.As(err, &status):
+		return fallback(fmt.Sprintf("Meta answered HTTP %d", status.Code))
+	case err != nil:
 		return retryable(fmt.Errorf("fetch media from Meta's CDN: %w", err))
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return fallback("the link has expired or the media was deleted")
-	case resp.StatusCode >= 500:
-		return retryable(fmt.Errorf("fetch media from Meta's CDN: HTTP %d", resp.StatusCode))
-	case resp.StatusCode != http.StatusOK:
-		return fallback(fmt.Sprintf("Meta answered HTTP %d", resp.StatusCode))
+	defer media.Close()
+	if !settings.AcceptsMediaType(media.Type) {
+		return fallback(media.Type + " is not an accepted media type")
 	}
-	ctype := mediaType(resp.Header.Get("Content-Type"))
-	if !settings.AcceptsMediaType(ctype) {
-		return fallback(ctype + " is not an accepted media type")
+	// Streamed from the CDN into the upload. If the CDN side fails midway (over the limit,
+	// too slow), the upload is aborted with it.
+	up, err := a.RC.Upload(ctx, token, in.RoomID, mediaFileName(it.MID, media.Type), media.Type, media, it.Caption)
+	if cerr := media.Err(); cerr != nil {
+		if errors.Is(cerr, cdnfetch.ErrTooLarge) {
+			return fallback(tooLarge)
+		}
+		return retryable(cerr)
 	}
-	if resp.ContentLength > settings.MaxUploadBytes {
-		return fallback("larger than the " + humanBytes(settings.MaxUploadBytes) + " limit")
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, settings.MaxUploadBytes+1))
-	if err != nil {
-		return retryable(fmt.Errorf("read media from Meta's CDN: %w", err))
-	}
-	if int64(len(data)) > settings.MaxUploadBytes {
-		return fallback("larger than the " + humanBytes(settings.MaxUploadBytes) + " limit")
-	}
-	up, err := a.RC.Upload(ctx, token, in.RoomID, mediaFileName(it.MID, ctype), ctype, bytes.NewReader(data), it.Caption)
 	if err == nil {
 		return up.MessageID, nil
 	}
@@ -189,7 +193,7 @@ func (a *Activities) prepareAgentFile(ctx context.Context, m rocketchat.HistoryM
 		return agentFile{}, "media URLs are not configured (PUBLIC_URL)", nil
 	}
 	if m.FilePath == "" {
-		return agentFile{}, "the file's reference in Rocket.Chat is not a plain /file-upload/<id>/<name> path", nil
+		return agentFile{}, "the file's link is not a Rocket.Chat upload (/file-upload/<id>/<name>), so it was not fetched", nil
 	}
 	ctype := mediaType(f.Type)
 	if ctype == "" {
@@ -206,11 +210,17 @@ func (a *Activities) prepareAgentFile(ctx context.Context, m rocketchat.HistoryM
 	if f.Size > limit {
 		return agentFile{}, fmt.Sprintf("the file is %s; the limit for %s is %s", humanBytes(f.Size), kind, humanBytes(limit)), nil
 	}
-	body, got, _, err := a.RC.Download(ctx, m.FilePath)
-	if err != nil {
-		if rocketchat.IsTransient(err) {
-			return agentFile{}, "", err
-		}
+	// Download accepts nothing but /file-upload/<id>/<name>, and only the type the file was
+	// declared with.
+	body, _, err := a.RC.Download(ctx, m.FilePath, ctype)
+	switch {
+	case errors.Is(err, rocketchat.ErrBadFilePath):
+		return agentFile{}, "the file's link is not a Rocket.Chat upload (/file-upload/<id>/<name>), so it was not fetched", nil
+	case errors.Is(err, rocketchat.ErrFileTypeMismatch):
+		return agentFile{}, "Rocket.Chat served the file as another type than " + ctype + ", so it was not sent", nil
+	case err != nil && rocketchat.IsTransient(err):
+		return agentFile{}, "", err
+	case err != nil:
 		return agentFile{}, "the file could not be read from Rocket.Chat: " + rcErrorCode(err), nil
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
@@ -220,9 +230,6 @@ func (a *Activities) prepareAgentFile(ctx context.Context, m rocketchat.HistoryM
 	}
 	if int64(len(data)) > limit {
 		return agentFile{}, fmt.Sprintf("the file is larger than the %s limit for %s", humanBytes(limit), kind), nil
-	}
-	if got = mediaType(got); got != "" && got != ctype && got != "application/octet-stream" {
-		return agentFile{}, fmt.Sprintf("Rocket.Chat served %s for a file declared as %s", got, ctype), nil
 	}
 	sum := sha256.Sum256([]byte(m.ID + "\x00" + m.FilePath))
 	id := hex.EncodeToString(sum[:12])
@@ -289,11 +296,4 @@ func orUnknown(s string) string {
 		return "files of unknown type"
 	}
 	return s
-}
-
-func (a *Activities) httpClient() *http.Client {
-	if a.HTTP != nil {
-		return a.HTTP
-	}
-	return &http.Client{Timeout: 60 * time.Second}
 }

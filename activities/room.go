@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -47,6 +48,9 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
 	log := activity.GetLogger(ctx)
 	msgID := roomMessageID(it.MID)
+	// Whatever the room shows came from a customer or from Meta, or quotes them: links,
+	// images, mentions and bidi controls are made inert before Rocket.Chat renders them.
+	it.Text = safetext.Neutralize(it.Text)
 	switch it.Kind {
 	case workflows.ItemMessage:
 		_, err := a.RC.SendMessage(ctx, token, in.RoomID, msgID, it.Text)

@@ -27,11 +27,13 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/sandbox/meta"
 	"github.com/igdirect/bridge/sandbox/rocketchat"
 	"github.com/igdirect/bridge/workflows"
@@ -45,6 +47,8 @@ const (
 	agentName = "ana"
 	// setupChannel is the default ROCKETCHAT_SETUP_CHANNEL.
 	setupChannel = "omnichannel-instagram-setup"
+	// e2eVerifyToken is META_VERIFY_TOKEN (secrets are at least 32 bytes).
+	e2eVerifyToken = "e2e-verify-token-0123456789abcdef"
 )
 
 var (
@@ -107,14 +111,20 @@ type stack struct {
 	rc            *rocketchat.Server
 	rcHTTP        *httptest.Server
 	ingressURL    string
-	adminToken    string
+	// adminURL is ingress's internal listener (ADMIN_ADDR): admin API, metrics, codec.
+	adminURL   string
+	adminToken string
 	// commandToken is the Rocket.Chat outgoing integration's token (ROCKETCHAT_COMMAND_TOKEN).
 	commandToken string
+	codecToken   string // CODEC_AUTH_TOKEN
 	// secrets are every secret the stack was configured with; no log may contain one.
 	secrets    map[string]string
 	visitorKey []byte
-	env        []string
-	procs      map[string]*exec.Cmd
+	// converters encrypt and decrypt payloads as the product's processes do.
+	dataConverter    converter.DataConverter
+	failureConverter converter.FailureConverter
+	env              []string
+	procs            map[string]*exec.Cmd
 }
 
 type stackOptions struct {
@@ -131,21 +141,28 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	s.temporalDB = filepath.Join(os.TempDir(), fmt.Sprintf("igdirect-%s-%d.db", name, time.Now().UnixNano()))
 	s.tPort = freePort()
 	s.temporalFlags = opts.temporalFlags
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	var err error
+	if s.dataConverter, s.failureConverter, err = temporalx.Converters(&config.Config{
+		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(key))}); err != nil {
+		return nil, err
+	}
 	if err := s.startTemporal(); err != nil {
 		return nil, err
 	}
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	s.visitorKey = config.DeriveKey(key, "visitor-token")
-	appSecret, webhookToken, botToken := randomString(32), randomString(24), randomString(32)
+	appSecret, webhookToken, botToken := randomString(32), randomString(32), randomString(32)
 	s.adminToken = randomString(32)
-	s.commandToken = randomString(24)
+	s.commandToken = randomString(32)
+	s.codecToken = randomString(32)
 	s.secrets = map[string]string{"META_APP_SECRET": appSecret, "ROCKETCHAT_WEBHOOK_TOKEN": webhookToken,
-		"ROCKETCHAT_AUTH_TOKEN": botToken, "ADMIN_API_TOKEN": s.adminToken, "ROCKETCHAT_COMMAND_TOKEN": s.commandToken,
+		"ROCKETCHAT_AUTH_TOKEN": botToken, "ADMIN_API_TOKEN": s.adminToken, "ROCKETCHAT_COMMAND_TOKEN": s.commandToken, "CODEC_AUTH_TOKEN": s.codecToken,
 		"TOKEN_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(key), "page access token": pageToken}
 	ingressPort := freePort()
 	s.ingressURL = fmt.Sprintf("http://127.0.0.1:%d", ingressPort)
+	adminPort := freePort()
+	s.adminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 
 	s.meta = meta.New(meta.Options{AppSecret: appSecret, WebhookURL: s.ingressURL + "/webhooks/instagram",
 		RetryInitial: 200 * time.Millisecond, RetryMax: 2 * time.Second})
@@ -175,14 +192,17 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 		fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", s.tPort),
 		"TEMPORAL_TASK_QUEUE=e2e-"+name,
 		fmt.Sprintf("INGRESS_ADDR=127.0.0.1:%d", ingressPort),
+		fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", adminPort),
 		"PUBLIC_URL="+s.ingressURL,
 		"ROCKETCHAT_URL="+s.rcHTTP.URL, "ROCKETCHAT_USER_ID=bridge-bot", "ROCKETCHAT_AUTH_TOKEN="+botToken,
 		"ROCKETCHAT_WEBHOOK_TOKEN="+webhookToken,
-		"META_APP_ID=910000000000001", "META_APP_SECRET="+appSecret, "META_VERIFY_TOKEN=e2e-verify-token",
+		"META_APP_ID=910000000000001", "META_APP_SECRET="+appSecret, "META_VERIFY_TOKEN="+e2eVerifyToken,
 		"META_GRAPH_URL="+s.metaHTTP.URL, "META_DIALOG_URL="+s.metaHTTP.URL,
+		"MEDIA_FETCH_TEST_ORIGINS="+s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"ROCKETCHAT_COMMAND_TOKEN="+s.commandToken,
 		"TOKEN_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN="+s.adminToken,
+		"CODEC_AUTH_TOKEN="+s.codecToken,
 		"CLOSE_LINGER=1s",
 		"REORDER_WINDOW=300ms",
 		"LOG_LEVEL=debug",
@@ -215,8 +235,9 @@ func (s *stack) startTemporal() error {
 	sa = temporal.NewSearchAttributes(keys...)
 	logf, _ := os.OpenFile(filepath.Join(logsDir, s.name+"-temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-		ExistingPath:     os.Getenv("TEMPORAL_CLI"),
-		ClientOptions:    &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", s.tPort)},
+		ExistingPath: os.Getenv("TEMPORAL_CLI"),
+		ClientOptions: &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", s.tPort),
+			DataConverter: s.dataConverter, FailureConverter: s.failureConverter},
 		DBFilename:       s.temporalDB,
 		SearchAttributes: sa,
 		LogLevel:         "warn",
@@ -290,7 +311,7 @@ func (s *stack) stop() {
 
 func (s *stack) connectPage() error {
 	body := fmt.Sprintf(`{"ig_account_id":%q,"ig_username":"casaazul.store","name":"Casa Azul","access_token":%q,"department":"Instagram"}`, account, pageToken)
-	req, _ := http.NewRequest(http.MethodPut, s.ingressURL+"/admin/api/pages/"+pageID, strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPut, s.adminURL+"/admin/api/pages/"+pageID, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+s.adminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -306,7 +327,7 @@ func (s *stack) connectPage() error {
 
 // admin calls the admin API and decodes the JSON answer into out (if not nil).
 func (s *stack) admin(method, path, body string) (int, string, error) {
-	req, err := http.NewRequest(method, s.ingressURL+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/igdirect/bridge/identity"
 )
@@ -38,7 +40,18 @@ func recordHistories(t *testing.T, s *stack, account, igsid, name string) {
 			require.NoError(t, err)
 			events = append(events, ev)
 		}
-		raw, err := protojson.MarshalOptions{Indent: " "}.Marshal(&historypb.History{Events: events})
+		// Payloads are stored decrypted: the replay test replays with the default data
+		// converter, so its files need no key (they hold only the tests' own messages).
+		hist := &historypb.History{Events: events}
+		var payloads []*commonpb.Payload
+		collectPayloads(hist.ProtoReflect(), &payloads)
+		plain, err := s.dataConverterCodec().Decode(payloads)
+		require.NoError(t, err)
+		for i, p := range payloads {
+			proto.Reset(p)
+			proto.Merge(p, plain[i])
+		}
+		raw, err := protojson.MarshalOptions{Indent: " "}.Marshal(hist)
 		require.NoError(t, err)
 		file := filepath.Join(dir, name+".json")
 		if len(resp.GetExecutions()) > 1 {

@@ -34,14 +34,37 @@ func (s *Server) verifyInstagram(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
 }
 
-// receiveInstagram takes a webhook delivery. The order of checks matters: size, then the
-// signature over the raw bytes (nothing is parsed before the sender is authenticated),
-// then the JSON. Every event of the batch is signalled to its conversation before the 200;
-// if Temporal refuses any, the answer is 503 and Meta redelivers the whole batch, which the
-// workflows deduplicate.
+// receiveInstagram takes a webhook delivery. The order of checks matters: the signature
+// header's presence and form (before a body of up to MAX_WEBHOOK_BODY is read), the size,
+// then the signature over the raw bytes (nothing is parsed before the sender is
+// authenticated), then the JSON. Every event of the batch is signalled to its conversation
+// before the 200; if Temporal refuses any, the answer is 503 and Meta redelivers the whole
+// batch, which the workflows deduplicate.
 func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	sigs := r.Header.Values("X-Hub-Signature-256")
+	switch {
+	case len(sigs) == 0:
+		msg := "missing X-Hub-Signature-256"
+		if r.Header.Get("X-Hub-Signature") != "" {
+			msg += " (the legacy sha1 X-Hub-Signature alone is not accepted)"
+		}
+		writeError(w, http.StatusUnauthorized, msg)
+		return
+	case len(sigs) > 1:
+		writeError(w, http.StatusBadRequest, "more than one X-Hub-Signature-256 header")
+		return
+	}
+	if _, err := instagram.ParseSignatureHeader(sigs[0]); err != nil {
+		s.log.Warn("Instagram webhook with a malformed signature header refused", "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "signature header malformed: X-Hub-Signature-256 must be sha256= and 64 lowercase hex digits")
+		return
+	}
+	if r.ContentLength > s.cfg.MaxWebhookBody {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", s.cfg.MaxWebhookBody))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxWebhookBody))
@@ -54,15 +77,7 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "could not read body")
 		return
 	}
-	sig := r.Header.Get("X-Hub-Signature-256")
-	switch err := instagram.VerifySignature(s.cfg.MetaAppSecret.Value(), body, sig); {
-	case errors.Is(err, instagram.ErrSignatureMissing):
-		msg := "missing X-Hub-Signature-256"
-		if r.Header.Get("X-Hub-Signature") != "" {
-			msg += " (the legacy sha1 X-Hub-Signature alone is not accepted)"
-		}
-		writeError(w, http.StatusUnauthorized, msg)
-		return
+	switch err := instagram.VerifySignature(s.cfg.MetaAppSecret.Value(), body, sigs[0]); {
 	case err != nil:
 		s.log.Warn("Instagram webhook with a bad signature refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "signature does not match")

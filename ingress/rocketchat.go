@@ -37,7 +37,7 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed webhook body: "+err.Error())
 		return
 	}
-	account, igsid, err := identity.ParseVisitorToken(s.visitorKey, p.Visitor.Token)
+	account, igsid, err := identity.ParseVisitorTokenWith(s.visitorKeys, p.Visitor.Token)
 	if err != nil {
 		// A room of another Livechat channel (web widget, WhatsApp...), or webhook.test.
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})

@@ -44,9 +44,8 @@ type wireHistoryMessage struct {
 		Username string `json:"username"`
 		Name     string `json:"name"`
 	} `json:"u"`
-	File        *WebhookFile      `json:"file"`
-	Attachments []json.RawMessage `json:"attachments"`
-	Blocks      json.RawMessage   `json:"blocks"`
+	File   *WebhookFile    `json:"file"`
+	Blocks json.RawMessage `json:"blocks"`
 }
 
 // History lists a room's messages, newest first: at most limit of them, all older than
@@ -82,27 +81,17 @@ func (c *Client) History(ctx context.Context, visitorToken, rid string, end time
 		m := HistoryMessage{ID: w.ID, RID: w.RID, Msg: w.Msg, Token: w.Token, T: w.T, TS: time.Time(w.TS),
 			U: HistoryUser{ID: w.U.ID, Username: w.U.Username, Name: w.U.Name}, File: w.File, Blocks: w.Blocks}
 		if w.File != nil {
-			m.FilePath = filePathOf(w.File, w.Attachments)
+			m.FilePath = filePathOf(w.File)
 		}
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
 }
 
-// filePathOf is the download path of a message's file: the attachment's title_link when it
-// is a valid /file-upload/<id>/<name> path, else one built from the file's id and name; ""
-// when neither is valid.
-func filePathOf(f *WebhookFile, attachments []json.RawMessage) string {
-	for _, raw := range attachments {
-		var a struct {
-			TitleLink string `json:"title_link"`
-		}
-		if json.Unmarshal(raw, &a) == nil && a.TitleLink != "" {
-			if _, _, err := ParseFileUploadPath(a.TitleLink); err == nil {
-				return a.TitleLink
-			}
-		}
-	}
+// filePathOf is the download path of a message's file, built from the file's own id and
+// name only (never from an attachment's title_link or publicFilePath, which a message's
+// author controls): "" when they are not plain.
+func filePathOf(f *WebhookFile) string {
 	p, err := FileUploadPath(f.ID, f.Name)
 	if err != nil {
 		return ""

@@ -87,12 +87,13 @@ pg_stop() {
   [[ -f "$dir/PG_VERSION" ]] && as_pg "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# temporal_start DBFILE PORT UIPORT(0 = headless) LOGFILE: start the dev server in the
-# background with the latency flags of specs/temporal-go.md §6.4, wait until healthy, and
-# create the search attributes (flags are ignored for an existing DB file, so always run
-# the idempotent create). Sets TEMPORAL_PID (the server stays a child of the calling shell).
+# temporal_start DBFILE PORT UIPORT(0 = headless) LOGFILE [CODEC_ENDPOINT]: start the dev
+# server in the background with the latency flags of specs/temporal-go.md §6.4, wait until
+# healthy, and create the search attributes (flags are ignored for an existing DB file, so
+# always run the idempotent create). With CODEC_ENDPOINT the UI decrypts payloads through
+# it. Sets TEMPORAL_PID (the server stays a child of the calling shell).
 temporal_start() {
-  local dbfile=$1 port=$2 uiport=$3 logfile=$4
+  local dbfile=$1 port=$2 uiport=$3 logfile=$4 codec=${5:-}
   mkdir -p "$(dirname "$dbfile")"
   local args=(server start-dev --db-filename "$dbfile" --ip 127.0.0.1 --port "$port"
     --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
@@ -103,6 +104,7 @@ temporal_start() {
     --dynamic-config-value system.forceSearchAttributesCacheRefreshOnRead=true
     --log-level warn)
   if [[ "$uiport" == 0 ]]; then args+=(--headless); else args+=(--ui-port "$uiport"); fi
+  if [[ -n "$codec" ]]; then args+=(--ui-codec-endpoint "$codec"); fi
   "$TEMPORAL" "${args[@]}" >"$logfile" 2>&1 &
   TEMPORAL_PID=$!
   local pid=$TEMPORAL_PID
@@ -119,8 +121,37 @@ temporal_start() {
   done
 }
 
+# vulncheck runs govulncheck on the module, offline but for the Go module proxy: the Go
+# vulnerability database is the module golang.org/x/vulndb (its data/osv holds every
+# report), and that module's indexdb command writes the database layout govulncheck reads
+# (file://). The newest database the proxy has is used unless VULNDB_VERSION pins one; the
+# built database is kept under .data/vulndb/<version>. The standard library scanned is the
+# toolchain go.mod pins (the one the images are built with), fetched through the proxy
+# once. Any vulnerability reachable from our code fails the run.
+GOVULNCHECK_VERSION=v1.9.0
+vulncheck() {
+  local version dir src toolchain
+  version=${VULNDB_VERSION:-$(go list -m -f '{{.Version}}' golang.org/x/vulndb@latest)} \
+    || die "cannot reach the Go module proxy for golang.org/x/vulndb (set VULNDB_VERSION to a cached version)"
+  dir="$ROOT/.data/vulndb/$version"
+  if [[ ! -f "$dir/index/db.json" ]]; then
+    log "Building the vulnerability database golang.org/x/vulndb@$version into .data/vulndb/"
+    src=$(go mod download -json "golang.org/x/vulndb@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -d "$src/data/osv" ]] || die "golang.org/x/vulndb@$version has no data/osv"
+    rm -rf "$dir.tmp" && mkdir -p "$(dirname "$dir")"
+    GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$src/data/osv" -out "$dir.tmp"
+    mv "$dir.tmp" "$dir"
+  fi
+  toolchain=$(sed -n 's/^toolchain //p' "$ROOT/go.mod")
+  log "govulncheck $GOVULNCHECK_VERSION (database golang.org/x/vulndb@$version, standard library of ${toolchain:-$(go env GOVERSION)})"
+  (cd "$ROOT" && GOTOOLCHAIN=${toolchain:-local} go run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" -db "file://$dir" ./...)
+}
+
 # random_secret prints 32 random bytes, base64.
 random_secret() { head -c 32 /dev/urandom | base64 | tr -d '\n'; }
+
+# random_hex prints 32 random bytes in hex (64 characters: safe in URLs, paths and .env).
+random_hex() { head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 # wait_http URL: wait until URL answers 2xx.
 wait_http() {

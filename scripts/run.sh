@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 # Refuse to start over another stack (ports would clash and half the processes would exit).
-for port in 7233 8080 9091 9092; do
+for port in 7233 8080 9081 9091 9092; do
   if (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     die "port $port is already in use (another make run?); stop it first"
   fi
@@ -34,15 +34,16 @@ if [[ ! -f "$DATA/secrets.env" ]]; then
   umask 077
   cat >"$DATA/secrets.env" <<SECRETS
 TOKEN_ENCRYPTION_KEY=$(random_secret)
-SANDBOX_META_APP_SECRET=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
-SANDBOX_META_VERIFY_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
-SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
-SANDBOX_ROCKETCHAT_AUTH_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
-SANDBOX_ROCKETCHAT_COMMAND_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)
-SANDBOX_PAGE_TOKEN=EAAG$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 40)
-ADMIN_API_TOKEN=$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 32)
+SANDBOX_PAGE_TOKEN=EAAG$(random_hex)
+ADMIN_API_TOKEN=$(random_hex)
 SECRETS
 fi
+# Added since the first version of secrets.env: appended once, kept afterwards. Every secret
+# the bridge compares is at least 32 bytes (it refuses shorter ones); random_hex gives 64.
+for v in SANDBOX_META_APP_SECRET SANDBOX_META_VERIFY_TOKEN SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN \
+         SANDBOX_ROCKETCHAT_AUTH_TOKEN SANDBOX_ROCKETCHAT_COMMAND_TOKEN CODEC_AUTH_TOKEN; do
+  grep -q "^$v=.\{32,\}" "$DATA/secrets.env" || echo "$v=$(random_hex)" >>"$DATA/secrets.env"
+done
 set -a; source "$DATA/secrets.env"; set +a
 [[ -f "$ROOT/.env" ]] && { set -a; source "$ROOT/.env"; set +a; }
 
@@ -50,8 +51,10 @@ PG_PORT=${PG_PORT:-55432}
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:$PG_PORT/igdirect?sslmode=disable}
 export TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-127.0.0.1:7233}
 export INGRESS_ADDR=${INGRESS_ADDR:-:8080}
+export ADMIN_ADDR=${ADMIN_ADDR:-127.0.0.1:9081}
 export PUBLIC_URL=${PUBLIC_URL:-http://localhost:8080}
 INGRESS_LOCAL=http://127.0.0.1:${INGRESS_ADDR##*:}
+ADMIN_LOCAL=http://127.0.0.1:${ADMIN_ADDR##*:}
 
 log "Building"
 go build -o "$BIN/" ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox
@@ -62,7 +65,8 @@ if [[ "$DATABASE_URL" == *"127.0.0.1:$PG_PORT"* ]]; then
 fi
 if [[ "$TEMPORAL_ADDRESS" == "127.0.0.1:7233" ]]; then
   log "Starting Temporal dev server (UI http://localhost:8233)"
-  temporal_start "$DATA/temporal/dev.db" 7233 8233 "$DATA/logs/temporal.log"
+  # The UI decrypts payloads through ingress's codec endpoint (admin listener).
+  temporal_start "$DATA/temporal/dev.db" 7233 8233 "$DATA/logs/temporal.log" "$ADMIN_LOCAL/codec/$CODEC_AUTH_TOKEN"
   PIDS+=("$TEMPORAL_PID")
 fi
 
@@ -72,10 +76,11 @@ if [[ -z "${ROCKETCHAT_URL:-}" && -z "${META_APP_SECRET:-}" ]]; then
   export META_APP_ID=910000000000001
   export META_APP_SECRET=$SANDBOX_META_APP_SECRET META_VERIFY_TOKEN=$SANDBOX_META_VERIFY_TOKEN
   export META_GRAPH_URL=http://127.0.0.1:9091 META_DIALOG_URL=http://127.0.0.1:9091
+  # The sandbox's CDN serves customer media over plain HTTP on loopback (tests and make run only).
+  export MEDIA_FETCH_TEST_ORIGINS=http://127.0.0.1:9091
   export ROCKETCHAT_URL=http://127.0.0.1:9092 ROCKETCHAT_USER_ID=bridge-bot
   export ROCKETCHAT_AUTH_TOKEN=$SANDBOX_ROCKETCHAT_AUTH_TOKEN ROCKETCHAT_WEBHOOK_TOKEN=$SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN
-  # An older .data/secrets.env may lack the command token: make one for this run.
-  export ROCKETCHAT_COMMAND_TOKEN=${SANDBOX_ROCKETCHAT_COMMAND_TOKEN:-$(random_secret | tr -dc 'a-zA-Z0-9' | head -c 24)}
+  export ROCKETCHAT_COMMAND_TOKEN=$SANDBOX_ROCKETCHAT_COMMAND_TOKEN
   log "No Rocket.Chat / Meta credentials set: starting the sandbox emulators"
   SANDBOX_META_ADDR=127.0.0.1:9091 SANDBOX_RC_ADDR=127.0.0.1:9092 \
     SANDBOX_INSTAGRAM_WEBHOOK=$INGRESS_LOCAL/webhooks/instagram \
@@ -93,7 +98,7 @@ PIDS+=($!)
 wait_http "$INGRESS_LOCAL/healthz"
 
 if $SANDBOX; then
-  curl -fsS -X PUT "$INGRESS_LOCAL/admin/api/pages/102030405060708" \
+  curl -fsS -X PUT "$ADMIN_LOCAL/admin/api/pages/102030405060708" \
     -H "Authorization: Bearer $ADMIN_API_TOKEN" -H 'Content-Type: application/json' \
     -d "{\"ig_account_id\":\"17841400000000001\",\"ig_username\":\"casaazul.store\",\"name\":\"Casa Azul Store\",\"access_token\":\"$SANDBOX_PAGE_TOKEN\",\"department\":\"Instagram\"}" >/dev/null
 fi
@@ -103,7 +108,8 @@ cat <<MSG
   Instagram Direct for Rocket.Chat is running.
 
   Temporal UI        http://localhost:8233  (conversations: workflow IDs instagram:<account>:<user>)
-  Ingress            $PUBLIC_URL  (webhooks: /webhooks/instagram, /webhooks/rocketchat; /readyz)
+  Ingress            $PUBLIC_URL  (webhooks: /webhooks/instagram, /webhooks/rocketchat)
+  Ingress (internal) $ADMIN_LOCAL  (admin API, /metrics, /readyz, payload codec for the UI)
   Logs               .data/logs/
 MSG
 if $SANDBOX; then

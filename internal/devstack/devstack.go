@@ -53,11 +53,13 @@ import (
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/sandbox/meta"
 	"github.com/igdirect/bridge/sandbox/rocketchat"
 	"github.com/igdirect/bridge/workflows"
@@ -155,13 +157,17 @@ type Stack struct {
 	rcHTTP   *httptest.Server
 
 	ingressURL   string
+	adminURL     string // ingress's internal listener (ADMIN_ADDR)
 	adminToken   string
 	commandToken string
 	webhookToken string
 	appSecret    string
 	botToken     string
 	visitorKey   []byte
-	env          []string
+	// dc and fc encrypt and decrypt payloads as the product's processes do.
+	dc  converter.DataConverter
+	fc  converter.FailureConverter
+	env []string
 }
 
 type proc struct {
@@ -219,20 +225,28 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.tPort, err = FreePort(); err != nil {
 		return nil, err
 	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	if s.dc, s.fc, err = temporalx.Converters(&config.Config{
+		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(key))}); err != nil {
+		return nil, err
+	}
 	if err = s.StartTemporal(); err != nil {
 		return nil, err
 	}
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	s.visitorKey = config.DeriveKey(key, "visitor-token")
-	s.appSecret, s.webhookToken, s.botToken = RandomString(32), RandomString(24), RandomString(32)
-	s.adminToken, s.commandToken = RandomString(32), RandomString(24)
+	s.appSecret, s.webhookToken, s.botToken = RandomString(32), RandomString(32), RandomString(32)
+	s.adminToken, s.commandToken = RandomString(32), RandomString(32)
 	ingressPort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	s.ingressURL = fmt.Sprintf("http://127.0.0.1:%d", ingressPort)
+	adminPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s.adminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 
 	mo := meta.Options{AppSecret: s.appSecret, WebhookURL: s.ingressURL + "/webhooks/instagram"}
 	if opts.MetaOptions != nil {
@@ -269,12 +283,14 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"TEMPORAL_NAMESPACE=default",
 		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
 		fmt.Sprintf("INGRESS_ADDR=127.0.0.1:%d", ingressPort),
+		fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", adminPort),
 		"PUBLIC_URL=" + s.ingressURL,
 		"ROCKETCHAT_URL=" + s.rcHTTP.URL, "ROCKETCHAT_USER_ID=" + BotUserID, "ROCKETCHAT_AUTH_TOKEN=" + s.botToken,
 		"ROCKETCHAT_WEBHOOK_TOKEN=" + s.webhookToken,
 		"ROCKETCHAT_COMMAND_TOKEN=" + s.commandToken,
-		"META_APP_ID=910000000000001", "META_APP_SECRET=" + s.appSecret, "META_VERIFY_TOKEN=devstack-verify-token",
+		"META_APP_ID=910000000000001", "META_APP_SECRET=" + s.appSecret, "META_VERIFY_TOKEN=devstack-verify-token-0123456789abcdef",
 		"META_GRAPH_URL=" + s.metaHTTP.URL, "META_DIALOG_URL=" + s.metaHTTP.URL,
+		"MEDIA_FETCH_TEST_ORIGINS=" + s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN=" + s.adminToken,
 	}, opts.Env)
@@ -328,7 +344,7 @@ func (s *Stack) StartTemporal() error {
 	addr := fmt.Sprintf("127.0.0.1:%d", s.tPort)
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 		ExistingPath:     s.opts.TemporalCLI,
-		ClientOptions:    &client.Options{HostPort: addr},
+		ClientOptions:    &client.Options{HostPort: addr, DataConverter: s.dc, FailureConverter: s.fc},
 		DBFilename:       s.temporalDB,
 		SearchAttributes: sa,
 		LogLevel:         "warn",
@@ -530,6 +546,7 @@ func (s *Stack) RC() *rocketchat.Server  { return s.rc }
 func (s *Stack) MetaURL() string         { return s.metaHTTP.URL }
 func (s *Stack) RocketChatURL() string   { return s.rcHTTP.URL }
 func (s *Stack) IngressURL() string      { return s.ingressURL }
+func (s *Stack) AdminURL() string        { return s.adminURL }
 func (s *Stack) AdminToken() string      { return s.adminToken }
 func (s *Stack) CommandToken() string    { return s.commandToken }
 func (s *Stack) WebhookToken() string    { return s.webhookToken }
@@ -573,7 +590,7 @@ func (s *Stack) ConnectPage() error {
 
 // Admin calls the admin API and returns the status and body.
 func (s *Stack) Admin(method, path, body string) (int, string, error) {
-	req, err := http.NewRequest(method, s.ingressURL+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
