@@ -9,10 +9,22 @@
 # (CGO off) and run on distroless/static as uid 65532 (nonroot): no shell, no package
 # manager; CA certificates and tzdata are in the base image (the clients call HTTPS APIs).
 
-ARG GO_VERSION=1.26
+# The Go toolchain is the patch release of go.mod's toolchain line (deploy/ tests keep the
+# two equal): security fixes of the standard library arrive in patch releases.
+#
+# Image digests: these are tags, not yet digests. Tags can be moved; production builds
+# should name both images by digest (name:tag@sha256:…). The digests could not be read
+# when this was written (no container registry is reachable from the machine it was
+# written on), and an invented one would be worse than none. Get them with
+#   docker buildx imagetools inspect golang:1.26.11
+#   docker buildx imagetools inspect gcr.io/distroless/static:nonroot
+# and build with --build-arg GO_IMAGE=golang:1.26.11@sha256:<digest>
+#              --build-arg RUNTIME_IMAGE=gcr.io/distroless/static:nonroot@sha256:<digest>
+ARG GO_VERSION=1.26.11
+ARG GO_IMAGE=golang:${GO_VERSION}
 ARG RUNTIME_IMAGE=gcr.io/distroless/static:nonroot
 
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 ARG TARGETOS
 ARG TARGETARCH
 WORKDIR /src

@@ -4,7 +4,8 @@
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
 #   make test-cluster  the end-to-end tests on the production topology
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
-.PHONY: run run-cluster test test-cluster test-faults bench build vet fmt clean
+
+.PHONY: run run-cluster test test-cluster test-faults bench build vet vulncheck fmt clean record-histories
 
 run:
 	@bash scripts/run.sh
@@ -28,11 +29,24 @@ test-faults:
 bench:
 	@bash scripts/bench.sh
 
+# Records the conversation histories the replay test replays (workflows/testdata): run after
+# a change to the workflow that running conversations must survive, and commit the files.
+record-histories:
+	@rm -f workflows/testdata/*.json
+	@RECORD_HISTORIES=$(CURDIR)/workflows/testdata GOTESTFLAGS="-run $(RECORDED_TESTS) -v" bash scripts/test.sh
+
+RECORDED_TESTS = 'TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)'
+
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox
 
 vet:
 	go vet ./...
+
+# Known vulnerabilities (also part of make test): govulncheck with the Go vulnerability
+# database from the module proxy (scripts/lib.sh).
+vulncheck:
+	@bash -c 'source scripts/lib.sh && vulncheck'
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -21,6 +20,7 @@ import (
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/store"
@@ -36,8 +36,8 @@ type Activities struct {
 	// Tunables from the worker's configuration, handed to workflows by LoadSettings.
 	Settings workflows.Settings
 	Log      *slog.Logger
-	// HTTP fetches customer media from Meta's CDN (nil: a default client).
-	HTTP *http.Client
+	// CDN fetches customer media from Meta's CDN, and only from there (package cdnfetch).
+	CDN *cdnfetch.Fetcher
 	// PublicURL and MediaKey make the signed URLs Meta fetches agents' files from.
 	PublicURL string
 	MediaKey  []byte
@@ -45,8 +45,9 @@ type Activities struct {
 	Metrics *metrics.Registry
 	// SetupChannel is where the bot asks admins to re-authorize an account (no '#').
 	SetupChannel string
-	// ReauthRetry is how often a send waiting for re-authorization is tried again.
-	ReauthRetry time.Duration
+	// ProfileTimeout bounds the Instagram profile lookup of a visitor registration: the
+	// profile is a nicety, the customer's message must not wait for a slow Graph API.
+	ProfileTimeout time.Duration
 
 	limiters sendLimiters
 }
@@ -77,44 +78,40 @@ func (a *Activities) sendResult(account string, err error) {
 // Register registers every activity under the name the workflows use.
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	for name, fn := range map[string]any{
-		workflows.ActivityLoadSettings:    a.LoadSettings,
-		workflows.ActivityRegisterVisitor: a.RegisterVisitor,
-		workflows.ActivityOpenRoom:        a.OpenRoom,
-		workflows.ActivityPostToRoom:      a.PostToRoom,
-		workflows.ActivitySendAutomated:   a.SendAutomated,
-		workflows.ActivitySendToInstagram: a.SendToInstagram,
-		workflows.ActivityPostNote:        a.PostNote,
-		workflows.ActivityPassBack:        a.PassThreadControlBack,
+		workflows.ActivityLoadConversation: a.LoadConversation,
+		workflows.ActivitySaveConversation: a.SaveConversation,
+		workflows.ActivityRegisterVisitor:  a.RegisterVisitor,
+		workflows.ActivityOpenRoom:         a.OpenRoom,
+		workflows.ActivityPostToRoom:       a.PostToRoom,
+		workflows.ActivityUploadToRoom:     a.UploadToRoom,
+		workflows.ActivitySyncReplies:      a.SyncReplies,
+		workflows.ActivitySendAutomated:    a.SendAutomated,
+		workflows.ActivityPostNote:         a.PostNote,
+		workflows.ActivityPassBack:         a.PassThreadControlBack,
+		workflows.ActivityNotifyAdmins:     a.NotifyAdmins,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
-}
-
-// LoadSettings returns the conversation tunables and the current application settings the
-// workflow decides on (run as a local activity).
-func (a *Activities) LoadSettings(ctx context.Context) (workflows.Settings, error) {
-	s := a.Settings
-	app, err := a.appSettings(ctx)
-	if err != nil {
-		return workflows.Settings{}, err
-	}
-	s.UnsendAction = app.UnsendAction
-	return s, nil
 }
 
 func (a *Activities) visitorToken(page, igsid string) string {
 	return identity.VisitorToken(a.VisitorKey, page, igsid)
 }
 
-// pageToken reads the page's token; a page that is not connected (yet) is a retryable
-// error, so the conversation keeps its messages until an admin connects the page.
+// pageToken reads the page's token. A page that is not connected is a final answer
+// (ErrPageNotConnected): the conversation blocks, tells the admins and waits for them, rather
+// than retrying.
 func (a *Activities) pageToken(ctx context.Context, account string) (pageID, token string, err error) {
 	pageID, token, err = a.Store.PageToken(ctx, account)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", "", temporal.NewApplicationError(
-			fmt.Sprintf("Instagram account %s is not connected (no page token stored)", account), workflows.ErrPageNotConnected)
+		return "", "", notConnected(account)
 	}
 	return pageID, token, err
+}
+
+func notConnected(account string) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("Instagram account %s is not connected (no page token stored)", account), workflows.ErrPageNotConnected, nil)
 }
 
 // rcError maps a Rocket.Chat client error to an activity error: rate limits retry after

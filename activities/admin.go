@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
@@ -25,6 +26,9 @@ type Admin struct {
 	PublicURL string
 	// SetupChannel is the Rocket.Chat channel name (without '#') for the bot's messages.
 	SetupChannel string
+	// Keys derive OAuth states from the workflow's references (current key for new states,
+	// any key for states made before a rotation).
+	Keys *keys.Ring
 }
 
 // Register registers every administration activity under the name the workflows use.
@@ -50,6 +54,13 @@ func (a *Admin) Register(r worker.ActivityRegistry) {
 func (a *Admin) PostSetupMessage(ctx context.Context, m workflows.SetupMessage) error {
 	var atts []rocketchat.PostAttachment
 	for _, at := range m.Attachments {
+		if at.ButtonAuthorization != nil {
+			u, err := a.authorizationURL(*at.ButtonAuthorization)
+			if err != nil {
+				return err
+			}
+			at.ButtonURL = u
+		}
 		pa := rocketchat.PostAttachment{Title: at.Title, TitleLink: at.ButtonURL, Text: at.Text, Color: at.Color}
 		if at.ButtonURL != "" {
 			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, URL: at.ButtonURL}}

@@ -3,30 +3,56 @@ package activities
 import (
 	"context"
 	"errors"
-	"net/url"
 	"time"
 
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
 // Activities of the OAuth authorization (instagram-messaging.md §8.1). Secrets stay here
-// and in the store: the code and the user token are read and written by state, and the
-// workflow only ever sees page IDs and usernames.
+// and in the store: the state is derived from the workflow's reference, the code and the
+// user token are read and written by state, and the workflow only ever sees the
+// reference, page IDs and usernames.
 
-// CreateOAuthState stores the workflow's single-use state and returns the link an admin
-// opens to start the dialog.
+// CreateOAuthState derives the state of the workflow's reference with the current
+// OAuth-state key, stores it single-use and answers which key it used.
 func (a *Admin) CreateOAuthState(ctx context.Context, in workflows.CreateOAuthStateInput) (workflows.AuthorizationLink, error) {
-	exp, err := a.Store.CreateOAuthState(ctx, in.State, in.WorkflowID, in.TTL)
+	if !identity.ValidOAuthRef(in.Ref) {
+		return workflows.AuthorizationLink{}, temporal.NewNonRetryableApplicationError("malformed OAuth state reference", workflows.ErrOAuthRejected, nil)
+	}
+	m := a.Keys.Current()
+	ref := workflows.OAuthStateRef{Ref: in.Ref, KeyID: m.IDString()}
+	exp, err := a.Store.CreateOAuthState(ctx, identity.OAuthState(m.Key(keys.OAuthState), in.Ref), in.WorkflowID, in.TTL)
 	if err != nil {
 		return workflows.AuthorizationLink{}, err
 	}
-	link := a.PublicURL + workflows.OAuthStartPath + "?" + url.Values{"state": {in.State}}.Encode()
-	return workflows.AuthorizationLink{URL: link, ExpiresAt: exp}, nil
+	return workflows.AuthorizationLink{OAuthStateRef: ref, ExpiresAt: exp}, nil
+}
+
+// state derives the state a reference names. A reference that is malformed or names a key
+// that is not configured is refused for good.
+func (a *Admin) state(ref workflows.OAuthStateRef) (string, error) {
+	m, ok := a.Keys.ByIDString(ref.KeyID)
+	if !ok || !identity.ValidOAuthRef(ref.Ref) {
+		return "", temporal.NewNonRetryableApplicationError("unknown or malformed OAuth state reference (was TOKEN_ENCRYPTION_KEY rotated without keeping the old key?)",
+			workflows.ErrOAuthRejected, nil)
+	}
+	return identity.OAuthState(m.Key(keys.OAuthState), ref.Ref), nil
+}
+
+// authorizationURL is the link that starts the authorization of a reference.
+func (a *Admin) authorizationURL(ref workflows.OAuthStateRef) (string, error) {
+	state, err := a.state(ref)
+	if err != nil {
+		return "", err
+	}
+	return identity.OAuthStartURL(a.PublicURL+workflows.OAuthStartPath, state), nil
 }
 
 // redirectURI is the OAuth redirect URI; the code exchange must repeat the dialog's byte
@@ -37,9 +63,13 @@ func (a *Admin) redirectURI() string { return a.PublicURL + workflows.OAuthCallb
 // storing each as soon as it exists. A code works once, so a retry after a lost answer must
 // not exchange it again: it continues from whichever token is already stored.
 func (a *Admin) ExchangeOAuthCode(ctx context.Context, ref workflows.OAuthStateRef) (workflows.ExchangeResult, error) {
-	token, longLived, err := a.Store.UserTokenForState(ctx, ref.State)
+	state, err := a.state(ref)
+	if err != nil {
+		return workflows.ExchangeResult{}, err
+	}
+	token, longLived, err := a.Store.UserTokenForState(ctx, state)
 	if errors.Is(err, store.ErrNotFound) {
-		code, cerr := a.Store.OAuthCode(ctx, ref.State)
+		code, cerr := a.Store.OAuthCode(ctx, state)
 		if errors.Is(cerr, store.ErrNotFound) {
 			return workflows.ExchangeResult{}, temporal.NewNonRetryableApplicationError(
 				"no authorization code is stored for this authorization", workflows.ErrOAuthRejected, nil)
@@ -51,7 +81,7 @@ func (a *Admin) ExchangeOAuthCode(ctx context.Context, ref workflows.OAuthStateR
 		if xerr != nil {
 			return workflows.ExchangeResult{}, adminGraphError(xerr, workflows.ErrOAuthRejected)
 		}
-		if err := a.Store.SaveUserToken(ctx, ref.State, t.AccessToken, false, t.ExpiresIn); err != nil {
+		if err := a.Store.SaveUserToken(ctx, state, t.AccessToken, false, t.ExpiresIn); err != nil {
 			return workflows.ExchangeResult{}, err
 		}
 		token = t.AccessToken
@@ -68,7 +98,7 @@ func (a *Admin) ExchangeOAuthCode(ctx context.Context, ref workflows.OAuthStateR
 	if err != nil {
 		return workflows.ExchangeResult{}, adminGraphError(err, workflows.ErrOAuthRejected)
 	}
-	if err := a.Store.SaveUserToken(ctx, ref.State, lt.AccessToken, true, lt.ExpiresIn); err != nil {
+	if err := a.Store.SaveUserToken(ctx, state, lt.AccessToken, true, lt.ExpiresIn); err != nil {
 		return workflows.ExchangeResult{}, err
 	}
 	var res workflows.ExchangeResult
@@ -83,7 +113,11 @@ func (a *Admin) ExchangeOAuthCode(ctx context.Context, ref workflows.OAuthStateR
 // token sealed. Storing is an upsert that keeps a page's configuration, so authorizing
 // again (e.g. after a token expired) reconnects without losing settings.
 func (a *Admin) ConnectAuthorizedPages(ctx context.Context, ref workflows.OAuthStateRef) (workflows.ConnectPagesResult, error) {
-	userToken, _, err := a.Store.UserTokenForState(ctx, ref.State)
+	state, err := a.state(ref)
+	if err != nil {
+		return workflows.ConnectPagesResult{}, err
+	}
+	userToken, _, err := a.Store.UserTokenForState(ctx, state)
 	if errors.Is(err, store.ErrNotFound) {
 		return workflows.ConnectPagesResult{}, temporal.NewNonRetryableApplicationError(
 			"no user token is stored for this authorization", workflows.ErrOAuthRejected, nil)

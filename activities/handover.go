@@ -14,16 +14,16 @@ import (
 // takeControl runs the handover_action setting before a reply to a thread another app owns
 // (spec instagram §6): take thread control, or ask the owner for it. A refusal is not final
 // by itself: the send that follows tells whether we may write.
-func (a *Activities) takeControl(ctx context.Context, pageID, token string, in workflows.SendInput, s appsettings.Settings) {
-	if !in.OtherAppOwns {
+func (a *Activities) takeControl(ctx context.Context, pageID, token, igsid string, otherAppOwns bool, s appsettings.Settings) {
+	if !otherAppOwns {
 		return
 	}
 	var err error
 	switch s.HandoverAction {
 	case "take":
-		err = a.IG.TakeThreadControl(ctx, pageID, token, in.IGSID, s.HandoverMetadata)
+		err = a.IG.TakeThreadControl(ctx, pageID, token, igsid, s.HandoverMetadata)
 	case "request":
-		err = a.IG.RequestThreadControl(ctx, pageID, token, in.IGSID, s.HandoverMetadata)
+		err = a.IG.RequestThreadControl(ctx, pageID, token, igsid, s.HandoverMetadata)
 	default:
 		return
 	}

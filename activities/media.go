@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/igdirect/bridge/appsettings"
-	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/mediaurl"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -32,79 +32,168 @@ const cdnAttempts = 3
 // lifetime is enough; an hour covers its retries.
 const mediaURLLifetime = time.Hour
 
-// uploadMedia copies the customer's media from Meta's CDN into the room. What the settings
-// refuse, what is too large, and what Meta no longer serves (CDN links expire) is posted as
-// a message saying what it was, why it is not shown, and the link.
-func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
-	fallback := func(why string) error {
-		_, err := a.RC.SendMessage(ctx, token, in.RoomID, roomMessageID(it.MID), it.Text+"\n_(not shown here: "+why+")_")
-		return err
+// UploadToRoom copies one customer media item from Meta's CDN into the room, exactly once:
+// an upload has no idempotency key, so it runs under a delivery intent, and an earlier
+// attempt whose outcome is unknown (the worker died, the activity timed out) is settled by
+// looking for the file in the room (its name derives from the Instagram mid) before
+// uploading again. What the settings refuse, what is too large, and what Meta no longer
+// serves is posted as a message saying what it was, why it is not shown, and the link.
+func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput) (workflows.PostToRoomResult, error) {
+	defer keepAlive(ctx)()
+	token := a.visitorToken(in.PageID, in.IGSID)
+	key := "upload:" + in.Item.MID
+	for attempt := 0; attempt < 2; attempt++ {
+		d, err := a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {
+			return a.uploadMedia(ctx, token, in)
+		})
+		switch {
+		case rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) || isForbidden(err):
+			return workflows.PostToRoomResult{RoomClosed: true}, nil
+		case err != nil:
+			return workflows.PostToRoomResult{}, rcError(err)
+		case !d.unknown:
+			a.delivered("to_rocketchat", workflows.ItemUpload)
+			return workflows.PostToRoomResult{Posted: 1}, nil
+		}
+		id, found, err := a.findUpload(ctx, token, in.RoomID, mediaBaseName(in.Item.MID))
+		if err != nil {
+			return workflows.PostToRoomResult{}, rcError(err)
+		}
+		if a.Metrics != nil {
+			a.Metrics.UnknownOutcomes.WithLabelValues(map[bool]string{true: "upload_found", false: "upload_again"}[found]).Inc()
+		}
+		// Found: done as that message; not there: not delivered, upload again.
+		if err := a.Store.FinishIntent(ctx, key, found, id); err != nil {
+			return workflows.PostToRoomResult{}, err
+		}
+		if found {
+			return workflows.PostToRoomResult{Posted: 1}, nil
+		}
+	}
+	return workflows.PostToRoomResult{}, errors.New("upload outcome could not be settled")
+}
+
+// findUpload looks for the visitor's file named base.* among the room's newest messages.
+func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (string, bool, error) {
+	msgs, err := a.RC.History(ctx, token, rid, time.Time{}, historyPage)
+	if err != nil {
+		return "", false, err
+	}
+	for _, m := range msgs {
+		if m.File != nil && m.Token == token && strings.TrimSuffix(m.File.Name, path.Ext(m.File.Name)) == base {
+			return m.ID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// uploadMedia copies the media into the room, streaming it (cdnfetch: Meta's hosts only,
+// public addresses only, size and rate limits, no copy in memory); it returns the room
+// message's id.
+func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows.UploadInput) (string, error) {
+	it := in.Item
+	fallback := func(why string) (string, error) {
+		id := roomMessageID(it.MID)
+		_, err := a.RC.SendMessage(ctx, token, in.RoomID, id, it.Text+"\n_(not shown here: "+safetext.Neutralize(why)+")_")
+		return id, err
 	}
 	settings, err := a.appSettings(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !settings.FileUploadEnabled {
 		return fallback("file sharing is turned off")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, it.URL, nil)
-	if err != nil {
-		return fallback("the link is not valid")
-	}
 	// Network and server errors are retried a few times, then the link is shown instead:
 	// media must never hold up the conversation.
-	retryable := func(err error) error {
+	retryable := func(err error) (string, error) {
 		if activity.GetInfo(ctx).Attempt >= cdnAttempts {
 			activity.GetLogger(ctx).Warn("Meta's CDN unreachable; posting the link instead", "error", err)
 			return fallback("Meta's CDN could not be reached")
 		}
-		return err
+		return "", err
 	}
-	resp, err := a.httpClient().Do(req)
-	if err != nil {
+	tooLarge := "larger than the " + humanBytes(settings.MaxUploadBytes) + " limit"
+	media, err := a.CDN.Fetch(ctx, it.URL, settings.MaxUploadBytes)
+	var status *cdnfetch.StatusError
+	switch {
+	case errors.Is(err, cdnfetch.ErrRefused):
+		activity.GetLogger(ctx).Warn("Media URL refused", "error", err)
+		return fallback("the link does not point to Meta's media servers")
+	case errors.Is(err, cdnfetch.ErrTooLarge):
+		return fallback(tooLarge)
+	case errors.Is(err, cdnfetch.ErrType):
+		return fallback("Meta did not serve it as a media type that can be shown")
+	case errors.As(err, &status) && (status.Code == http.StatusForbidden || status.Code == http.StatusNotFound || status.Code == http.StatusGone):
+		return fallback("the link has expired or the media was deleted")
+	case errors.As(err, &status) && status.Code >= 500:
+		return retryable(err)
+	case errors.As(err, &status):
+		return fallback(fmt.Sprintf("Meta answered HTTP %d", status.Code))
+	case err != nil:
 		return retryable(fmt.Errorf("fetch media from Meta's CDN: %w", err))
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
-		return fallback("the link has expired or the media was deleted")
-	case resp.StatusCode >= 500:
-		return retryable(fmt.Errorf("fetch media from Meta's CDN: HTTP %d", resp.StatusCode))
-	case resp.StatusCode != http.StatusOK:
-		return fallback(fmt.Sprintf("Meta answered HTTP %d", resp.StatusCode))
+	defer media.Close()
+	if !settings.AcceptsMediaType(media.Type) {
+		return fallback(media.Type + " is not an accepted media type")
 	}
-	ctype := mediaType(resp.Header.Get("Content-Type"))
-	if !settings.AcceptsMediaType(ctype) {
-		return fallback(ctype + " is not an accepted media type")
+	// Streamed from the CDN into the upload. If the CDN side fails midway (over the limit,
+	// too slow), the upload is aborted with it.
+	up, err := a.RC.Upload(ctx, token, in.RoomID, mediaFileName(it.MID, media.Type), media.Type, media, it.Caption)
+	if cerr := media.Err(); cerr != nil {
+		if errors.Is(cerr, cdnfetch.ErrTooLarge) {
+			return fallback(tooLarge)
+		}
+		return retryable(cerr)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, settings.MaxUploadBytes+1))
-	if err != nil {
-		return fmt.Errorf("read media from Meta's CDN: %w", err)
+	if err == nil {
+		return up.MessageID, nil
 	}
-	if int64(len(data)) > settings.MaxUploadBytes {
-		return fallback("larger than the " + humanBytes(settings.MaxUploadBytes) + " limit")
-	}
-	_, err = a.RC.Upload(ctx, token, in.RoomID, fileName(it.URL, ctype), ctype, strings.NewReader(string(data)), it.Caption)
-	if err == nil || rocketchat.IsTransient(err) || rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) {
-		return err
-	}
-	var rcErr *rocketchat.Error
-	if errors.As(err, &rcErr) && rcErr.HTTPStatus == http.StatusForbidden {
-		return err // the room is not open for this visitor any more
+	if rocketchat.IsTransient(err) || rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) || isForbidden(err) {
+		return "", err
 	}
 	return fallback("Rocket.Chat refused the file (" + rcErrorCode(err) + ")")
 }
 
-// sendFile sends an agent's file to Instagram: it checks the settings and Instagram's
-// formats and sizes (spec §4.2), copies the file from Rocket.Chat, stores it for a short
-// time, and gives Meta a signed, expiring URL under PUBLIC_URL to fetch it from.
-func (a *Activities) sendFile(ctx context.Context, pageID, token string, in workflows.SendInput, settings appsettings.Settings, req instagram.SendRequest) (string, error) {
-	f := in.File
+func isForbidden(err error) bool {
+	var rcErr *rocketchat.Error
+	return errors.As(err, &rcErr) && rcErr.HTTPStatus == http.StatusForbidden // the room is not open for this visitor
+}
+
+// mediaBaseName names the uploaded file of a media item after its key, so a file already
+// in the room is recognised.
+func mediaBaseName(mid string) string {
+	sum := sha256.Sum256([]byte(mid))
+	return "instagram-" + hex.EncodeToString(sum[:6])
+}
+
+func mediaFileName(mid, ctype string) string {
+	name := mediaBaseName(mid)
+	if exts, _ := mime.ExtensionsByType(ctype); len(exts) > 0 {
+		return asciiName(name + exts[len(exts)-1])
+	}
+	return name
+}
+
+// agentFile is an agent's file stored for Meta to fetch: its Send API type and signed URL.
+type agentFile struct{ kind, url string }
+
+// prepareAgentFile gets an agent's file ready for Instagram: it checks the settings and
+// Instagram's formats and sizes (spec §4.2), copies the file from Rocket.Chat (only from a
+// validated /file-upload/<id>/<name> path: the bot's credentials go with the download), checks
+// that what came is what the message declared, stores it for a short time, and gives Meta
+// a signed, expiring URL under PUBLIC_URL to fetch it from. why is set when the file cannot
+// go to Instagram.
+func (a *Activities) prepareAgentFile(ctx context.Context, m rocketchat.HistoryMessage, settings appsettings.Settings) (agentFile, string, error) {
+	f := m.File
 	if !settings.FileUploadEnabled {
-		return "", rejected("file sharing is turned off in the settings")
+		return agentFile{}, "file sharing is turned off in the settings", nil
 	}
 	if a.MediaKey == nil || a.PublicURL == "" {
-		return "", rejected("media URLs are not configured (PUBLIC_URL)")
+		return agentFile{}, "media URLs are not configured (PUBLIC_URL)", nil
+	}
+	if m.FilePath == "" {
+		return agentFile{}, "the file's link is not a Rocket.Chat upload (/file-upload/<id>/<name>), so it was not fetched", nil
 	}
 	ctype := mediaType(f.Type)
 	if ctype == "" {
@@ -112,48 +201,43 @@ func (a *Activities) sendFile(ctx context.Context, pageID, token string, in work
 	}
 	kind, limit := instagramMedia(ctype)
 	if kind == "" {
-		return "", rejected(fmt.Sprintf("Instagram does not take %s files (images: PNG, JPEG up to 8 MB; video: MP4, OGG, AVI, MOV, WebM, audio: AAC, M4A, WAV, MP4 and PDF files up to 25 MB)", orUnknown(ctype)))
+		return agentFile{}, fmt.Sprintf("Instagram does not take %s files (images: PNG, JPEG up to 8 MB; video: MP4, OGG, AVI, MOV, WebM, audio: AAC, M4A, WAV, MP4 and PDF files up to 25 MB)", orUnknown(ctype)), nil
+	}
+	if !settings.AcceptsMediaType(ctype) {
+		return agentFile{}, ctype + " is not an accepted media type (accepted_media_types)", nil
 	}
 	limit = min(limit, settings.MaxUploadBytes)
 	if f.Size > limit {
-		return "", rejected(fmt.Sprintf("the file is %s; the limit for %s is %s", humanBytes(f.Size), kind, humanBytes(limit)))
+		return agentFile{}, fmt.Sprintf("the file is %s; the limit for %s is %s", humanBytes(f.Size), kind, humanBytes(limit)), nil
 	}
-	body, _, _, err := a.RC.Download(ctx, f.Path)
-	if err != nil {
-		if rocketchat.IsTransient(err) {
-			return "", err
-		}
-		return "", rejected("the file could not be read from Rocket.Chat: " + rcErrorCode(err))
+	// Download accepts nothing but /file-upload/<id>/<name>, and only the type the file was
+	// declared with.
+	body, _, err := a.RC.Download(ctx, m.FilePath, ctype)
+	switch {
+	case errors.Is(err, rocketchat.ErrBadFilePath):
+		return agentFile{}, "the file's link is not a Rocket.Chat upload (/file-upload/<id>/<name>), so it was not fetched", nil
+	case errors.Is(err, rocketchat.ErrFileTypeMismatch):
+		return agentFile{}, "Rocket.Chat served the file as another type than " + ctype + ", so it was not sent", nil
+	case err != nil && rocketchat.IsTransient(err):
+		return agentFile{}, "", err
+	case err != nil:
+		return agentFile{}, "the file could not be read from Rocket.Chat: " + rcErrorCode(err), nil
 	}
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	body.Close()
 	if err != nil {
-		return "", fmt.Errorf("read file from Rocket.Chat: %w", err)
+		return agentFile{}, "", fmt.Errorf("read file from Rocket.Chat: %w", err)
 	}
 	if int64(len(data)) > limit {
-		return "", rejected(fmt.Sprintf("the file is larger than the %s limit for %s", humanBytes(limit), kind))
+		return agentFile{}, fmt.Sprintf("the file is larger than the %s limit for %s", humanBytes(limit), kind), nil
 	}
-	sum := sha256.Sum256([]byte(in.MessageID + "\x00" + f.Path))
+	sum := sha256.Sum256([]byte(m.ID + "\x00" + m.FilePath))
 	id := hex.EncodeToString(sum[:12])
 	exp := time.Now().Add(mediaURLLifetime)
 	if err := a.Store.PutMedia(ctx, store.Media{ID: id, ContentType: ctype, Filename: asciiName(f.Name), Data: data}, exp); err != nil {
-		return "", err
+		return agentFile{}, "", err
 	}
-	req.Text, req.QuickReplies = "", nil
-	req.Attachment = &instagram.Attachment{Type: kind,
-		URL: a.PublicURL + "/media/" + mediaurl.Sign(a.MediaKey, id, exp) + "/" + url.PathEscape(asciiName(f.Name))}
-	if kind == "video" || kind == "audio" {
-		if err := a.limiters.get(in.PageID, true).Wait(ctx); err != nil {
-			return "", err
-		}
-	}
-	res, err := a.IG.Send(ctx, pageID, token, req)
-	a.sendResult(in.PageID, err)
-	if err != nil {
-		return "", a.sendError(ctx, in.PageID, err)
-	}
-	a.delivered("to_instagram", kind)
-	return res.MessageID, nil
+	return agentFile{kind: kind, url: a.PublicURL + "/media/" + mediaurl.Sign(a.MediaKey, id, exp) + "/" + url.PathEscape(asciiName(f.Name))}, "", nil
 }
 
 // instagramMedia maps a MIME type to the Send API attachment type and its size limit.
@@ -178,22 +262,6 @@ func mediaType(contentType string) string {
 		return strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
 	}
 	return t
-}
-
-// fileName invents a name for media from Meta's CDN, whose URLs carry no file name.
-func fileName(rawURL, ctype string) string {
-	name := "instagram-media"
-	if u, err := url.Parse(rawURL); err == nil {
-		if id := u.Query().Get("asset_id"); id != "" {
-			name = "instagram-" + id
-		} else if b := path.Base(u.Path); b != "" && b != "/" && b != "." {
-			name = strings.TrimSuffix(b, path.Ext(b))
-		}
-	}
-	if exts, _ := mime.ExtensionsByType(ctype); len(exts) > 0 {
-		return asciiName(name + exts[len(exts)-1])
-	}
-	return asciiName(name)
 }
 
 // asciiName keeps file names ASCII: Meta's upload does not take other characters (§4.2).
@@ -228,15 +296,4 @@ func orUnknown(s string) string {
 		return "files of unknown type"
 	}
 	return s
-}
-
-func rejected(msg string) error {
-	return temporal.NewNonRetryableApplicationError(msg, workflows.ErrSendRejected, nil)
-}
-
-func (a *Activities) httpClient() *http.Client {
-	if a.HTTP != nil {
-		return a.HTTP
-	}
-	return &http.Client{Timeout: 60 * time.Second}
 }

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/temporal"
 	"golang.org/x/time/rate"
 
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -20,9 +21,6 @@ import (
 const (
 	textSendsPerSecond  = 300
 	mediaSendsPerSecond = 10
-	// defaultReauthRetry: while a page waits for re-authorization its sends are retried this
-	// often (Activities.ReauthRetry), so they go out soon after `instagram authorize`.
-	defaultReauthRetry = time.Minute
 )
 
 // sendLimiters holds a token bucket per (account, class), so this worker never exceeds
@@ -50,66 +48,110 @@ func (l *sendLimiters) get(account string, media bool) *rate.Limiter {
 	return lim
 }
 
-// sendPage is pageToken for sends: it also refuses — retryably — while the page waits for
-// re-authorization, and waits for a send slot within Meta's limits, honouring the wait Meta
-// announced in its usage headers.
-func (a *Activities) sendPage(ctx context.Context, account string, media bool) (pageID, token string, err error) {
+// errNotConnected: the account has no token (never connected, or removed by uninstall).
+// Replies to its customers are refused with a note, not retried.
+var errNotConnected = errors.New("this Instagram account is no longer connected")
+
+// sendGate opens the way for a send: the page's token, not waiting for re-authorization,
+// not throttled by Meta, and a slot within Meta's per-account limits. A send that must wait
+// gets a Stop instead (the workflow waits as a state, not inside this activity).
+func (a *Activities) sendGate(ctx context.Context, account string, media bool) (pageID, token string, stop *workflows.Stop, err error) {
 	page, err := a.Store.PageByAccount(ctx, account)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", nil, errNotConnected
+	}
 	if err != nil {
-		_, _, err = a.pageToken(ctx, account)
-		return "", "", err
+		return "", "", nil, err
 	}
 	if page.NeedsReauth {
-		return "", "", a.waitingForReauth(account)
+		return "", "", &workflows.Stop{Kind: workflows.StopAuth, Reason: "Meta refused the account's access token"}, nil
 	}
-	pageID, token, err = a.pageToken(ctx, account)
+	pageID, token, err = a.Store.PageToken(ctx, account)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", nil, errNotConnected
+	}
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	for _, id := range []string{account, pageID} {
 		if u, ok := a.IG.LastUsage(id); ok && u.RegainAccessIn > 0 {
-			return "", "", temporal.NewApplicationErrorWithOptions(
-				fmt.Sprintf("Meta throttles account %s for %s more", account, u.RegainAccessIn), "GraphRateLimited",
-				temporal.ApplicationErrorOptions{NextRetryDelay: u.RegainAccessIn})
+			return "", "", &workflows.Stop{Kind: workflows.StopRetry, RetryAfter: u.RegainAccessIn,
+				Reason: fmt.Sprintf("Meta throttles account %s for %s more", account, u.RegainAccessIn)}, nil
 		}
 	}
 	if err := a.limiters.get(account, media).Wait(ctx); err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
-	return pageID, token, nil
+	return pageID, token, nil, nil
 }
 
-func (a *Activities) waitingForReauth(account string) error {
-	retry := a.ReauthRetry
-	if retry <= 0 {
-		retry = defaultReauthRetry
+// sendFailure is what a failed Send API call means for the reply: a Stop (the reply waits:
+// re-authorization, a rate limit or an outage, thread control), or a refusal for good.
+func (a *Activities) sendFailure(ctx context.Context, account string, err error, otherAppOwns bool) (*workflows.Stop, error) {
+	if otherAppOwns && notThreadOwner(err) {
+		return &workflows.Stop{Kind: workflows.StopHeld, Reason: err.Error()}, nil
 	}
-	return temporal.NewApplicationErrorWithOptions(
-		"Instagram account "+account+" needs re-authorization (its token was refused); waiting for `instagram authorize`",
-		workflows.ErrAuthExpired, temporal.ApplicationErrorOptions{NextRetryDelay: retry})
+	switch instagram.Classify(err) {
+	case instagram.AuthExpired:
+		a.flagReauth(ctx, account)
+		return &workflows.Stop{Kind: workflows.StopAuth, Reason: "Meta refused the account's access token (" + err.Error() + ")"}, nil
+	case instagram.RateLimited:
+		stop := &workflows.Stop{Kind: workflows.StopRetry, Reason: "Meta rate limit: " + err.Error()}
+		var e *instagram.Error
+		if errors.As(err, &e) && e.RetryAfter > 0 {
+			stop.RetryAfter = e.RetryAfter
+		}
+		return stop, nil
+	case instagram.Transient:
+		return &workflows.Stop{Kind: workflows.StopRetry, Reason: err.Error()}, nil
+	case instagram.OutsideWindow:
+		return nil, errors.New("outside Instagram's messaging window: " + err.Error())
+	}
+	return nil, err
 }
 
-// sendError maps a Send API failure; an expired or revoked token (Graph 190) marks the page
-// for re-authorization, tells the admins once in the setup channel, and keeps the message
-// waiting instead of dropping it: it is sent once the page is authorized again.
-func (a *Activities) sendError(ctx context.Context, account string, err error) error {
-	if instagram.Classify(err) != instagram.AuthExpired {
-		return graphError(err)
+// flagReauth marks the page as needing re-authorization and tells the admins once in the
+// setup channel; replies wait, and go out once the account is authorized again.
+func (a *Activities) flagReauth(ctx context.Context, account string) {
+	page, first, err := a.Store.FlagNeedsReauth(ctx, account)
+	if err != nil {
+		activity.GetLogger(ctx).Warn("Could not mark the page for re-authorization", "error", err)
+		return
 	}
-	page, first, ferr := a.Store.FlagNeedsReauth(ctx, account)
-	if ferr != nil {
-		return errors.Join(a.waitingForReauth(account), ferr)
+	if !first || a.SetupChannel == "" {
+		return
 	}
-	if first && a.SetupChannel != "" {
-		who := page.PageID
-		if page.IGUsername != "" {
-			who = "@" + page.IGUsername + " (page " + page.PageID + ")"
-		}
-		msg := fmt.Sprintf("⚠️ Instagram account %s needs to be authorized again: Meta no longer accepts its access token. "+
-			"Messages keep arriving and agents' replies wait; they are sent once an admin runs `instagram authorize`.", who)
-		if perr := a.RC.PostMessage(ctx, "#"+a.SetupChannel, msg, nil); perr != nil {
-			activity.GetLogger(ctx).Warn("Re-authorization prompt not posted", "error", perr)
-		}
+	who := page.PageID
+	if page.IGUsername != "" {
+		who = page.IGUsername + " (page " + page.PageID + ")"
 	}
-	return a.waitingForReauth(account)
+	msg := fmt.Sprintf("⚠️ Instagram account %s needs to be authorized again: Meta no longer accepts its access token. "+
+		"Messages keep arriving and agents' replies wait; they are sent once an admin runs `instagram authorize`.", who)
+	if perr := a.RC.PostMessage(ctx, "#"+a.SetupChannel, msg, nil); perr != nil {
+		activity.GetLogger(ctx).Warn("Re-authorization prompt not posted", "error", perr)
+	}
+}
+
+// outcomeUnknown reports a send failure after which Meta may still have delivered the
+// message (spec §10: "A timeout or 5xx after the request was accepted can mean the message
+// was sent"): timeouts, cut connections and server errors; not refusals Meta answered with
+// an error body, and not failures to connect at all.
+func outcomeUnknown(err error) bool {
+	var e *instagram.Error
+	if errors.As(err, &e) {
+		return e.HTTPStatus >= 500 || e.Code == 1 && e.Subcode == 1357046
+	}
+	if instagram.Classify(err) != instagram.Transient {
+		return false
+	}
+	msg := err.Error()
+	return !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "no such host")
+}
+
+// budgetLeft is how long the activity may still run (a local activity's budget is short).
+func budgetLeft(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return time.Hour
 }

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/igdirect/bridge/instagram"
-	"github.com/igdirect/bridge/workflows"
+	"github.com/igdirect/bridge/rocketchat"
 )
 
 // Instagram limits (spec instagram §4.2, trap 20).
@@ -22,7 +22,7 @@ var buttonSyntax = regexp.MustCompile(`\[\[([^\[\]|]+)(?:\|([^\[\]]+))?\]\]`)
 
 // quickReplies takes the agent's buttons (typed, or Rocket.Chat action buttons) out of the
 // text and returns Instagram quick replies, titles truncated to Instagram's 20 characters.
-func quickReplies(text string, buttons []workflows.Button) (string, []instagram.QuickReply) {
+func quickReplies(text string, buttons []rocketchat.Button) (string, []instagram.QuickReply) {
 	var qrs []instagram.QuickReply
 	add := func(title, payload string) {
 		title = strings.TrimSpace(title)

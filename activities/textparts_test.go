@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/igdirect/bridge/instagram"
-	"github.com/igdirect/bridge/workflows"
+	"github.com/igdirect/bridge/rocketchat"
 )
 
 func TestSplitTextKeepsBytesAndBoundaries(t *testing.T) {
@@ -46,7 +46,7 @@ func TestSplitTextKeepsBytesAndBoundaries(t *testing.T) {
 
 func TestQuickReplies(t *testing.T) {
 	text, qrs := quickReplies("What do you need? [[Track order|TRACK_ORDER]] [[Talk to a human being, please]]",
-		[]workflows.Button{{Title: "Prices", Payload: "PRICES"}})
+		[]rocketchat.Button{{Title: "Prices", Payload: "PRICES"}})
 	require.Equal(t, "What do you need?", text)
 	require.Equal(t, []instagram.QuickReply{
 		{Title: "Track order", Payload: "TRACK_ORDER"},
@@ -77,5 +77,8 @@ func TestSigned(t *testing.T) {
 
 func TestASCIIFileNames(t *testing.T) {
 	require.Equal(t, "relat_rio_2026.pdf", asciiName("relatório 2026.pdf"))
-	require.Equal(t, "instagram-17900000000000011.png", fileName("https://cdn/ig_messaging_cdn/?asset_id=17900000000000011&signature=x", "image/png"))
+	name := mediaFileName("aWdfZAG1faXRlbToxOk", "image/png")
+	require.Regexp(t, `^instagram-[0-9a-f]{12}\.png$`, name, "named after the mid, so an upload is found again in the room")
+	require.Equal(t, name, mediaFileName("aWdfZAG1faXRlbToxOk", "image/png"))
+	require.NotEqual(t, name, mediaFileName("another mid", "image/png"))
 }

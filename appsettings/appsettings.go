@@ -24,6 +24,11 @@ const (
 	HumanAgentTag      = "human_agent_tag"      // true | false: tag human replies between 24 h and 7 days
 )
 
+// MaxUploadBytesLimit bounds max_upload_bytes: a transfer streams through the worker and
+// holds one of its few transfer slots (and Rocket.Chat's default upload limit is the
+// same 100 MiB; Instagram's own is 25 MB).
+const MaxUploadBytesLimit = 100 << 20
+
 // Doc describes one setting for help texts and the admin API.
 type Doc struct {
 	Key, Default, Allowed, Meaning string
@@ -91,8 +96,8 @@ func Validate(key, value string) (string, error) {
 		return strconv.FormatBool(b), nil
 	case MaxUploadBytes:
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return "", fmt.Errorf("%s must be a positive number of bytes, not %q", key, value)
+		if err != nil || n < 1 || n > MaxUploadBytesLimit {
+			return "", fmt.Errorf("%s must be a number of bytes from 1 to %d (100 MiB), not %q", key, MaxUploadBytesLimit, value)
 		}
 		return strconv.FormatInt(n, 10), nil
 	case AcceptedMediaTypes:

@@ -229,12 +229,12 @@ func breakdown(t *target, g *gen, start, end time.Time, users []int) *Breakdown 
 	return b
 }
 
-// pick: PostToRoom carries customer messages, SendToInstagram agent replies.
+// pick: PostToRoom carries customer messages, SyncReplies agent replies (when run as regular activities).
 func pick(activityType string, in, out map[uint64]*tagTimes, tag uint64) *tagTimes {
 	switch activityType {
 	case workflows.ActivityPostToRoom:
 		return in[tag]
-	case workflows.ActivitySendToInstagram:
+	case workflows.ActivitySyncReplies:
 		return out[tag]
 	}
 	return nil

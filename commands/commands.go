@@ -46,6 +46,19 @@ type Command struct {
 	Settings map[string]string
 }
 
+// Changes reports whether running the command changes anything (at Meta, in the database
+// or in Temporal). With ROCKETCHAT_COMMAND_USERS set, only the users listed may run these;
+// anyone in the setup channel may read.
+func (c Command) Changes() bool {
+	switch c.Name {
+	case Authorize, Unauthorize, Subscribe, Unsubscribe, Edit:
+		return true
+	case Settings:
+		return len(c.Settings) > 0
+	}
+	return false
+}
+
 // PageEdit is the per-page configuration edit changes.
 type PageEdit struct {
 	Department, Welcome, Finished, Offline *string

@@ -87,7 +87,7 @@ func TestParseErrors(t *testing.T) {
 		{"edit 1020 welcome=" + strings.Repeat("é", 501), []string{"1002 bytes", "at most 1000"}},
 		{"edit 1020 department=\"a\nb\"", []string{"one line"}},
 		{"settings nonsense=1", []string{"Nothing was changed", `unknown setting "nonsense"`}},
-		{"settings unsend_action=explode max_upload_bytes=-1", []string{"unsend_action must be one of", "max_upload_bytes must be a positive"}},
+		{"settings unsend_action=explode max_upload_bytes=-1", []string{"unsend_action must be one of", "max_upload_bytes must be a number of bytes from 1 to"}},
 		{"settings unsend_action", []string{"not of the form key=value"}},
 	}
 	for _, tt := range tests {

@@ -4,19 +4,36 @@
 package config
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/igdirect/bridge/internal/keys"
 )
 
 // Secret holds a credential. It never prints its value, so a Config (or a Secret) that
-// ends up in a log line or an error message leaks nothing.
+// ends up in a log line, an error message or a JSON document leaks nothing: fmt uses
+// String/GoString, slog uses LogValue (its JSON handler would otherwise print the bare
+// string), encoding/json uses MarshalJSON and everything built on encoding.TextMarshaler
+// uses MarshalText. Only Value returns the clear text.
 type Secret string
+
+// Interfaces a Secret implements so that no formatter reaches its value.
+var (
+	_ fmt.Stringer           = Secret("")
+	_ fmt.GoStringer         = Secret("")
+	_ slog.LogValuer         = Secret("")
+	_ json.Marshaler         = Secret("")
+	_ encoding.TextMarshaler = Secret("")
+)
 
 // Decode implements envconfig.Decoder.
 func (s *Secret) Decode(v string) error { *s = Secret(v); return nil }
@@ -31,6 +48,33 @@ func (s Secret) String() string {
 
 // GoString hides the value from %#v as well.
 func (s Secret) GoString() string { return s.String() }
+
+// LogValue hides the value from every slog handler (JSON and text, also inside groups and
+// structs the handler formats itself).
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON hides the value from encoding/json: json.Marshal(cfg) shows "[redacted]".
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// MarshalText hides the value from encoders that use encoding.TextMarshaler (map keys,
+// YAML, XML, envconfig's usage output).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Matches compares a presented value with the secret in constant time. Both are hashed
+// first, so the comparison always runs over two 32-byte digests: neither the secret's
+// length nor how much of a guess is right shows in the time it takes. An unset secret
+// matches nothing.
+func (s Secret) Matches(presented string) bool {
+	if s == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(s))
+	return constantTimeCompare(a[:], b[:]) == 1
+}
+
+// constantTimeCompare is subtle.ConstantTimeCompare; a variable so a test can see what it
+// is given.
+var constantTimeCompare = subtle.ConstantTimeCompare
 
 // Value returns the clear value, for the few places that must use it.
 func (s Secret) Value() string { return string(s) }
@@ -54,7 +98,10 @@ type Config struct {
 	TemporalTLSDisableHostVerification bool   `envconfig:"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION" default:"false"`
 
 	IngressAddr string `envconfig:"INGRESS_ADDR" default:":8080"`
-	PublicURL   string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
+	// AdminAddr is ingress's internal listener: admin API, /metrics, /readyz and the
+	// payload codec endpoint. Loopback by default; never expose it to the internet.
+	AdminAddr string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9081"`
+	PublicURL string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
 	// MaxWebhookBody caps webhook request bodies. Meta batches up to 1000 updates per POST
 	// (spec §2.2); 4 MiB leaves room for that and refuses anything absurd.
 	MaxWebhookBody int64 `envconfig:"MAX_WEBHOOK_BODY" default:"4194304"`
@@ -65,6 +112,10 @@ type Config struct {
 	RocketChatWebhookToken Secret `envconfig:"ROCKETCHAT_WEBHOOK_TOKEN"`
 	RocketChatCommandToken Secret `envconfig:"ROCKETCHAT_COMMAND_TOKEN"`
 	RocketChatSetupChannel string `envconfig:"ROCKETCHAT_SETUP_CHANNEL" default:"omnichannel-instagram-setup"`
+	// RocketChatCommandUsers, when set, are the Rocket.Chat user ids (comma-separated)
+	// allowed to run commands that change anything; others in the setup channel may only
+	// read (list, settings, help).
+	RocketChatCommandUsers string `envconfig:"ROCKETCHAT_COMMAND_USERS"`
 
 	MetaAppID        string `envconfig:"META_APP_ID"`
 	MetaAppSecret    Secret `envconfig:"META_APP_SECRET"`
@@ -74,28 +125,54 @@ type Config struct {
 	MetaDialogURL    string `envconfig:"META_DIALOG_URL" default:"https://www.facebook.com"`
 
 	TokenEncryptionKey Secret `envconfig:"TOKEN_ENCRYPTION_KEY"`
-	AdminAPIToken      Secret `envconfig:"ADMIN_API_TOKEN"`
+	// TokenEncryptionOldKeys are keys TOKEN_ENCRYPTION_KEY replaced, comma-separated: still
+	// accepted for reading (sealed tokens, visitor tokens, media links, payloads) until
+	// everything made with them is renewed or expired (README, "Rotating keys").
+	TokenEncryptionOldKeys Secret `envconfig:"TOKEN_ENCRYPTION_OLD_KEYS"`
+	AdminAPIToken          Secret `envconfig:"ADMIN_API_TOKEN"`
+
+	// PayloadEncryptionKey encrypts Temporal payloads instead of the payload-codec sub-key
+	// of TOKEN_ENCRYPTION_KEY (e.g. to rotate them separately, or to let an operator tool
+	// hold the payload key without the token key). PayloadEncryptionOldKeys are the keys
+	// it replaced, still read.
+	PayloadEncryptionKey     Secret `envconfig:"PAYLOAD_ENCRYPTION_KEY"`
+	PayloadEncryptionOldKeys Secret `envconfig:"PAYLOAD_ENCRYPTION_OLD_KEYS"`
+	// CodecAuthToken opens the payload codec endpoint (admin listener) to the Temporal UI
+	// and CLI; unset, the endpoint is off.
+	CodecAuthToken Secret `envconfig:"CODEC_AUTH_TOKEN"`
+	// CodecCORSOrigins are the browser origins of the Temporal UI allowed to call the codec
+	// endpoint, comma-separated.
+	CodecCORSOrigins string `envconfig:"CODEC_CORS_ORIGINS" default:"http://localhost:8233,http://127.0.0.1:8233"`
+
+	// MediaFetchHosts are the DNS suffixes customers' media may be fetched from (HTTPS
+	// only); MediaFetchConcurrency bounds the transfers a worker runs at once.
+	MediaFetchHosts       string `envconfig:"MEDIA_FETCH_HOSTS" default:"fbsbx.com,cdninstagram.com,fbcdn.net"`
+	MediaFetchConcurrency int    `envconfig:"MEDIA_FETCH_CONCURRENCY" default:"4"`
+	// MediaFetchTestOrigins are exact loopback origins (http://127.0.0.1:9091) also allowed
+	// over plain HTTP, for the sandbox's CDN in tests and make run. Refused when PUBLIC_URL
+	// is HTTPS: never set in production.
+	MediaFetchTestOrigins string `envconfig:"MEDIA_FETCH_TEST_ORIGINS"`
 
 	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
 	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
 	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
 
-	// ReauthRetryInterval: how often a reply waiting for an account's re-authorization is
-	// tried again (it goes out at most this long after `instagram authorize`).
+	// ReauthRetryInterval: how often replies waiting for an account's re-authorization try
+	// again. Connecting or authorizing the account wakes them at once; this is the fallback.
 	ReauthRetryInterval time.Duration `envconfig:"REAUTH_RETRY_INTERVAL" default:"1m"`
 
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
-	// ReorderWindow holds an inbound event this long after Meta's timestamp so that events
-	// delivered out of order by Meta can still be posted in timestamp order.
-	// 100 ms: long enough for events Meta delivers out of order within a batch or a quick
-	// retry, short enough for the inbound latency goal (docs/benchmarks.md).
-	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"100ms"`
+	// ReorderWindow holds an inbound event this long after it arrives, so that an earlier
+	// event Meta delivers a little later still takes its place by timestamp. Measured on our
+	// clock, never Meta's. 0: no wait — what is pending (a delivery's events, what arrived
+	// while a post was in flight) is still posted in timestamp order.
+	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"0s"`
 	// WorkflowCacheSize is how many conversations the worker keeps in memory (the SDK's
 	// sticky cache, default 10,000 like the SDK); an evicted conversation is replayed from its
 	// history on its next message (docs/benchmarks.md: memory bound).
 	WorkflowCacheSize int `envconfig:"WORKFLOW_CACHE_SIZE" default:"10000"`
-	// CloseLinger keeps a closed conversation's run alive this long to absorb late
-	// redeliveries of messages it already posted, so they are not posted again in a new room.
+	// CloseLinger keeps a closed conversation's run alive this long before it completes (and
+	// saves its dedup memory for the next run).
 	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`
 }
 
@@ -122,16 +199,177 @@ func (c *Config) EncryptionKey() ([]byte, error) {
 	if v == "" {
 		return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not set (32 random bytes, base64; e.g. `openssl rand -base64 32`)")
 	}
+	return decodeKey("TOKEN_ENCRYPTION_KEY", v)
+}
+
+// KeyRing is TOKEN_ENCRYPTION_KEY (writes and reads) with TOKEN_ENCRYPTION_OLD_KEYS (reads
+// only), from which every purpose's sub-key is derived (package keys).
+func (c *Config) KeyRing() (*keys.Ring, error) {
+	cur, err := c.EncryptionKey()
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeKeyList("TOKEN_ENCRYPTION_OLD_KEYS", c.TokenEncryptionOldKeys.Value())
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.NewRing(cur, old...)
+	if err != nil {
+		return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY / TOKEN_ENCRYPTION_OLD_KEYS: %w", err)
+	}
+	return ring, nil
+}
+
+// PayloadKeyRing is PAYLOAD_ENCRYPTION_KEY with PAYLOAD_ENCRYPTION_OLD_KEYS, or nil when
+// no separate payload key is configured (payloads then use a sub-key of KeyRing).
+func (c *Config) PayloadKeyRing() (*keys.Ring, error) {
+	v := strings.TrimSpace(c.PayloadEncryptionKey.Value())
+	if v == "" {
+		if strings.TrimSpace(c.PayloadEncryptionOldKeys.Value()) != "" {
+			return nil, fmt.Errorf("PAYLOAD_ENCRYPTION_OLD_KEYS is set without PAYLOAD_ENCRYPTION_KEY")
+		}
+		return nil, nil
+	}
+	cur, err := decodeKey("PAYLOAD_ENCRYPTION_KEY", v)
+	if err != nil {
+		return nil, err
+	}
+	old, err := decodeKeyList("PAYLOAD_ENCRYPTION_OLD_KEYS", c.PayloadEncryptionOldKeys.Value())
+	if err != nil {
+		return nil, err
+	}
+	ring, err := keys.NewRing(cur, old...)
+	if err != nil {
+		return nil, fmt.Errorf("PAYLOAD_ENCRYPTION_KEY / PAYLOAD_ENCRYPTION_OLD_KEYS: %w", err)
+	}
+	return ring, nil
+}
+
+// decodeKey decodes one 32-byte key in standard or URL base64, padded or not. The error
+// names the variable, never the value.
+func decodeKey(name, v string) ([]byte, error) {
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
 		if k, err := enc.DecodeString(v); err == nil {
-			if len(k) != 32 {
-				return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY must decode to 32 bytes, got %d", len(k))
+			if len(k) != keys.Size {
+				return nil, fmt.Errorf("%s must decode to %d bytes, got %d", name, keys.Size, len(k))
 			}
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("TOKEN_ENCRYPTION_KEY is not valid base64")
+	return nil, fmt.Errorf("%s is not valid base64", name)
 }
+
+// decodeKeyList decodes a comma-separated list of keys (empty entries are skipped).
+func decodeKeyList(name, v string) ([][]byte, error) {
+	var out [][]byte
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, err := decodeKey(fmt.Sprintf("%s entry %d", name, i+1), part)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// CommandUsers is ROCKETCHAT_COMMAND_USERS as a list (empty: no allow-list).
+func (c *Config) CommandUsers() []string { return splitList(c.RocketChatCommandUsers) }
+
+// SetupChannel is ROCKETCHAT_SETUP_CHANNEL without a leading '#': a channel name or id.
+func (c *Config) SetupChannel() string {
+	return strings.TrimPrefix(strings.TrimSpace(c.RocketChatSetupChannel), "#")
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CodecOrigins is CODEC_CORS_ORIGINS as a list (no trailing slashes, empty entries
+// dropped).
+func (c *Config) CodecOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CodecCORSOrigins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// MinSecretLength is the shortest secret the bridge accepts for a value it compares with
+// what a caller presents (tokens, the app secret that keys the webhook HMAC): shorter ones
+// are guessable, and a typo'd or placeholder value should stop the process, not run it.
+const MinSecretLength = 32
+
+// CheckSecretLengths names every set secret shorter than MinSecretLength (names only,
+// never values). Empty ones are left to Require: some are optional.
+func CheckSecretLengths(pairs ...any) error {
+	var short []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, _ := pairs[i].(string)
+		v, _ := pairs[i+1].(Secret)
+		if n := len(v.Value()); n > 0 && n < MinSecretLength {
+			short = append(short, fmt.Sprintf("%s (%d bytes)", name, n))
+		}
+	}
+	if len(short) > 0 {
+		return fmt.Errorf("secrets must be at least %d bytes (e.g. `openssl rand -hex 32`): %s", MinSecretLength, strings.Join(short, ", "))
+	}
+	return nil
+}
+
+// ValidateIngress checks what ingress needs before it starts.
+func (c *Config) ValidateIngress() error {
+	if err := Require("META_APP_SECRET", c.MetaAppSecret.Value(), "META_VERIFY_TOKEN", c.MetaVerifyToken.Value(),
+		"ROCKETCHAT_WEBHOOK_TOKEN", c.RocketChatWebhookToken.Value(),
+		// Without the bot's user id, ingress cannot tell the bot's own notes from agents'
+		// messages, and would send them to customers.
+		"ROCKETCHAT_USER_ID", c.RocketChatUserID); err != nil {
+		return err
+	}
+	if err := CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret, "META_VERIFY_TOKEN", c.MetaVerifyToken,
+		"ROCKETCHAT_WEBHOOK_TOKEN", c.RocketChatWebhookToken, "ROCKETCHAT_COMMAND_TOKEN", c.RocketChatCommandToken,
+		"ADMIN_API_TOKEN", c.AdminAPIToken, "CODEC_AUTH_TOKEN", c.CodecAuthToken); err != nil {
+		return err
+	}
+	if c.AdminAddr != "" && c.AdminAddr == c.IngressAddr {
+		return fmt.Errorf("ADMIN_ADDR must differ from INGRESS_ADDR: the admin API, metrics and the codec endpoint must not be served where Meta and browsers connect")
+	}
+	return nil
+}
+
+// ValidateWorker checks what the worker needs before it starts.
+func (c *Config) ValidateWorker() error {
+	if err := Require("ROCKETCHAT_URL", c.RocketChatURL, "META_APP_SECRET", c.MetaAppSecret.Value()); err != nil {
+		return err
+	}
+	if err := CheckSecretLengths("META_APP_SECRET", c.MetaAppSecret); err != nil {
+		return err
+	}
+	// Production is HTTPS (Meta calls nothing else): plain-HTTP test origins for media
+	// there would be a downgrade nobody asked for.
+	if c.MediaFetchTestOrigins != "" && strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") {
+		return fmt.Errorf("MEDIA_FETCH_TEST_ORIGINS is for tests and make run only, and PUBLIC_URL is HTTPS: unset it")
+	}
+	if c.MediaFetchConcurrency < 1 || c.MediaFetchConcurrency > 64 {
+		return fmt.Errorf("MEDIA_FETCH_CONCURRENCY must be between 1 and 64, not %d", c.MediaFetchConcurrency)
+	}
+	return nil
+}
+
+// MediaHosts is MEDIA_FETCH_HOSTS as a list; MediaTestOrigins MEDIA_FETCH_TEST_ORIGINS.
+func (c *Config) MediaHosts() []string       { return splitList(c.MediaFetchHosts) }
+func (c *Config) MediaTestOrigins() []string { return splitList(c.MediaFetchTestOrigins) }
 
 // Require returns an error naming every listed variable that is empty.
 func Require(pairs ...string) error {
@@ -147,10 +385,9 @@ func Require(pairs ...string) error {
 	return nil
 }
 
-// DeriveKey derives a purpose-specific key from TOKEN_ENCRYPTION_KEY (HMAC-SHA256 as a KDF),
-// so the encryption key itself is used for one thing only.
+// DeriveKey derives a purpose-specific key from a master key (HKDF-SHA256, package keys),
+// so the encryption key itself is used for one thing only. purpose is a keys.Purpose
+// ("visitor-token", "media-url", ...).
 func DeriveKey(master []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, master)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
+	return keys.Derive(master, keys.Purpose(purpose))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func (s *stack) db(t *testing.T) *sqlx.DB {
 // admin calls the admin API and decodes the JSON answer into out (when non-nil).
 func (s *stack) adminCall(t *testing.T, method, path, body string, out any) int {
 	t.Helper()
-	req, err := http.NewRequest(method, s.ingressURL+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+s.adminToken)
 	if body != "" {
@@ -98,19 +99,43 @@ func (s *stack) waitBotMessage(t *testing.T, after int, text string) rocketchat.
 	return found
 }
 
-// browser is an admin's browser: it follows redirects and remembers where it went.
+// browser is an admin's browser: it follows redirects, keeps cookies and remembers where
+// it went.
 type browser struct {
 	c       *http.Client
+	jar     http.CookieJar
 	visited []*url.URL
 }
 
 func newBrowser() *browser {
-	b := &browser{}
-	b.c = &http.Client{Timeout: 45 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	inner, _ := cookiejar.New(nil)
+	b := &browser{jar: loopbackSecureJar{inner}}
+	b.c = &http.Client{Timeout: 45 * time.Second, Jar: b.jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		b.visited = append(b.visited, req.URL)
 		return nil
 	}}
 	return b
+}
+
+// loopbackSecureJar treats http://127.0.0.1 and http://localhost as secure, as browsers
+// do (they are "potentially trustworthy" origins): Secure cookies, such as ingress's
+// __Host- OAuth cookie, are kept and sent there. Go's cookiejar would drop them over http.
+type loopbackSecureJar struct{ http.CookieJar }
+
+func asSecure(u *url.URL) *url.URL {
+	if h := u.Hostname(); u.Scheme == "http" && (h == "127.0.0.1" || h == "localhost") {
+		c := *u
+		c.Scheme = "https"
+		return &c
+	}
+	return u
+}
+
+func (j loopbackSecureJar) SetCookies(u *url.URL, cs []*http.Cookie) {
+	j.CookieJar.SetCookies(asSecure(u), cs)
+}
+func (j loopbackSecureJar) Cookies(u *url.URL) []*http.Cookie {
+	return j.CookieJar.Cookies(asSecure(u))
 }
 
 // open loads a URL, following redirects, and returns the final status and page.

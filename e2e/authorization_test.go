@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,6 +57,24 @@ func count(t *testing.T, s *stack, query string, args ...any) int {
 	var n int
 	require.NoError(t, s.db(t).Get(&n, query, args...))
 	return n
+}
+
+// walkToCallback opens link in a fresh browser and follows the redirects up to Meta's
+// redirect to the callback, without loading it; it returns the callback URL and the
+// browser's cookies.
+func walkToCallback(t *testing.T, link string) (string, http.CookieJar) {
+	t.Helper()
+	b := newBrowser()
+	noFollow := &http.Client{Timeout: 10 * time.Second, Jar: b.jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	next := link
+	for !strings.Contains(next, "/oauth/callback") {
+		resp, err := noFollow.Get(next)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusFound, resp.StatusCode, next)
+		next = resp.Header.Get("Location")
+	}
+	return next, b.jar
 }
 
 // TestOAuthAuthorization drives the whole OAuth flow as an admin's browser would: from the
@@ -206,22 +225,55 @@ func TestOAuthAuthorization(t *testing.T) {
 		}
 	})
 
+	t.Run("the link belongs to the browser that opened it", func(t *testing.T) {
+		link, wfID := authorizeLink(t, s)
+		state := stateOf(t, link)
+		callback, adminJar := walkToCallback(t, link)
+		before := len(s.botMessages())
+
+		// Someone else with the link (a leaked message, a shoulder-surfed URL) cannot open it.
+		status, page := newBrowser().open(t, link)
+		require.Equal(t, http.StatusForbidden, status)
+		require.Contains(t, page, "another browser")
+		// Nor complete it with the callback URL, without the admin's cookie; a made-up
+		// cookie does not help either.
+		status, page = newBrowser().open(t, callback)
+		require.Equal(t, http.StatusForbidden, status, page)
+		forged, _ := http.NewRequest(http.MethodGet, callback, nil)
+		forged.AddCookie(&http.Cookie{Name: "__Host-igdirect-oauth-" + hexOf(string(stateHash(state)))[:16], Value: "guessed"})
+		resp, err := http.DefaultClient.Do(forged)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		s.waitBotMessage(t, before, "browser other than the one that opened it")
+		require.Equal(t, 1, count(t, s, `SELECT count(*) FROM oauth_states WHERE state_hash = $1 AND used_at IS NULL AND code IS NULL`, stateHash(state)),
+			"nothing consumed or stored by the refused callbacks")
+
+		// The admin's browser still completes it.
+		resp, err = (&http.Client{Timeout: 40 * time.Second, Jar: adminJar}).Get(callback)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		require.Contains(t, string(body), "Instagram connected")
+		var cleared bool
+		for _, c := range resp.Cookies() {
+			cleared = cleared || (strings.HasPrefix(c.Name, "__Host-igdirect-oauth-") && c.MaxAge < 0)
+		}
+		require.True(t, cleared, "the binding cookie is removed once used")
+
+		// The state is nowhere in the workflow's history, not even decrypted: it holds a
+		// reference the state is derived from with a key only worker and ingress have.
+		requireNotInHistory(t, s, wfID, state)
+	})
+
 	t.Run("of two simultaneous callbacks exactly one is accepted", func(t *testing.T) {
 		link, _ := authorizeLink(t, s)
-		// Walk to Meta's redirect without following it, to hold the callback URL.
-		noFollow := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		next := link
-		for !strings.Contains(next, "/oauth/callback") {
-			resp, err := noFollow.Get(next)
-			require.NoError(t, err)
-			resp.Body.Close()
-			require.Equal(t, http.StatusFound, resp.StatusCode, next)
-			next = resp.Header.Get("Location")
-		}
+		next, jar := walkToCallback(t, link)
 		statuses := make(chan int, 2)
 		for range 2 {
 			go func() {
-				resp, err := (&http.Client{Timeout: 40 * time.Second}).Get(next)
+				resp, err := (&http.Client{Timeout: 40 * time.Second, Jar: jar}).Get(next)
 				if err != nil {
 					statuses <- 0
 					return

@@ -59,6 +59,32 @@ func TestCommandsFromRocketChat(t *testing.T) {
 		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
 	})
 
+	t.Run("the right token from another channel changes nothing", func(t *testing.T) {
+		// An integration scoped wider than the setup channel (e.g. all public channels).
+		s.rc.AddChannel("random")
+		before := len(s.botMessages())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rep, err := s.rc.SendCommand(ctx, s.ingressURL+"/rocketchat/command", s.commandToken, "random", "maria.admin", "instagram unauthorize")
+		require.NoError(t, err)
+		require.Equal(t, http.StatusForbidden, rep.Status)
+		require.False(t, rep.Posted, "nothing posted in the other channel")
+		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
+		require.Len(t, s.botMessages(), before)
+	})
+
+	t.Run("the right token from an Omnichannel room changes nothing", func(t *testing.T) {
+		// What Rocket.Chat sends when an integration on all private groups sees a customer
+		// type a command in a Livechat room: the room has no name, the user is the visitor.
+		body := `{"token":"` + s.commandToken + `","bot":false,"channel_id":"hG7xQp2Ws9KeLm3Zr","message_id":"m1","user_id":"kZ3ttd2hrbxzR7YcT","user_name":"guest-42","text":"instagram unauthorize","siteUrl":"` + s.rcHTTP.URL + `"}`
+		resp, err := http.Post(s.ingressURL+"/rocketchat/command", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusForbidden, resp.StatusCode)
+		require.True(t, readPage(t, s, pageID).HasToken, "nothing happened")
+		require.NotNil(t, s.meta.SubscribedFields(pageID))
+	})
+
 	t.Run("bots and other messages are ignored", func(t *testing.T) {
 		for _, body := range []string{
 			`{"token":"` + s.commandToken + `","bot":{"i":"integration-1"},"user_name":"bot","text":"instagram unauthorize"}`,
@@ -129,7 +155,7 @@ func TestCommandsFromRocketChat(t *testing.T) {
 
 		rep = s.command(t, "instagram settings unsend_action=keep max_upload_bytes=lots")
 		require.Contains(t, rep.Text, "Nothing was changed")
-		require.Contains(t, rep.Text, "max_upload_bytes must be a positive number")
+		require.Contains(t, rep.Text, "max_upload_bytes must be a number of bytes from 1 to")
 		require.Equal(t, "delete", setting(t, s, "unsend_action"), "all or nothing")
 	})
 
@@ -180,7 +206,7 @@ func TestAuthorizationAdminAPI(t *testing.T) {
 	t.Run("requires the bearer token", func(t *testing.T) {
 		for _, ep := range []struct{ method, path string }{{http.MethodPost, "/authorize"}, {http.MethodDelete, "/authorization"},
 			{http.MethodGet, "/settings"}, {http.MethodPost, "/pages/" + pageID + "/subscribe"}} {
-			req, _ := http.NewRequest(ep.method, s.ingressURL+"/admin/api"+ep.path, nil)
+			req, _ := http.NewRequest(ep.method, s.adminURL+"/admin/api"+ep.path, nil)
 			req.Header.Set("Authorization", "Bearer wrong")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
@@ -226,6 +252,24 @@ func TestAuthorizationAdminAPI(t *testing.T) {
 		}
 		require.Equal(t, http.StatusNotFound, s.adminCall(t, http.MethodPost, "/pages/nosuchpage/subscribe", "", &e))
 		require.Contains(t, e.Error, "No connected page")
+	})
+
+	t.Run("page fields are validated as the command validates them", func(t *testing.T) {
+		before := readPage(t, s, pageID)
+		var e map[string]string
+		for _, tt := range []struct{ method, path, body, want string }{
+			{http.MethodPatch, "/pages/" + pageID, `{"welcome_message":"` + strings.Repeat("a", 1001) + `"}`, "1000 bytes"},
+			{http.MethodPatch, "/pages/" + pageID, `{"department":"Sales\nSupport"}`, "one line"},
+			{http.MethodPatch, "/pages/" + pageID, `{"department":"` + strings.Repeat("d", 201) + `"}`, "200 characters"},
+			{http.MethodPatch, "/pages/" + pageID, `{"offline_message":"ok","finished_message":"` + strings.Repeat("é", 501) + `"}`, "1000 bytes"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","ig_username":"casa azul/../x","access_token":"EAAGx"}`, "ig_username"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","access_token":"EAAG with spaces"}`, "access_token"},
+			{http.MethodPut, "/pages/" + pageID, `{"ig_account_id":"` + account + `","access_token":"EAAGx","welcome_message":"` + strings.Repeat("w", 1001) + `"}`, "1000 bytes"},
+		} {
+			require.Equal(t, http.StatusBadRequest, s.adminCall(t, tt.method, tt.path, tt.body, &e), tt.body)
+			require.Contains(t, e["error"], tt.want)
+		}
+		require.Equal(t, before, readPage(t, s, pageID), "nothing changed")
 	})
 
 	t.Run("settings", func(t *testing.T) {

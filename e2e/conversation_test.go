@@ -220,7 +220,7 @@ func TestBadInstagramRequestsStartNothing(t *testing.T) {
 
 func TestVerificationHandshake(t *testing.T) {
 	s := requireStack(t)
-	resp, err := http.Get(s.ingressURL + "/webhooks/instagram?hub.mode=subscribe&hub.verify_token=e2e-verify-token&hub.challenge=1158201444")
+	resp, err := http.Get(s.ingressURL + "/webhooks/instagram?hub.mode=subscribe&hub.verify_token=" + e2eVerifyToken + "&hub.challenge=1158201444")
 	require.NoError(t, err)
 	b := new(strings.Builder)
 	_, _ = ioCopy(b, resp)

@@ -112,6 +112,7 @@ func TestEveryEventKindInMetaOrders(t *testing.T) {
 	v, _ := s.rc.Visitor(s.visitorToken(igsid))
 	require.Equal(t, "120200000000000001", v.CustomFields["instagram_ad_id"], "the referral is kept on the visitor")
 	eventually(t, 10*time.Second, "the seen receipt in the conversation state", func() bool { return queryState(t, s, igsid).LastSeenMID == helloMID })
+	recordHistories(t, s, account, igsid, "every-event-kind")
 }
 
 // TestEchoBeforeSendResponseIsRecognised: Meta's echo of our send can arrive before the Send
@@ -139,4 +140,5 @@ func TestEchoBeforeSendResponseIsRecognised(t *testing.T) {
 	time.Sleep(time.Second)
 	require.False(t, containsText(roomTexts(s, room.ID), "outside Rocket.Chat: Ana Agent: Hello from the agent"), "our own send is never shown as an outside message")
 	require.Len(t, visitorMessages(s, room.ID), 1)
+	recordHistories(t, s, account, igsid, "echoes")
 }

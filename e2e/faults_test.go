@@ -167,4 +167,18 @@ func TestFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) { exchange(t, s, c.name, c.fault) })
 	}
+	// Situations the conversation used to stall or send twice in (issue 12).
+	for _, c := range []struct {
+		name     string
+		scenario func(*testing.T, *stack)
+	}{
+		{"dead token, close, new messages", deadTokenCloseAndNewMessages},
+		{"Meta down while closing", metaDownWhileClosing},
+		{"redelivery after the run completed", redeliveryAfterTheRunCompleted},
+		{"account not connected", accountNotConnected},
+		{"department that does not exist", departmentThatDoesNotExist},
+		{"worker killed after Meta accepted", workerKilledAfterMetaAccepted},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) { c.scenario(t, s) })
+	}
 }

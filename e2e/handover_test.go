@@ -81,4 +81,5 @@ func TestHandoverWhenAnotherAppOwnsTheThread(t *testing.T) {
 		owner, _ := s.meta.ThreadOwner(account, igsid)
 		return owner == meta.InstagramInboxAppID
 	})
+	recordHistories(t, s, account, igsid, "thread-control")
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/igdirect/bridge/internal/devstack"
 	"github.com/igdirect/bridge/sandbox/meta"
@@ -45,6 +46,8 @@ const (
 	agentName = devstack.AgentName
 	// setupChannel is the default ROCKETCHAT_SETUP_CHANNEL.
 	setupChannel = devstack.SetupChannel
+	// e2eVerifyToken is META_VERIFY_TOKEN (secrets are at least 32 bytes).
+	e2eVerifyToken = "e2e-verify-token-0123456789abcdef"
 )
 
 var (
@@ -167,13 +170,20 @@ type stack struct {
 	rc            *rocketchat.Server
 	rcHTTP        *httptest.Server
 	ingressURL    string
-	adminToken    string
+	// adminURL is ingress's internal listener (ADMIN_ADDR): admin API, metrics, codec (the
+	// first replica's, on a cluster).
+	adminURL   string
+	adminToken string
 	// commandToken is the Rocket.Chat outgoing integration's token (ROCKETCHAT_COMMAND_TOKEN).
 	commandToken string
+	codecToken   string // CODEC_AUTH_TOKEN
 	// secrets are every secret the stack was configured with; no log may contain one.
 	secrets    map[string]string
 	visitorKey []byte
-	env        []string
+	// converters encrypt and decrypt payloads as the product's processes do.
+	dataConverter    converter.DataConverter
+	failureConverter converter.FailureConverter
+	env              []string
 }
 
 type stackOptions struct {
@@ -197,6 +207,7 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 			return nil, err
 		}
 	}
+	codecToken := randomString(32)
 	o := devstack.Options{
 		Name: name, Topology: topo, AdminDSN: adminDSN, Binaries: b, Root: root, ClusterTLS: opts.clusterTLS,
 		BinDir: binDir, LogDir: logsDir, TaskQueue: "e2e-" + name,
@@ -205,7 +216,8 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 			"REORDER_WINDOW=300ms",
 			"LOG_LEVEL=debug",
 			"REAUTH_RETRY_INTERVAL=1s",
-			"META_VERIFY_TOKEN=e2e-verify-token",
+			"META_VERIFY_TOKEN=" + e2eVerifyToken,
+			"CODEC_AUTH_TOKEN=" + codecToken,
 		}, opts.extraEnv...),
 		TemporalFlags: opts.temporalFlags,
 		MetaOptions: func(o *meta.Options) {
@@ -234,8 +246,10 @@ func startStack(name string, opts stackOptions) (*stack, error) {
 	st.RC().AddAgent(rocketchat.Agent{ID: "agent-wendy", Username: "wendy", Name: "Wendy Web", Departments: []string{"dept-web"}, Available: true})
 	s := &stack{st: st, name: name, dbName: st.DatabaseName(), tc: st.Temporal(), temporalFlags: opts.temporalFlags,
 		meta: st.Meta(), metaHTTP: st.MetaHTTP(), rc: st.RC(), rcHTTP: st.RCHTTP(), ingressURL: st.IngressURL(),
-		adminToken: st.AdminToken(), commandToken: st.CommandToken(), secrets: st.Secrets(),
-		visitorKey: st.VisitorKey(), env: st.Env()}
+		adminURL: st.AdminURL(), adminToken: st.AdminToken(), commandToken: st.CommandToken(), codecToken: codecToken,
+		secrets: st.Secrets(), visitorKey: st.VisitorKey(), env: st.Env()}
+	s.secrets["CODEC_AUTH_TOKEN"] = codecToken
+	s.dataConverter, s.failureConverter = st.Converters()
 	if _, port, err := net.SplitHostPort(st.TemporalAddress()); err == nil {
 		fmt.Sscan(port, &s.tPort)
 	}

@@ -74,6 +74,8 @@ func TestWelcomeFinishedAndAgentDisplayName(t *testing.T) {
 	require.NoError(t, s.rc.CloseRoom(room.ID, agentName, "done"))
 	eventually(t, 10*time.Second, "the finished message on Instagram", func() bool { return len(s.meta.Sent(account, igsid)) == 3 })
 	require.Equal(t, "Thanks for writing to us!", s.meta.Sent(account, igsid)[2].Text)
+	waitRunCompleted(t, s, igsid)
+	recordHistories(t, s, account, igsid, "closed-welcome-reply-finished")
 }
 
 func TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack(t *testing.T) {
@@ -104,6 +106,7 @@ func TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack(t *testing.T) {
 	got := texts(waitVisitorMessages(t, s, room.ID, 4))
 	require.Equal(t, []string{"message 1", "message 2", "message 3", "message 4"}, got, "every message that waited, in order")
 	require.Equal(t, workflows.StateOpen, queryState(t, s, igsid).Status)
+	recordHistories(t, s, account, igsid, "waited-for-agent")
 }
 
 func TestForwardedRoomKeepsWorking(t *testing.T) {
@@ -152,7 +155,10 @@ func TestOperatorFindsConversationByUsername(t *testing.T) {
 	require.Equal(t, identity.WorkflowID(account, igsid), found[0])
 	d, err := s.tc.DescribeWorkflowExecution(context.Background(), found[0], "")
 	require.NoError(t, err)
-	require.Contains(t, d.GetExecutionConfig().GetUserMetadata().GetSummary().String(), "Instagram conversation")
+	// The summary is encrypted like every payload; the UI shows it through the codec.
+	var summary string
+	require.NoError(t, s.dataConverter.FromPayload(d.GetExecutionConfig().GetUserMetadata().GetSummary(), &summary))
+	require.Contains(t, summary, "Instagram conversation")
 }
 
 // TestAcceptChatsWithNoAgents: with Rocket.Chat's "accept chats with no agents" on, a room

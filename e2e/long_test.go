@@ -16,7 +16,7 @@ import (
 )
 
 // TestLongConversationContinuesAsNew drives one conversation through 3,000 messages on a
-// Temporal server that suggests continue-as-new early (after 1,000 history events instead of
+// Temporal server that suggests continue-as-new early (after 60 history events instead of
 // 4,096), so the conversation crosses many run boundaries while messages keep arriving:
 // every message must reach the room once, in order, and every run's history stays bounded.
 func TestLongConversationContinuesAsNew(t *testing.T) {
@@ -25,9 +25,12 @@ func TestLongConversationContinuesAsNew(t *testing.T) {
 		t.Skip("3,000-message conversation skipped in -short mode (takes about a minute)")
 	}
 	const (
-		total     = 3000
-		batch     = 50
-		threshold = 1000
+		total = 3000
+		batch = 50
+		// The conversation takes a 50-event delivery in one signal and posts 25 messages per
+		// local activity, so 3,000 messages make about 500 history events: a low threshold
+		// makes it cross several run boundaries.
+		threshold = 60
 	)
 	s, err := startStack("long", stackOptions{temporalFlags: []string{
 		"--dynamic-config-value", fmt.Sprintf("limit.historyCount.suggestContinueAsNew=%d", threshold),
@@ -47,6 +50,7 @@ func TestLongConversationContinuesAsNew(t *testing.T) {
 			evs = append(evs, s.meta.NewTextEvent(account, igsid, text, start.Add(time.Duration(j)*time.Millisecond)))
 		}
 		require.Equal(t, http.StatusOK, deliver(t, s, entry(evs...)))
+		time.Sleep(100 * time.Millisecond) // messages keep arriving while the conversation works and continues as new
 	}
 
 	room := waitRoom(t, s, igsid, 1)

@@ -7,8 +7,10 @@ package identity
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -45,15 +47,24 @@ func VisitorToken(key []byte, account, igsid string) string {
 
 // ParseVisitorToken checks the MAC and returns the conversation it belongs to.
 func ParseVisitorToken(key []byte, token string) (account, igsid string, err error) {
+	return ParseVisitorTokenWith([][]byte{key}, token)
+}
+
+// ParseVisitorTokenWith accepts a token made with any of keys (the current visitor-token
+// key and those of TOKEN_ENCRYPTION_OLD_KEYS): rooms opened before a key rotation still
+// map back to their conversation.
+func ParseVisitorTokenWith(keys [][]byte, token string) (account, igsid string, err error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 4 || parts[0] != "ig" || !validID(parts[1]) || !validID(parts[2]) {
 		return "", "", ErrBadVisitorToken
 	}
-	want := visitorMAC(key, parts[1], parts[2])
-	if !hmac.Equal([]byte(want), []byte(parts[3])) {
-		return "", "", ErrBadVisitorToken
+	for _, key := range keys {
+		want := visitorMAC(key, parts[1], parts[2])
+		if hmac.Equal([]byte(want), []byte(parts[3])) {
+			return parts[1], parts[2], nil
+		}
 	}
-	return parts[1], parts[2], nil
+	return "", "", ErrBadVisitorToken
 }
 
 func visitorMAC(key []byte, account, igsid string) string {
@@ -86,3 +97,34 @@ func validID(s string) bool {
 
 // ValidID reports whether s can be used as an account ID or IGSID.
 func ValidID(s string) bool { return validID(s) }
+
+// OAuthState derives the OAuth state of an authorization from the reference its workflow
+// holds, with the OAuth-state key (keys.OAuthState). The workflow's history (visible in
+// the Temporal UI) holds only the reference; the state, and so the link that starts the
+// authorization, exists only in the worker, in ingress and in the admin's browser. 43
+// characters, URL-safe.
+func OAuthState(key []byte, ref string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("oauth-state\x00" + ref))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// OAuthStartURL is the link an admin opens: startURL (PUBLIC_URL + /oauth/start) with the
+// state as its only query parameter.
+func OAuthStartURL(startURL, state string) string {
+	return startURL + "?" + url.Values{"state": {state}}.Encode()
+}
+
+// ValidOAuthRef reports whether ref looks like a reference the Authorization workflow
+// draws (base64url, 16 to 64 characters): activity inputs are checked, not trusted.
+func ValidOAuthRef(ref string) bool {
+	if len(ref) < 16 || len(ref) > 64 {
+		return false
+	}
+	for _, r := range ref {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

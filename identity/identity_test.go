@@ -60,3 +60,40 @@ func TestMessageID(t *testing.T) {
 		t.Fatalf("unexpected length %d", len(a))
 	}
 }
+
+// After a key rotation, tokens of rooms opened with the old key still map back; a key
+// that was never configured still does not.
+func TestVisitorTokenWithOldKeys(t *testing.T) {
+	cur, old := []byte("current key....................."), []byte("old key.........................")
+	tok := VisitorToken(old, "17841400000000001", "6871234500000001")
+	if _, _, err := ParseVisitorToken(cur, tok); err == nil {
+		t.Fatal("a token of another key is accepted by the current key alone")
+	}
+	a, u, err := ParseVisitorTokenWith([][]byte{cur, old}, tok)
+	if err != nil || a != "17841400000000001" || u != "6871234500000001" {
+		t.Fatalf("old token not accepted: %q %q %v", a, u, err)
+	}
+	if _, _, err := ParseVisitorTokenWith([][]byte{cur}, tok); err == nil {
+		t.Fatal("accepted after the old key was removed")
+	}
+	if _, _, err := ParseVisitorTokenWith(nil, tok); err == nil {
+		t.Fatal("accepted without any key")
+	}
+}
+
+func TestOAuthState(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s := OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAA")
+	if len(s) != 43 || s != OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAA") {
+		t.Fatalf("state %q", s)
+	}
+	if OAuthState(key, "AAAAAAAAAAAAAAAAAAAAAB") == s || OAuthState([]byte("another key......................"), "AAAAAAAAAAAAAAAAAAAAAA") == s {
+		t.Fatal("the state does not depend on both the reference and the key")
+	}
+	for ref, want := range map[string]bool{"AAAAAAAAAAAAAAAAAAAAAA": true, "short": false, "has space in it 123": false,
+		"../../etc/passwd/xxxx": false, string(make([]byte, 65)): false} {
+		if ValidOAuthRef(ref) != want {
+			t.Errorf("ValidOAuthRef(%q) != %v", ref, want)
+		}
+	}
+}

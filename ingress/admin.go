@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
+	"github.com/igdirect/bridge/commands"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/store"
 )
@@ -83,6 +85,19 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 	case strings.TrimSpace(req.AccessToken) == "":
 		writeError(w, http.StatusBadRequest, "access_token is required (a page access token)")
 		return
+	case len(req.AccessToken) > 2048 || strings.ContainsAny(req.AccessToken, " \t\r\n"):
+		writeError(w, http.StatusBadRequest, "access_token is not a page access token (one word, at most 2048 characters)")
+		return
+	case req.IGUsername != "" && !validUsername(strings.TrimPrefix(req.IGUsername, "@")):
+		writeError(w, http.StatusBadRequest, "ig_username must be an Instagram username (letters, digits, '.' and '_', at most 30)")
+		return
+	case len(req.Name) > 200 || strings.ContainsAny(req.Name, "\r\n") || !utf8.ValidString(req.Name):
+		writeError(w, http.StatusBadRequest, "name must be one line of text, at most 200 bytes")
+		return
+	}
+	if err := checkPageConfig(&req.PageConfig); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	p := store.Page{PageID: pageID, IGAccountID: req.IGAccountID, IGUsername: strings.TrimPrefix(req.IGUsername, "@"), Name: req.Name}
 	if err := s.store.ConnectPage(r.Context(), p, req.AccessToken); err != nil {
@@ -94,7 +109,41 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "could not store page configuration")
 		return
 	}
+	s.wakeBlocked(page.IGAccountID, "page connected")
 	writeJSON(w, http.StatusOK, page)
+}
+
+// checkPageConfig applies the command's validation (commands.CheckPageField) to the admin
+// API's fields, and its trimming, so both ways in accept and store exactly the same
+// values; nothing is stored unless every field is valid.
+func checkPageConfig(c *store.PageConfig) error {
+	for _, f := range []struct {
+		key string
+		v   **string
+	}{{"department", &c.Department}, {"welcome_message", &c.WelcomeMessage}, {"finished_message", &c.FinishedMessage}, {"offline_message", &c.OfflineMessage}} {
+		if *f.v == nil {
+			continue
+		}
+		v := strings.TrimSpace(**f.v)
+		if err := commands.CheckPageField(f.key, v); err != nil {
+			return err
+		}
+		*f.v = &v
+	}
+	return nil
+}
+
+// validUsername: Instagram usernames are letters, digits, '.' and '_', at most 30.
+func validUsername(u string) bool {
+	if u == "" || len(u) > 30 {
+		return false
+	}
+	for _, r := range u {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +154,10 @@ func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		return
 	}
+	if err := checkPageConfig(&c); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	p, err := s.store.UpdatePageConfig(r.Context(), mux.Vars(r)["page"], c)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "no page with that ID or username")
@@ -113,5 +166,6 @@ func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "could not update page")
 		return
 	}
+	s.wakeBlocked(p.IGAccountID, "page edited")
 	writeJSON(w, http.StatusOK, p)
 }

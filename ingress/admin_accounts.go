@@ -16,12 +16,17 @@ import (
 // Admin API endpoints for authorization and administration. Each calls the same operation
 // as its Rocket.Chat command (admin_ops.go). Registered by Handler().
 
-// addAccountRoutes adds the OAuth endpoints, the command endpoint and the admin API routes
-// of this file to the router (admin is the /admin/api subrouter with requireAdmin).
-func (s *Server) addAccountRoutes(r, admin *mux.Router) {
+// addPublicAccountRoutes adds the OAuth endpoints and the command endpoint (public
+// listener).
+func (s *Server) addPublicAccountRoutes(r *mux.Router) {
 	r.HandleFunc(workflows.OAuthStartPath, s.oauthStart).Methods(http.MethodGet)
 	r.HandleFunc(workflows.OAuthCallbackPath, s.oauthCallback).Methods(http.MethodGet)
 	r.HandleFunc("/rocketchat/command", s.receiveCommand).Methods(http.MethodPost)
+}
+
+// addAdminAccountRoutes adds this file's admin API routes (admin is the /admin/api
+// subrouter with requireAdmin, on the admin listener).
+func (s *Server) addAdminAccountRoutes(admin *mux.Router) {
 	admin.HandleFunc("/authorize", s.apiAuthorize).Methods(http.MethodPost)
 	admin.HandleFunc("/authorization", s.apiUnauthorize).Methods(http.MethodDelete)
 	admin.HandleFunc("/accounts", s.apiAccounts).Methods(http.MethodGet)

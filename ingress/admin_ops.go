@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -79,7 +81,13 @@ func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, er
 	if err == nil {
 		var link workflows.AuthorizationLink
 		if err = h.Get(ctx, &link); err == nil {
-			res.URL, res.ExpiresAt = link.URL, link.ExpiresAt
+			// The workflow hands back a reference; the link (the state) is derived here.
+			state, serr := s.oauthState(link.OAuthStateRef)
+			if serr != nil {
+				s.log.Error("Authorization link not derivable", "workflow_id", id, "key_id", link.KeyID, "error", serr)
+				return res, refuse(http.StatusServiceUnavailable, "The authorization was started but its link cannot be made here (TOKEN_ENCRYPTION_KEY differs between worker and ingress?). The button is posted in #%s.", s.cfg.RocketChatSetupChannel)
+			}
+			res.URL, res.ExpiresAt = identity.OAuthStartURL(s.cfg.PublicURL+workflows.OAuthStartPath, state), link.ExpiresAt
 			return res, nil
 		}
 	}
@@ -196,6 +204,7 @@ func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.Page
 		s.log.Error("Could not update page", "error", err)
 		return p, refuse(http.StatusInternalServerError, "Could not update the page in the database.")
 	}
+	s.wakeBlocked(p.IGAccountID, "page edited")
 	return p, nil
 }
 
@@ -265,6 +274,13 @@ func (s *Server) updateSettings(ctx context.Context, values map[string]string) (
 		}
 	}
 	return s.settings(ctx)
+}
+
+// randomToken is a fresh 32-byte random value, URL-safe (cookie values).
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func randomHex(n int) string {

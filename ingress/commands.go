@@ -8,9 +8,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 )
 
@@ -20,7 +22,9 @@ type outgoingMessage struct {
 	Token       string          `json:"token"`
 	Bot         json.RawMessage `json:"bot"`
 	TriggerWord string          `json:"trigger_word"`
-	ChannelName string          `json:"channel_name"`
+	ChannelID   string          `json:"channel_id"`
+	ChannelName string          `json:"channel_name"` // room.name: absent for Omnichannel (and direct) rooms
+	UserID      string          `json:"user_id"`
 	UserName    string          `json:"user_name"`
 	Text        string          `json:"text"`
 	IsEdited    bool            `json:"isEdited"`
@@ -49,7 +53,11 @@ type replyAttachment struct {
 
 // receiveCommand runs an admin command typed in Rocket.Chat. Order: the body (the token is
 // in it), the token (constant time), then the loop guard and the trigger word; messages
-// that are not for us get an empty object, which Rocket.Chat does not post.
+// that are not for us get an empty object, which Rocket.Chat does not post. The token only
+// proves the request comes from the integration, which an admin may have scoped to more
+// rooms than the setup channel (all private groups include every Omnichannel room, where
+// customers type): a command counts only from the setup channel, and with
+// ROCKETCHAT_COMMAND_USERS, changes only from the users listed.
 func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -83,17 +91,49 @@ func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, struct{}{})
 		return
 	}
+	if !s.inSetupChannel(msg) {
+		// Not an answer Rocket.Chat posts (non-2xx): in an Omnichannel room it would reach
+		// the customer. It shows in the integration's history.
+		s.log.Warn("Rocket.Chat command outside the setup channel refused", "user_id", msg.UserID, "user", msg.UserName,
+			"channel_id", msg.ChannelID, "channel", msg.ChannelName)
+		writeError(w, http.StatusForbidden, "commands are accepted only in the setup channel (ROCKETCHAT_SETUP_CHANNEL); restrict the outgoing integration to it")
+		return
+	}
 	cmd, err := commands.Parse(line)
 	if err != nil {
 		writeJSON(w, http.StatusOK, commandReply{Text: err.Error()})
+		return
+	}
+	if cmd.Changes() && !s.mayChange(msg.UserID) {
+		s.log.Warn("Rocket.Chat command refused: user not in ROCKETCHAT_COMMAND_USERS", "command", cmd.Name, "user_id", msg.UserID, "user", msg.UserName)
+		writeJSON(w, http.StatusOK, commandReply{Text: fmt.Sprintf(
+			"You may not run `%s %s`: only the users listed in ROCKETCHAT_COMMAND_USERS may change anything (your user id is `%s`). `%s list`, `%s settings` and `%s help` work for everyone here.",
+			commands.Trigger, cmd.Name, safetext.Neutralize(msg.UserID), commands.Trigger, commands.Trigger, commands.Trigger)})
 		return
 	}
 	if s.store == nil && cmd.Name != commands.Help {
 		writeJSON(w, http.StatusOK, commandReply{Text: "The bridge has no database connection; try again later."})
 		return
 	}
-	s.log.Info("Admin command", "command", cmd.Name, "user", msg.UserName, "channel", msg.ChannelName)
+	s.log.Info("Admin command", "command", cmd.Name, "user_id", msg.UserID, "user", msg.UserName, "channel_id", msg.ChannelID, "channel", msg.ChannelName)
 	writeJSON(w, http.StatusOK, s.runCommand(r.Context(), cmd, msg.UserName))
+}
+
+// inSetupChannel: the command was typed in ROCKETCHAT_SETUP_CHANNEL, named by id or by
+// name. Omnichannel rooms have no name (only a display name), so they never match a name.
+func (s *Server) inSetupChannel(msg outgoingMessage) bool {
+	want := s.cfg.SetupChannel()
+	if want == "" {
+		return false
+	}
+	return msg.ChannelID == want || msg.ChannelName != "" && msg.ChannelName == want
+}
+
+// mayChange: without ROCKETCHAT_COMMAND_USERS everyone in the setup channel may; with it,
+// only the users listed (by user id, which cannot be renamed or reused).
+func (s *Server) mayChange(userID string) bool {
+	allowed := s.cfg.CommandUsers()
+	return len(allowed) == 0 || userID != "" && slices.Contains(allowed, userID)
 }
 
 // runCommand executes a parsed command and words the answer.

@@ -34,14 +34,37 @@ func (s *Server) verifyInstagram(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, q.Get("hub.challenge"))
 }
 
-// receiveInstagram takes a webhook delivery. The order of checks matters: size, then the
-// signature over the raw bytes (nothing is parsed before the sender is authenticated),
-// then the JSON. Every event of the batch is signalled to its conversation before the 200;
-// if Temporal refuses any, the answer is 503 and Meta redelivers the whole batch, which the
-// workflows deduplicate.
+// receiveInstagram takes a webhook delivery. The order of checks matters: the signature
+// header's presence and form (before a body of up to MAX_WEBHOOK_BODY is read), the size,
+// then the signature over the raw bytes (nothing is parsed before the sender is
+// authenticated), then the JSON. Every event of the batch is signalled to its conversation
+// before the 200; if Temporal refuses any, the answer is 503 and Meta redelivers the whole
+// batch, which the workflows deduplicate.
 func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	sigs := r.Header.Values("X-Hub-Signature-256")
+	switch {
+	case len(sigs) == 0:
+		msg := "missing X-Hub-Signature-256"
+		if r.Header.Get("X-Hub-Signature") != "" {
+			msg += " (the legacy sha1 X-Hub-Signature alone is not accepted)"
+		}
+		writeError(w, http.StatusUnauthorized, msg)
+		return
+	case len(sigs) > 1:
+		writeError(w, http.StatusBadRequest, "more than one X-Hub-Signature-256 header")
+		return
+	}
+	if _, err := instagram.ParseSignatureHeader(sigs[0]); err != nil {
+		s.log.Warn("Instagram webhook with a malformed signature header refused", "remote", r.RemoteAddr)
+		writeError(w, http.StatusForbidden, "signature header malformed: X-Hub-Signature-256 must be sha256= and 64 lowercase hex digits")
+		return
+	}
+	if r.ContentLength > s.cfg.MaxWebhookBody {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", s.cfg.MaxWebhookBody))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxWebhookBody))
@@ -54,15 +77,7 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "could not read body")
 		return
 	}
-	sig := r.Header.Get("X-Hub-Signature-256")
-	switch err := instagram.VerifySignature(s.cfg.MetaAppSecret.Value(), body, sig); {
-	case errors.Is(err, instagram.ErrSignatureMissing):
-		msg := "missing X-Hub-Signature-256"
-		if r.Header.Get("X-Hub-Signature") != "" {
-			msg += " (the legacy sha1 X-Hub-Signature alone is not accepted)"
-		}
-		writeError(w, http.StatusUnauthorized, msg)
-		return
+	switch err := instagram.VerifySignature(s.cfg.MetaAppSecret.Value(), body, sigs[0]); {
 	case err != nil:
 		s.log.Warn("Instagram webhook with a bad signature refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "signature does not match")
@@ -235,12 +250,18 @@ func eventName(m instagram.Messaging) string {
 	return "empty"
 }
 
-// signalAll signals every delivery and fails if any failed. Conversations are signalled in
-// parallel, but the events of one conversation one after the other, in the order Meta put
-// them in the batch: the workflow orders by timestamp only within its reorder window.
+// signalAll records the deliveries in their conversations: one signal per conversation,
+// carrying that conversation's events in the order Meta put them in the batch, so a
+// delivery costs one history event per conversation however many events it holds.
+// Conversations are signalled in parallel. Echoes of our own sends whose mid is recorded
+// are dropped first: the conversation knows them already.
 func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	ds, err := s.dropOwnEchoes(ctx, ds)
+	if err != nil {
+		return err
+	}
 	var order []string
 	byConversation := map[string][]delivery{}
 	for _, d := range ds {
@@ -253,48 +274,80 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, id := range order {
-		g.Go(func() error {
-			for _, d := range byConversation[id] {
-				if err := s.signalConversation(gctx, d); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return s.signalConversation(gctx, byConversation[id]) })
 	}
 	return g.Wait()
 }
 
-// signalConversation records the event in the conversation's workflow. Events a customer
-// starts a conversation with (a message, a tapped button, a referral) start the workflow if
-// it is not running — a closed conversation gets a new run with the same ID. Seen receipts,
-// reactions and echoes only concern a running conversation: without one there is nothing to
-// update, and starting one would greet the customer for a reaction.
-func (s *Server) signalConversation(ctx context.Context, d delivery) error {
-	id := identity.WorkflowID(d.account, d.igsid)
-	// An unsend or edit may be delivered before the message it refers to (retries reorder),
-	// so it may start the workflow too: the run stays dormant until that message arrives.
-	startable := workflows.OpensConversation(d.event.Kind) || d.event.Kind == workflows.EventUnsend || d.event.Kind == workflows.EventEdit
+// dropOwnEchoes removes the echoes of messages this service sent and recorded (the
+// delivery intents hold their mids). An echo that arrives before its send's answer was
+// recorded still goes to the conversation, which handles that race.
+func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, error) {
+	var mids []string
+	for _, d := range ds {
+		if d.event.Kind == workflows.EventEcho && d.event.MID != "" {
+			mids = append(mids, d.event.MID)
+		}
+	}
+	if len(mids) == 0 || s.store == nil {
+		return ds, nil
+	}
+	ours, err := s.store.OurMessages(ctx, mids)
+	if err != nil {
+		return nil, fmt.Errorf("look up echoes: %w", err)
+	}
+	known := map[string]bool{}
+	for _, m := range ours {
+		known[m] = true
+	}
+	kept := ds[:0:0]
+	for _, d := range ds {
+		if d.event.Kind == workflows.EventEcho && known[d.event.MID] {
+			s.countEvents("instagram", "echo", "skipped", 1)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	return kept, nil
+}
+
+// signalConversation records one conversation's events of a delivery in its workflow.
+// Events a customer starts a conversation with (a message, a tapped button, a referral)
+// start the workflow if it is not running — a closed conversation gets a new run with the
+// same ID. So may an unsend or edit, which Meta can deliver before the message it refers
+// to: the run then stays dormant until that message arrives. Seen receipts, reactions,
+// echoes and thread-control events only concern a running conversation: without one there
+// is nothing to update, and starting one would greet the customer for a reaction.
+func (s *Server) signalConversation(ctx context.Context, ds []delivery) error {
+	account, igsid := ds[0].account, ds[0].igsid
+	id := identity.WorkflowID(account, igsid)
+	batch := workflows.InstagramBatch{}
+	startable := false
+	for _, d := range ds {
+		batch.Events = append(batch.Events, d.event)
+		k := d.event.Kind
+		startable = startable || workflows.OpensConversation(k) || k == workflows.EventUnsend || k == workflows.EventEdit
+	}
 	if !startable {
-		err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalInstagram, d.event)
+		err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalInstagram, batch)
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {
-			s.log.Info("Instagram event for no running conversation dropped", "kind", d.event.Kind)
+			s.log.Info("Instagram events for no running conversation dropped", "events", len(batch.Events))
 			return nil
 		}
 		return err
 	}
-	_, err := s.temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalInstagram, d.event,
+	_, err := s.temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalInstagram, batch,
 		client.StartWorkflowOptions{
 			ID:                       id,
 			TaskQueue:                s.cfg.TemporalTaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			StaticSummary:            "Instagram conversation · account " + d.account + " · user " + d.igsid,
+			StaticSummary:            "Instagram conversation · account " + account + " · user " + igsid,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.SAAccount.ValueSet(d.account),
+				workflows.SAAccount.ValueSet(account),
 				workflows.SAState.ValueSet(workflows.StateWaitingForAgent),
 			),
 		},
-		workflows.ConversationWorkflowName, workflows.ConversationInput{PageID: d.account, IGSID: d.igsid})
+		workflows.ConversationWorkflowName, workflows.ConversationInput{PageID: account, IGSID: igsid})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,14 +14,17 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
 // The browser side of the OAuth flow (instagram-messaging.md §8.1). /oauth/start checks
-// the state and redirects to Meta's dialog; /oauth/callback consumes the state once,
-// stores the code sealed and signals the AuthorizationWorkflow, then shows the outcome.
-// Both answer with a page a person can read, also when the link is stale.
+// the state, binds it to the browser (a __Host- cookie, SameSite=Lax so that it comes
+// back on Meta's top-level redirect) and redirects to Meta's dialog; /oauth/callback
+// requires that cookie, consumes the state once, stores the code sealed and signals the
+// AuthorizationWorkflow, then shows the outcome. Both answer with a page a person can
+// read, also when the link is stale. Nothing is consumed by a refused request.
 
 // callbackWait is how long the callback page waits for the accounts to be connected
 // before saying the result will be posted in the setup channel.
@@ -28,14 +32,56 @@ const callbackWait = 20 * time.Second
 
 func (s *Server) redirectURI() string { return s.cfg.PublicURL + workflows.OAuthCallbackPath }
 
+// Bounds of what /oauth/callback accepts from the query (Meta's are far shorter): longer
+// values are refused before anything is looked up or stored.
+const (
+	maxStateLen            = 128
+	maxCodeLen             = 2048
+	maxErrorFieldLen       = 200
+	maxErrorDescriptionLen = 1000
+)
+
+// oauthCookieMaxAge outlives the link (15 minutes) a little; the database decides expiry.
+const oauthCookieMaxAge = 20 * time.Minute
+
+// oauthCookieName names the binding cookie of one state, so two authorizations open in
+// the same browser do not overwrite each other's. __Host-: Secure, Path=/, no Domain, so
+// no other host (or http page) can set or read it.
+func oauthCookieName(state string) string {
+	return "__Host-igdirect-oauth-" + store.StateHashHex(state)
+}
+
+// singleQuery returns the one value of each key, refusing a key given twice (which value
+// would count is exactly what an attacker would like to choose) or too long.
+func singleQuery(q url.Values, limits map[string]int) (map[string]string, string) {
+	out := make(map[string]string, len(limits))
+	for key, limit := range limits {
+		vs := q[key]
+		switch {
+		case len(vs) > 1:
+			return nil, fmt.Sprintf("the parameter %s is given %d times", key, len(vs))
+		case len(vs) == 1 && len(vs[0]) > limit:
+			return nil, fmt.Sprintf("the parameter %s is longer than %d bytes", key, limit)
+		case len(vs) == 1:
+			out[key] = vs[0]
+		}
+	}
+	return out, ""
+}
+
 func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request) {
-	if s.store == nil {
-		s.oauthPage(w, http.StatusServiceUnavailable, page{Title: "Not available", Text: "The bridge has no database connection. Try again later."})
+	q, bad := singleQuery(r.URL.Query(), map[string]int{"state": maxStateLen})
+	if bad != "" {
+		s.oauthPage(w, http.StatusBadRequest, page{Title: "Invalid link", Text: "This authorization link is not valid: " + bad + ". Use the Start Authentication button posted in Rocket.Chat."})
 		return
 	}
-	state := r.URL.Query().Get("state")
+	state := q["state"]
 	if state == "" {
 		s.oauthPage(w, http.StatusBadRequest, page{Title: "Incomplete link", Text: "This authorization link has no state. Use the Start Authentication button posted in Rocket.Chat."})
+		return
+	}
+	if s.store == nil {
+		s.oauthPage(w, http.StatusServiceUnavailable, page{Title: "Not available", Text: "The bridge has no database connection. Try again later."})
 		return
 	}
 	if _, err := s.store.CheckOAuthState(r.Context(), state); err != nil {
@@ -47,6 +93,17 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request) {
 		s.oauthPage(w, http.StatusServiceUnavailable, page{Title: "Not configured", Text: "The bridge has no Meta app ID (META_APP_ID), so it cannot open Meta's login dialog."})
 		return
 	}
+	var presented string
+	if c, err := r.Cookie(oauthCookieName(state)); err == nil {
+		presented = c.Value
+	}
+	cookie, err := s.store.BindOAuthBrowser(r.Context(), state, randomToken(), presented)
+	if err != nil {
+		s.staleState(w, state, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oauthCookieName(state), Value: cookie, Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(oauthCookieMaxAge / time.Second)})
 	// The dialog needs only the app ID and version; no call to Meta happens here.
 	dialog := instagram.NewClient(s.cfg.MetaGraphURL, s.cfg.MetaGraphVersion, s.cfg.MetaAppID, "", nil).
 		DialogURL(s.cfg.MetaDialogURL, s.redirectURI(), state, instagram.DefaultScopes)
@@ -59,14 +116,16 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request) {
 var errWorkflowGone = errors.New("authorization workflow no longer running")
 
 func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
-	if s.store == nil {
-		s.oauthPage(w, http.StatusServiceUnavailable, page{Title: "Not available", Text: "The bridge has no database connection. Try again later."})
+	q, bad := singleQuery(r.URL.Query(), map[string]int{"state": maxStateLen, "code": maxCodeLen,
+		"error": maxErrorFieldLen, "error_reason": maxErrorFieldLen, "error_description": maxErrorDescriptionLen})
+	if bad != "" {
+		s.oauthPage(w, http.StatusBadRequest, page{Title: "Invalid answer", Text: "Meta's answer is not valid: " + bad + ". Nothing was stored."})
 		return
 	}
-	q := r.URL.Query()
-	state, code := q.Get("state"), q.Get("code")
-	cb := workflows.OAuthCallback{CodeStored: code != "", Error: q.Get("error"), ErrorReason: q.Get("error_reason"),
-		ErrorDescription: q.Get("error_description")}
+	state, code := q["state"], q["code"]
+	// Meta's error texts end up in the setup channel: neutralised here, and again there.
+	cb := workflows.OAuthCallback{CodeStored: code != "", Error: safetext.Neutralize(q["error"]),
+		ErrorReason: safetext.Neutralize(q["error_reason"]), ErrorDescription: safetext.Neutralize(q["error_description"])}
 	switch {
 	case state == "":
 		s.oauthPage(w, http.StatusBadRequest, page{Title: "Incomplete answer", Text: "Meta's answer has no state, so it cannot be matched to an authorization. Nothing was stored."})
@@ -77,7 +136,15 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	case code != "":
 		cb.Error, cb.ErrorReason, cb.ErrorDescription = "", "", "" // a code wins
 	}
-	wfID, err := s.store.ConsumeOAuthState(r.Context(), state, code, func(wfID string) error {
+	if s.store == nil {
+		s.oauthPage(w, http.StatusServiceUnavailable, page{Title: "Not available", Text: "The bridge has no database connection. Try again later."})
+		return
+	}
+	var cookie string
+	if c, err := r.Cookie(oauthCookieName(state)); err == nil {
+		cookie = c.Value
+	}
+	wfID, err := s.store.ConsumeOAuthState(r.Context(), state, cookie, code, func(wfID string) error {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		err := s.temporal.SignalWorkflow(ctx, wfID, "", workflows.SignalOAuthCallback, cb)
@@ -91,7 +158,8 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errWorkflowGone):
 		s.staleState(w, state, store.ErrStateExpired)
 		return
-	case errors.Is(err, store.ErrStateUnknown), errors.Is(err, store.ErrStateExpired), errors.Is(err, store.ErrStateUsed):
+	case errors.Is(err, store.ErrStateUnknown), errors.Is(err, store.ErrStateExpired), errors.Is(err, store.ErrStateUsed),
+		errors.Is(err, store.ErrStateOtherBrowser):
 		s.staleState(w, state, err)
 		return
 	case err != nil:
@@ -100,6 +168,8 @@ func (s *Server) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("OAuth callback accepted", "workflow_id", wfID, "approved", cb.CodeStored)
+	http.SetCookie(w, &http.Cookie{Name: oauthCookieName(state), Value: "", Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 	s.showOutcome(w, r.Context(), wfID)
 }
 
@@ -117,6 +187,7 @@ func (s *Server) showOutcome(w http.ResponseWriter, ctx context.Context, wfID st
 	case workflows.AuthConnected:
 		p := page{Title: "Instagram connected", Text: "These accounts now deliver their Instagram Direct messages to Rocket.Chat:"}
 		for _, a := range res.Accounts {
+			s.wakeBlocked(a.IGAccountID, "account authorized")
 			item := a.IGUsername + " — page " + a.PageID
 			if a.PageName != "" {
 				item += " (" + a.PageName + ")"
@@ -151,6 +222,9 @@ func (s *Server) staleState(w http.ResponseWriter, state string, why error) {
 	case errors.Is(why, store.ErrStateUsed):
 		s.notice(state, "replayed", "⚠️ An Instagram authorization link was used again after it had been used, and was refused. Nothing was stored. If nobody just reloaded that page, someone else has the link.")
 		s.oauthPage(w, http.StatusConflict, page{Title: "Link already used", Text: "This authorization link was already used; a link works once. Nothing was stored. Ask for a new one with `instagram authorize` if needed."})
+	case errors.Is(why, store.ErrStateOtherBrowser):
+		s.notice(state, "other-browser", "⚠️ An Instagram authorization link was used from a browser other than the one that opened it, and was refused. Nothing was stored. If nobody just switched browsers, someone else has the link: start again with `instagram authorize`.")
+		s.oauthPage(w, http.StatusForbidden, page{Title: "Wrong browser", Text: "This authorization was started in another browser (or this browser refused its cookie). Nothing was stored. Open the Start Authentication button again in the browser you want to use, or ask for a new link with `instagram authorize`."})
 	case errors.Is(why, store.ErrStateUnknown):
 		s.oauthPage(w, http.StatusBadRequest, page{Title: "Invalid link", Text: "This authorization link is not valid. Use the Start Authentication button posted in Rocket.Chat."})
 	default:

@@ -9,9 +9,6 @@ import (
 	"github.com/igdirect/bridge/internal/metrics"
 )
 
-// SetMediaKey sets the key that checks signed media URLs (config.DeriveKey(key, "media-url")).
-func (s *Server) SetMediaKey(key []byte) { s.mediaKey = key }
-
 // SetMetrics makes the server count its webhooks into reg and serve /metrics.
 func (s *Server) SetMetrics(reg *metrics.Registry) { s.metrics = reg }
 

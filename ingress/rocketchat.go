@@ -2,12 +2,9 @@ package ingress
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -16,9 +13,6 @@ import (
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/workflows"
 )
-
-// maxTranscript bounds the agent messages a close event carries to the workflow.
-const maxTranscript = 200
 
 // receiveRocketChat takes an Omnichannel webhook (spec rocketchat §10). Rocket.Chat sends
 // them for every Livechat room, not only ours, and counts anything but an exact 200 as a
@@ -43,7 +37,7 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed webhook body: "+err.Error())
 		return
 	}
-	account, igsid, err := identity.ParseVisitorToken(s.visitorKey, p.Visitor.Token)
+	account, igsid, err := identity.ParseVisitorTokenWith(s.visitorKeys, p.Visitor.Token)
 	if err != nil {
 		// A room of another Livechat channel (web widget, WhatsApp...), or webhook.test.
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored"})
@@ -71,24 +65,27 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// toRocketChatEvent keeps what the conversation needs from a webhook.
+// toRocketChatEvent keeps what the conversation needs from a webhook. An agent's message
+// is only a wake-up: the conversation reads the room's messages from Rocket.Chat, in their
+// order. Messages that are not agents' replies (the visitor's own, when Rocket.Chat sends
+// those too; this service's notes; the closing message) wake nothing.
 func (s *Server) toRocketChatEvent(p *rocketchat.WebhookPayload) (workflows.RocketChatEvent, bool) {
 	ev := workflows.RocketChatEvent{RoomID: p.ID}
 	switch p.Type {
-	case "Message":
+	case rocketchat.TypeMessage:
 		ev.Kind = workflows.RCAgentMessage
-		ev.Messages = s.agentMessages(p.Messages)
-		return ev, len(ev.Messages) > 0
-	case "LivechatSession":
-		ev.Kind = workflows.RCClosed
-		ev.Messages = s.agentMessages(p.Messages)
-		if len(ev.Messages) > maxTranscript {
-			ev.Messages = ev.Messages[len(ev.Messages)-maxTranscript:]
+		for _, m := range p.Messages {
+			if m.AgentID != "" && !m.ClosingMessage && m.U.ID != s.cfg.RocketChatUserID {
+				return ev, true
+			}
 		}
+		return ev, false
+	case rocketchat.TypeSession:
+		ev.Kind = workflows.RCClosed
 		return ev, true
-	case "LivechatSessionTaken", "LivechatSessionForwarded":
+	case rocketchat.TypeSessionTaken, rocketchat.TypeSessionForwarded:
 		ev.Kind = workflows.RCTaken
-		if p.Type == "LivechatSessionForwarded" {
+		if p.Type == rocketchat.TypeSessionForwarded {
 			ev.Kind = workflows.RCForwarded
 		}
 		if p.ServedBy != nil {
@@ -103,100 +100,4 @@ func (s *Server) toRocketChatEvent(p *rocketchat.WebhookPayload) (workflows.Rock
 		return ev, true
 	}
 	return ev, false
-}
-
-// agentMessages keeps the messages that go to Instagram: written by an agent (agentId
-// marks non-visitor authors, spec rocketchat §10.4), not the closing system message, not
-// this bridge's own notes, and with text, a file or buttons.
-func (s *Server) agentMessages(in []rocketchat.WebhookMessage) []workflows.AgentMessage {
-	var out []workflows.AgentMessage
-	for _, m := range in {
-		if m.AgentID == "" || m.ClosingMessage {
-			continue
-		}
-		if s.cfg.RocketChatUserID != "" && m.U.ID == s.cfg.RocketChatUserID {
-			continue
-		}
-		am := workflows.AgentMessage{ID: m.ID, Text: m.Msg, AgentUsername: m.Username, AgentName: m.U.Name, TS: m.TS,
-			File: agentFile(m)}
-		if len(m.Blocks) > 0 {
-			text, buttons := fromBlocks(m.Blocks)
-			if am.Text == "" || am.Text == string(m.Blocks) || json.Valid([]byte(am.Text)) && strings.HasPrefix(am.Text, "[") {
-				am.Text = text // msg was only the blocks' JSON (spec §10.4)
-			}
-			am.Buttons = buttons
-		}
-		if am.Text == "" && am.File == nil && len(am.Buttons) == 0 {
-			continue
-		}
-		out = append(out, am)
-	}
-	return out
-}
-
-// agentFile finds the file of a file message (spec rocketchat §10.4: file, attachments with
-// relative URLs, fileUpload.publicFilePath; msg may be absent).
-func agentFile(m rocketchat.WebhookMessage) *workflows.AgentFile {
-	if m.File == nil {
-		return nil
-	}
-	f := &workflows.AgentFile{Name: m.File.Name, Type: m.File.Type, Size: m.File.Size,
-		Path: "/file-upload/" + m.File.ID + "/" + url.PathEscape(m.File.Name)}
-	for _, raw := range m.Attachments {
-		var a struct {
-			TitleLink string `json:"title_link"`
-		}
-		if json.Unmarshal(raw, &a) == nil && strings.HasPrefix(a.TitleLink, "/file-upload/") {
-			f.Path = a.TitleLink
-			break
-		}
-	}
-	if m.FileUpload != nil {
-		if f.Type == "" {
-			f.Type = m.FileUpload.Type
-		}
-		if f.Size == 0 {
-			f.Size = m.FileUpload.Size
-		}
-	}
-	return f
-}
-
-// fromBlocks reads a UI-kit message: section texts, and action buttons (which become
-// Instagram quick replies: the button text is the title, its value the payload).
-func fromBlocks(raw json.RawMessage) (string, []workflows.Button) {
-	var blocks []struct {
-		Type string `json:"type"`
-		Text *struct {
-			Text string `json:"text"`
-		} `json:"text"`
-		Elements []struct {
-			Type string `json:"type"`
-			Text *struct {
-				Text string `json:"text"`
-			} `json:"text"`
-			Value    string `json:"value"`
-			ActionID string `json:"actionId"`
-		} `json:"elements"`
-	}
-	if json.Unmarshal(raw, &blocks) != nil {
-		return "", nil
-	}
-	var texts []string
-	var buttons []workflows.Button
-	for _, b := range blocks {
-		if b.Text != nil && b.Text.Text != "" {
-			texts = append(texts, b.Text.Text)
-		}
-		for _, e := range b.Elements {
-			if e.Type == "button" && e.Text != nil {
-				payload := e.Value
-				if payload == "" {
-					payload = e.ActionID
-				}
-				buttons = append(buttons, workflows.Button{Title: e.Text.Text, Payload: payload})
-			}
-		}
-	}
-	return strings.Join(texts, "\n"), buttons
 }

@@ -7,8 +7,8 @@ package ingress
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -18,23 +18,32 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/igdirect/bridge/config"
+	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/store"
+	"github.com/igdirect/bridge/workflows"
 )
 
 // Server holds the dependencies of the handlers.
 type Server struct {
-	cfg        *config.Config
-	temporal   client.Client
-	store      *store.Store // admin API and readiness; may be nil in tests of the webhooks
-	visitorKey []byte
-	log        *slog.Logger
+	cfg      *config.Config
+	temporal client.Client
+	store    *store.Store // admin API and readiness; may be nil in tests of the webhooks
+	// visitorKeys check visitor tokens: the current key first, then those of
+	// TOKEN_ENCRYPTION_OLD_KEYS, so rooms opened before a rotation still map back.
+	visitorKeys [][]byte
+	log         *slog.Logger
 	// unknownKinds remembers the event kinds already logged as not handled.
 	unknownKinds sync.Map
-	// mediaKey checks the signed URLs of agents' files served to Meta (see media.go).
-	mediaKey []byte
+	// ring derives OAuth states from workflow references (SetKeyRing).
+	ring *keys.Ring
+	// mediaKeys check the signed URLs of agents' files served to Meta (see media.go).
+	mediaKeys [][]byte
 	// metrics counts webhooks (see observability.go); nil: not measured.
 	metrics *metrics.Registry
+	// codec serves the payload codec endpoint (codec.go); nil: off.
+	codec http.Handler
 	// adminWaitTime bounds how long an admin operation waits for its workflow (0 = the
 	// default, below Rocket.Chat's outgoing-integration timeout).
 	adminWaitTime time.Duration
@@ -43,34 +52,79 @@ type Server struct {
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
 // is unreachable.
 func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, temporal: tc, store: st, visitorKey: visitorKey, log: log}
+	return &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log}
 }
 
-// Handler returns the routes.
+// SetKeyRing sets every key ingress checks with from the key ring: visitor tokens and
+// media URLs of the current and the old keys. Ingress gets no token-sealing key for
+// reading: its store is seal-only.
+func (s *Server) SetKeyRing(r *keys.Ring) {
+	s.ring = r
+	s.visitorKeys = r.Keys(keys.VisitorToken)
+	s.mediaKeys = r.Keys(keys.MediaURL)
+}
+
+// oauthState derives the OAuth state an Authorization workflow refers to.
+func (s *Server) oauthState(ref workflows.OAuthStateRef) (string, error) {
+	if s.ring == nil {
+		return "", errors.New("no keys configured")
+	}
+	m, ok := s.ring.ByIDString(ref.KeyID)
+	if !ok || !identity.ValidOAuthRef(ref.Ref) {
+		return "", errors.New("unknown key id or malformed reference")
+	}
+	return identity.OAuthState(m.Key(keys.OAuthState), ref.Ref), nil
+}
+
+// Handler returns the public routes: what Meta, Rocket.Chat and admins' browsers must
+// reach. Everything else (admin API, metrics, readiness, the codec endpoint) is on
+// AdminHandler, served on ADMIN_ADDR, which is loopback by default. A reverse proxy in
+// front of INGRESS_ADDR should forward exactly these paths (README, "HTTP endpoints").
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.Use(s.measure)
 	r.HandleFunc("/media/{token}/{name}", s.serveMedia).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
 	r.HandleFunc("/webhooks/instagram", s.verifyInstagram).Methods(http.MethodGet)
 	r.HandleFunc("/webhooks/instagram", s.receiveInstagram).Methods(http.MethodPost)
 	r.HandleFunc("/webhooks/rocketchat", s.receiveRocketChat).Methods(http.MethodPost)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	s.addPublicAccountRoutes(r) // OAuth and /rocketchat/command (admin_accounts.go)
+	notFound(r)
+	return r
+}
+
+// PublicPaths are the path prefixes Handler serves: the allow-list for a reverse proxy
+// in front of the public listener (README).
+var PublicPaths = []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rocketchat/command",
+	workflows.OAuthStartPath, workflows.OAuthCallbackPath, "/media/", "/healthz"}
+
+// AdminHandler returns the internal routes, for operators and monitoring only: the admin
+// API (bearer ADMIN_API_TOKEN), /metrics, /readyz, /healthz and the payload codec
+// endpoint the Temporal UI decrypts histories with (codec.go).
+func (s *Server) AdminHandler() http.Handler {
+	r := mux.NewRouter()
+	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	s.addCodecRoutes(r)
 	admin := r.PathPrefix("/admin/api").Subrouter()
 	admin.Use(s.requireAdmin)
 	admin.HandleFunc("/pages", s.listPages).Methods(http.MethodGet)
 	admin.HandleFunc("/pages/{page}", s.connectPage).Methods(http.MethodPut)
 	admin.HandleFunc("/pages/{page}", s.getPage).Methods(http.MethodGet)
 	admin.HandleFunc("/pages/{page}", s.editPage).Methods(http.MethodPatch)
-	s.addAccountRoutes(r, admin) // OAuth, /rocketchat/command, accounts and settings (admin_accounts.go)
+	s.addAdminAccountRoutes(admin) // accounts and settings (admin_accounts.go)
+	notFound(r)
+	return r
+}
+
+func notFound(r *mux.Router) {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 	})
-	return r
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -94,14 +148,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, checks)
 }
 
-// secretEqual compares a presented secret with the configured one in constant time. An
-// unconfigured secret never matches.
+// secretEqual compares a presented secret with the configured one in constant time, as
+// digests (config.Secret.Matches). An unconfigured secret never matches.
 func secretEqual(presented string, configured config.Secret) bool {
-	want := configured.Value()
-	if want == "" {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(presented), []byte(want)) == 1
+	return configured.Matches(presented)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -113,4 +163,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError answers with {"error": "..."}; every refusal says what was wrong.
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// NewHTTPServer is how both listeners serve: with bounds on every phase of a request, so
+// a client that sends its headers or body byte by byte (slowloris) holds a connection for
+// seconds, not forever. Bodies are also capped by each handler.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
@@ -28,7 +30,8 @@ import (
 type recordingTemporal struct {
 	client.Client // methods the webhooks do not use panic
 	mu            sync.Mutex
-	signals       []workflows.InstagramEvent
+	signals       []workflows.InstagramEvent // the events of every Instagram signal, in order
+	batches       int                        // Instagram signals sent (one per conversation per delivery)
 	rcSignals     []workflows.RocketChatEvent
 	refuse        bool
 }
@@ -39,7 +42,8 @@ func (r *recordingTemporal) SignalWithStartWorkflow(_ context.Context, _ string,
 	if r.refuse {
 		return nil, serviceerror.NewUnavailable("temporal is down")
 	}
-	r.signals = append(r.signals, arg.(workflows.InstagramEvent))
+	r.batches++
+	r.signals = append(r.signals, arg.(workflows.InstagramBatch).Events...)
 	return nil, nil
 }
 
@@ -50,8 +54,9 @@ func (r *recordingTemporal) SignalWorkflow(_ context.Context, _ string, _ string
 		return serviceerror.NewUnavailable("temporal is down")
 	}
 	switch v := arg.(type) {
-	case workflows.InstagramEvent:
-		r.signals = append(r.signals, v)
+	case workflows.InstagramBatch:
+		r.batches++
+		r.signals = append(r.signals, v.Events...)
 	case workflows.RocketChatEvent:
 		r.rcSignals = append(r.rcSignals, v)
 	}
@@ -213,4 +218,112 @@ func FuzzInstagramWebhook(f *testing.F) {
 			t.Fatalf("refused body recorded %d events", len(tc.signals))
 		}
 	})
+}
+
+// readTracker fails the test if the body is read at all.
+type readTracker struct{ read bool }
+
+func (r *readTracker) Read([]byte) (int, error) { r.read = true; return 0, io.EOF }
+
+// The signature header is checked (present, once, well-formed) before the body is read:
+// a client without one cannot make ingress read up to MAX_WEBHOOK_BODY. Bodies of exactly
+// MAX_WEBHOOK_BODY bytes are read; one more byte is refused.
+func TestInstagramWebhookHeaderChecksAndBodyLimit(t *testing.T) {
+	good := sign([]byte(validBody))
+	for _, tt := range []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{"no signature", nil, http.StatusUnauthorized},
+		{"two signature headers", []string{good, good}, http.StatusBadRequest},
+		{"uppercase hex", []string{"sha256=" + strings.ToUpper(good[7:])}, http.StatusForbidden},
+		{"uppercase prefix", []string{"SHA256=" + good[7:]}, http.StatusForbidden},
+		{"short", []string{good[:40]}, http.StatusForbidden},
+		{"sha1 form", []string{"sha1=" + strings.Repeat("a", 40)}, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := &readTracker{}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", body)
+			req.Header.Set("Content-Type", "application/json")
+			for _, h := range tt.headers {
+				req.Header.Add("X-Hub-Signature-256", h)
+			}
+			rec := httptest.NewRecorder()
+			tc := &recordingTemporal{}
+			newWebhookServer(tc).Handler().ServeHTTP(rec, req)
+			require.Equal(t, tt.want, rec.Code, rec.Body.String())
+			require.False(t, body.read, "the body was read before the signature header was checked")
+			require.Empty(t, tc.signals)
+		})
+	}
+
+	// newWebhookServer's MAX_WEBHOOK_BODY is 64 KiB.
+	const limit = 64 << 10
+	exact := `{"object":"instagram","entry":[]}`
+	exact += strings.Repeat(" ", limit-len(exact))
+	for _, tt := range []struct {
+		name    string
+		body    string
+		chunked bool
+		want    int
+	}{
+		{"exactly MAX_WEBHOOK_BODY", exact, false, http.StatusOK},
+		{"exactly MAX_WEBHOOK_BODY, chunked", exact, true, http.StatusOK},
+		{"one byte more", exact + " ", false, http.StatusRequestEntityTooLarge},
+		{"one byte more, chunked", exact + " ", true, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r io.Reader = strings.NewReader(tt.body)
+			if tt.chunked {
+				r = io.MultiReader(r) // hides the length: sent without Content-Length
+			}
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", r)
+			if tt.chunked {
+				req.ContentLength = -1
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Hub-Signature-256", sign([]byte(tt.body)))
+			rec := httptest.NewRecorder()
+			newWebhookServer(&recordingTemporal{}).Handler().ServeHTTP(rec, req)
+			require.Equal(t, tt.want, rec.Code, rec.Body.String())
+		})
+	}
+}
+
+// Slowloris: a client that sends its headers, or its body, a byte at a time is cut off by
+// the server's timeouts instead of holding a connection (and a goroutine) for ever.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	srv := NewHTTPServer("127.0.0.1:0", newWebhookServer(&recordingTemporal{}).Handler())
+	require.Equal(t, 5*time.Second, srv.ReadHeaderTimeout)
+	require.Equal(t, 30*time.Second, srv.ReadTimeout)
+	require.Equal(t, 64<<10, srv.MaxHeaderBytes)
+	srv.ReadHeaderTimeout, srv.ReadTimeout = 500*time.Millisecond, time.Second // the same bounds, shorter for the test
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	for _, tt := range []struct {
+		name string
+		head string
+	}{
+		{"headers", "POST /webhooks/instagram HTTP/1.1\r\nHost: x\r\n"},
+		{"body", "POST /webhooks/instagram HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: sha256=" + strings.Repeat("0", 64) + "\r\nContent-Length: 100000\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = io.WriteString(c, tt.head)
+			require.NoError(t, err)
+			start := time.Now()
+			for time.Since(start) < 5*time.Second {
+				if _, err := c.Write([]byte("x")); err != nil {
+					return // the server closed the connection
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Fatalf("a client sending its %s a byte at a time was still connected after 5 s", tt.name)
+		})
+	}
 }

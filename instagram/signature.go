@@ -30,16 +30,9 @@ const sigPrefix = "sha256="
 // Instagram app secret or the main app secret is UNCERTAIN; the caller
 // chooses which secret to pass (and may try both).
 func VerifySignature(appSecret string, body []byte, header string) error {
-	header = strings.TrimSpace(header)
-	if header == "" {
-		return ErrSignatureMissing
-	}
-	if len(header) < len(sigPrefix) || !strings.EqualFold(header[:len(sigPrefix)], sigPrefix) {
-		return ErrSignatureMalformed
-	}
-	got, err := hex.DecodeString(header[len(sigPrefix):])
-	if err != nil || len(got) != sha256.Size {
-		return ErrSignatureMalformed
+	got, err := ParseSignatureHeader(header)
+	if err != nil {
+		return err
 	}
 	if appSecret == "" {
 		// Fail closed: an empty key would let anyone who guesses that
@@ -52,6 +45,29 @@ func VerifySignature(appSecret string, body []byte, header string) error {
 		return ErrSignatureMismatch
 	}
 	return nil
+}
+
+// ParseSignatureHeader checks the form of an X-Hub-Signature-256 value, exactly what Meta
+// sends: "sha256=" and 64 lowercase hex digits (spec §1.2), nothing around them. It needs
+// no body, so ingress calls it before reading one. It returns the digest.
+func ParseSignatureHeader(header string) ([]byte, error) {
+	if header == "" {
+		return nil, ErrSignatureMissing
+	}
+	hexPart, ok := strings.CutPrefix(header, sigPrefix)
+	if !ok || len(hexPart) != 2*sha256.Size {
+		return nil, ErrSignatureMalformed
+	}
+	for i := 0; i < len(hexPart); i++ {
+		if c := hexPart[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return nil, ErrSignatureMalformed
+		}
+	}
+	got, err := hex.DecodeString(hexPart)
+	if err != nil {
+		return nil, ErrSignatureMalformed
+	}
+	return got, nil
 }
 
 // Sign returns the X-Hub-Signature-256 value Meta would send for body. It

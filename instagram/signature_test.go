@@ -36,12 +36,15 @@ func TestVerifySignature(t *testing.T) {
 		want   error
 	}{
 		{"good", secret, escaped, good, nil},
-		{"good with spaces and uppercase", secret, escaped, "  SHA256=" + strings.ToUpper(good[len("sha256="):]) + " ", nil},
+		{"uppercase hex", secret, escaped, "sha256=" + strings.ToUpper(good[len("sha256="):]), ErrSignatureMalformed},
+		{"uppercase prefix", secret, escaped, "SHA256=" + good[len("sha256="):], ErrSignatureMalformed},
+		{"spaces around", secret, escaped, " " + good + " ", ErrSignatureMalformed},
+		{"two values in one header", secret, escaped, good + "," + good, ErrSignatureMalformed},
 		{"wrong secret", "other-secret-value", escaped, good, ErrSignatureMismatch},
 		{"tampered body", secret, bytes.Replace(escaped, []byte("aWdf1"), []byte("aWdf2"), 1), good, ErrSignatureMismatch},
 		{"re-encoded body", secret, reencoded, good, ErrSignatureMismatch},
 		{"missing", secret, escaped, "", ErrSignatureMissing},
-		{"whitespace only", secret, escaped, "   ", ErrSignatureMissing},
+		{"whitespace only", secret, escaped, "   ", ErrSignatureMalformed},
 		{"sha1 only", secret, escaped, sha1Header, ErrSignatureMalformed},
 		{"no prefix", secret, escaped, good[len("sha256="):], ErrSignatureMalformed},
 		{"bad hex", secret, escaped, "sha256=zz" + good[len("sha256=")+2:], ErrSignatureMalformed},

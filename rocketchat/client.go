@@ -46,12 +46,22 @@ func NewClient(baseURL, userID, authToken string, hc *http.Client) *Client {
 		hc = &http.Client{Timeout: DefaultTimeout}
 	}
 	own := *hc
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || u.Host == "" {
+		// Keep going with an obviously unusable URL: every call then fails
+		// with a clear error instead of NewClient having to return one.
+		u = &url.URL{Scheme: "invalid", Host: "invalid-base-url"}
+	}
+	c := &Client{base: u, userID: userID, authToken: authToken, hc: &own, now: time.Now}
 	next := hc.CheckRedirect
 	own.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) > 0 && !sameOrigin(req.URL, via[0].URL) {
 			req.Header.Del(headerUserID)
 			req.Header.Del(headerAuthToken)
 			req.Header.Del(headerVisitorToken)
+		}
+		if err := c.checkDownloadRedirect(req); err != nil {
+			return err
 		}
 		if next != nil {
 			return next(req, via)
@@ -61,13 +71,7 @@ func NewClient(baseURL, userID, authToken string, hc *http.Client) *Client {
 		}
 		return nil
 	}
-	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
-	if err != nil || u.Host == "" {
-		// Keep going with an obviously unusable URL: every call then fails
-		// with a clear error instead of NewClient having to return one.
-		u = &url.URL{Scheme: "invalid", Host: "invalid-base-url"}
-	}
-	return &Client{base: u, userID: userID, authToken: authToken, hc: &own, now: time.Now}
+	return c
 }
 
 func sameOrigin(a, b *url.URL) bool {
@@ -171,3 +175,6 @@ func marshalJSON(v any) ([]byte, error) {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
+
+// UserID is the bot user's id: messages it posted (notes) are not agents' replies.
+func (c *Client) UserID() string { return c.userID }

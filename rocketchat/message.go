@@ -77,15 +77,18 @@ type wireMessageBody struct {
 
 // SendMessage posts a visitor message with our own _id
 // (POST livechat/message; the schema is strict, so only token, rid, msg and
-// _id are sent — trap 8). Re-sending the same id is safe: when the server
-// rejects the duplicate _id, the stored message is fetched and returned as
-// success.
+// _id are sent — trap 8). Re-sending an _id that exists is safe: when the
+// server refuses it, the stored message is fetched, and if it is this
+// visitor's it is returned as success — in whichever room of the visitor it
+// was posted (a redelivery after the room closed finds it in the old room).
 //
-// Spec gap (§5.1, §16): the duplicate-_id answer is not documented. We
-// treat any error whose text mentions "E11000" or "duplicate key" as a
-// duplicate, and because a raw Mongo error may also surface as a generic
-// 500 "Internal server error", a 5xx answer is followed by a GetMessage
-// probe too: if the message exists in that room, it was stored.
+// Spec gap (§5.1, §16): the duplicate-_id answer is not documented. Older
+// servers fail the Mongo insert (E11000 duplicate key); newer ones skip the
+// insert (sendMessage.ts: "messageAlreadyExists") and the route answers
+// API.v1.failure() — {"success":false} with no error text. A raw Mongo error
+// may also surface as a generic 500. Each of these is followed by a
+// GET livechat/message/:_id probe, which looks the message up by _id alone
+// (message.ts), so it finds a message of an earlier room too.
 func (c *Client) SendMessage(ctx context.Context, visitorToken, rid, id, text string) (Message, error) {
 	if visitorToken == "" || rid == "" {
 		return Message{}, fmt.Errorf("%w: empty visitor token or room id", ErrInvalidRequest)
@@ -106,13 +109,13 @@ func (c *Client) SendMessage(ctx context.Context, visitorToken, rid, id, text st
 		return Message{}, err
 	}
 	m, gerr := c.GetMessage(ctx, visitorToken, rid, id)
-	if gerr != nil || m.ID != id || (m.RID != "" && m.RID != rid) {
+	if gerr != nil || m.ID != id || m.Token != visitorToken {
 		return Message{}, err // the original failure is the meaningful one
 	}
 	return m, nil
 }
 
-// maybeDuplicate reports whether err could be the rejection of an _id that
+// maybeDuplicate reports whether err could be the refusal of an _id that
 // already exists.
 func maybeDuplicate(err error) bool {
 	var e *Error
@@ -120,7 +123,11 @@ func maybeDuplicate(err error) bool {
 		return false
 	}
 	text := e.Message + " " + e.Type + " " + e.Reason
-	return strings.Contains(text, "E11000") || strings.Contains(strings.ToLower(text), "duplicate key") || e.HTTPStatus >= 500
+	if strings.Contains(text, "E11000") || strings.Contains(strings.ToLower(text), "duplicate key") || e.HTTPStatus >= 500 {
+		return true
+	}
+	// API.v1.failure() without a message: {"success":false}.
+	return e.HTTPStatus == http.StatusBadRequest && strings.TrimSpace(e.Message+e.Type+e.Reason) == ""
 }
 
 // GetMessage fetches one message (GET livechat/message/:_id?token=&rid=).

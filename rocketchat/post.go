@@ -70,3 +70,27 @@ func (c *Client) PostMessage(ctx context.Context, channel, text string, attachme
 	}
 	return c.do(ctx, request{method: http.MethodPost, path: "chat.postMessage", body: body, auth: true}, nil)
 }
+
+// SendNote posts text as the bot user into a room, under the message _id given, so a retry
+// cannot post it twice (POST chat.sendMessage {message:{_id, rid, msg}}). Rocket.Chat does
+// not insert a message whose _id exists (functions/sendMessage.ts: messageAlreadyExists →
+// return), so a repeated call is harmless whatever it answers.
+//
+// Spec gap: chat.sendMessage is not in the spec (§11 covers chat.postMessage, which takes no
+// _id); this follows Rocket.Chat's source: the route takes {message, previewUrls?}, message
+// must name rid, _id is optional. The answer to a repeated _id is not specified: callers
+// treat any refusal that is not transient as "not posted now" and move on.
+func (c *Client) SendNote(ctx context.Context, rid, id, text string) error {
+	if rid == "" || id == "" || text == "" {
+		return fmt.Errorf("%w: empty room id, message id or text", ErrInvalidRequest)
+	}
+	body := struct {
+		Message struct {
+			ID  string `json:"_id"`
+			RID string `json:"rid"`
+			Msg string `json:"msg"`
+		} `json:"message"`
+	}{}
+	body.Message.ID, body.Message.RID, body.Message.Msg = id, rid, text
+	return c.do(ctx, request{method: http.MethodPost, path: "chat.sendMessage", body: body, auth: true}, nil)
+}

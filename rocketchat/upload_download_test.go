@@ -143,71 +143,79 @@ func TestDownload(t *testing.T) {
 		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/Fz81/boleto%20final.pdf",
 			header: map[string]string{"X-User-Id": testUserID, "X-Auth-Token": testAuthToken}},
 			reply{header: map[string]string{"Content-Type": "application/pdf"}, body: "%PDF-1.7"}})
-		rc, ct, size, err := newTestClient(f).Download(ctx, "/file-upload/Fz81/boleto%20final.pdf")
+		rc, size, err := newTestClient(f).Download(ctx, "/file-upload/Fz81/boleto%20final.pdf", "application/pdf")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer rc.Close()
 		b, _ := io.ReadAll(rc)
-		if string(b) != "%PDF-1.7" || ct != "application/pdf" || size != 8 {
-			t.Errorf("got %q %q %d", b, ct, size)
+		if string(b) != "%PDF-1.7" || size != 8 {
+			t.Errorf("got %q %d", b, size)
 		}
-	})
-	t.Run("absolute same-origin URL keeps query", func(t *testing.T) {
-		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/Fz81/a.png", query: q("token", "eyJhbGciOi"),
-			header: map[string]string{"X-User-Id": testUserID, "X-Auth-Token": testAuthToken}},
-			reply{header: map[string]string{"Content-Type": "image/png"}, body: "png"}})
-		rc, ct, _, err := newTestClient(f).Download(ctx, f.srv.URL+"/file-upload/Fz81/a.png?token=eyJhbGciOi")
-		if err != nil || ct != "image/png" {
-			t.Fatalf("%v %q", err, ct)
-		}
-		rc.Close()
-	})
-	t.Run("foreign host gets no credentials", func(t *testing.T) {
-		other := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/x/y", query: q("token", "jwt"),
-			header: map[string]string{"X-User-Id": "", "X-Auth-Token": ""}}, reply{body: "ok"}})
-		f := newFakeRC(t)
-		rc, _, _, err := newTestClient(f).Download(ctx, other.srv.URL+"/file-upload/x/y?token=jwt")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc.Close()
 	})
 	t.Run("redirect to foreign host drops credentials", func(t *testing.T) {
 		other := newFakeRC(t, step{want{method: http.MethodGet, path: "/elsewhere",
-			header: map[string]string{"X-User-Id": "", "X-Auth-Token": ""}}, reply{body: "ok"}})
+			header: map[string]string{"X-User-Id": "", "X-Auth-Token": ""}}, reply{header: map[string]string{"Content-Type": "image/png"}, body: "ok"}})
 		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/r/1",
 			header: map[string]string{"X-User-Id": testUserID, "X-Auth-Token": testAuthToken}},
 			reply{status: http.StatusFound, header: map[string]string{"Location": other.srv.URL + "/elsewhere"}}})
-		rc, _, _, err := newTestClient(f).Download(ctx, "/file-upload/r/1")
+		rc, _, err := newTestClient(f).Download(ctx, "/file-upload/r/1", "image/png")
 		if err != nil {
 			t.Fatal(err)
 		}
 		rc.Close()
+	})
+	t.Run("redirect into the REST API is refused", func(t *testing.T) {
+		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/r/1"},
+			reply{status: http.StatusFound, header: map[string]string{"Location": "/api/v1/me"}}})
+		if _, _, err := newTestClient(f).Download(ctx, "/file-upload/r/1", "image/png"); err == nil {
+			t.Fatal("followed a redirect to /api/v1/me with the bot's credentials")
+		}
 	})
 	t.Run("forbidden", func(t *testing.T) {
 		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/x/y", header: map[string]string{"X-Auth-Token": testAuthToken}},
 			reply{status: 403, header: map[string]string{"Content-Type": "text/html"}, body: "<html><title>Forbidden</title></html>"}})
-		_, _, _, err := newTestClient(f).Download(ctx, "file-upload/x/y")
+		_, _, err := newTestClient(f).Download(ctx, "/file-upload/x/y", "image/png")
 		e, ok := asError(err)
 		if !ok || e.HTTPStatus != 403 || IsTransient(err) || !strings.Contains(e.Message, "Forbidden") {
 			t.Fatalf("err = %v", err)
 		}
 		noLeak(t, err.Error())
 	})
-	t.Run("bad inputs", func(t *testing.T) {
-		f := newFakeRC(t)
-		for _, in := range []string{"", "ftp://x/y", "//evil.example.com/file-upload/x"} {
-			if _, _, _, err := newTestClient(f).Download(ctx, in); !errors.Is(err, ErrInvalidRequest) {
+	t.Run("served as another type than declared", func(t *testing.T) {
+		for _, served := range []string{"application/json", "text/html; charset=utf-8", "image/svg+xml", ""} {
+			f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/Fz81/a.png"},
+				reply{header: map[string]string{"Content-Type": served}, body: `{"_id":"bot","username":"bot","roles":["livechat-manager"]}`}})
+			if _, _, err := newTestClient(f).Download(ctx, "/file-upload/Fz81/a.png", "image/png"); !errors.Is(err, ErrFileTypeMismatch) {
+				t.Errorf("served as %q: err = %v", served, err)
+			}
+		}
+	})
+	t.Run("declared type parameters and case do not matter", func(t *testing.T) {
+		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/Fz81/a.txt"},
+			reply{header: map[string]string{"Content-Type": "Text/Plain; charset=UTF-8"}, body: "hi"}})
+		rc, _, err := newTestClient(f).Download(ctx, "/file-upload/Fz81/a.txt", "text/plain; charset=utf-8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	})
+	t.Run("bad paths are refused before any request", func(t *testing.T) {
+		f := newFakeRC(t) // any request fails the test
+		for _, in := range badFilePaths {
+			if _, _, err := newTestClient(f).Download(ctx, in, "image/png"); !errors.Is(err, ErrBadFilePath) || !errors.Is(err, ErrInvalidRequest) {
 				t.Errorf("%q: err = %v", in, err)
 			}
+		}
+		if _, _, err := newTestClient(f).Download(ctx, "/file-upload/Fz81/a.png", ""); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("no declared type: %v", err)
 		}
 	})
 	t.Run("timeout is transient", func(t *testing.T) {
 		f := newFakeRC(t, step{want{method: http.MethodGet, path: "/file-upload/slow/x"}, reply{delay: 2 * time.Second}})
 		hc := f.srv.Client()
 		hc.Timeout = 50 * time.Millisecond
-		_, _, _, err := NewClient(f.srv.URL, testUserID, testAuthToken, hc).Download(ctx, "/file-upload/slow/x")
+		_, _, err := NewClient(f.srv.URL, testUserID, testAuthToken, hc).Download(ctx, "/file-upload/slow/x", "image/png")
 		if !IsTransient(err) {
 			t.Fatalf("err = %v", err)
 		}
@@ -215,15 +223,65 @@ func TestDownload(t *testing.T) {
 	})
 }
 
+// badFilePaths are file ids and title links an agent message (or a forged webhook, or a
+// tampered workflow input) may carry: none may become a request with the bot's headers.
+var badFilePaths = []string{
+	"", "/file-upload/", "/file-upload/Fz81", "/file-upload/Fz81/", "/file-upload//a.png",
+	"/file-upload/../api/v1/me", "/file-upload/Fz81/../../api/v1/me", "/file-upload/%2e%2e/api/v1/me",
+	"/file-upload/Fz81/%2e%2e", "/file-upload/Fz81/..", "/file-upload/Fz81/.", "/file-upload/Fz81/%2E%2E",
+	"/file-upload/Fz81/%252e%252e", "/file-upload/Fz81/a%2fb", "/file-upload/Fz81/a%5cb", "/file-upload/Fz81/a\\b",
+	"/file-upload/Fz81/a.png/extra", "/file-upload/Fz81/a.png?token=x", "/file-upload/Fz81/a.png#x",
+	"/file-upload/Fz81/a.png%3Fx=1%00", "/file-upload/Fz8%31/a.png", "/file-upload/Fz 81/a.png", "/file-upload/Fz81/a b.png",
+	"/file-upload/Fz81/a%zz", "/file-upload/Fz81/a%0a.png", "/file-upload/Fz81/%c0%ae%c0%ae",
+	"file-upload/Fz81/a.png", "/api/v1/me", "/File-Upload/Fz81/a.png",
+	"http://chat.example/file-upload/Fz81/a.png", "https://evil.example/file-upload/Fz81/a.png",
+	"//evil.example/file-upload/Fz81/a.png", "ftp://x/y", "\\evil.example\\share",
+}
+
+func TestFileUploadPath(t *testing.T) {
+	for _, tt := range []struct{ id, name, want string }{
+		{"Fz81", "boleto final.pdf", "/file-upload/Fz81/boleto%20final.pdf"},
+		{"aBc-12_x", "invoice #12 (1).pdf", "/file-upload/aBc-12_x/invoice%20%2312%20%281%29.pdf"},
+		{"Fz81", "fotografia-ação.jpg", "/file-upload/Fz81/fotografia-a%C3%A7%C3%A3o.jpg"},
+		{"Fz81", "a..b.png", "/file-upload/Fz81/a..b.png"},
+	} {
+		got, err := FileUploadPath(tt.id, tt.name)
+		if err != nil || got != tt.want {
+			t.Errorf("FileUploadPath(%q, %q) = %q, %v; want %q", tt.id, tt.name, got, err, tt.want)
+			continue
+		}
+		id, name, err := ParseFileUploadPath(got)
+		if err != nil || id != tt.id || name != tt.name {
+			t.Errorf("round trip of %q: %q %q %v", got, id, name, err)
+		}
+	}
+	for _, bad := range []struct{ id, name string }{{"", "a"}, {"..", "a"}, {"a/b", "c"}, {"Fz81", ""}, {"Fz81", ".."},
+		{"Fz81", "."}, {"Fz81", "a/b"}, {"Fz81", "a\\b"}, {"Fz81", "%2e%2e"}, {"Fz81", "a\x00b"}, {"Fz81", "a\nb"},
+		{"Fz81", strings.Repeat("a", 256)}, {"Fz81?x=1", "a"}, {"Fz81", "\xff"}} {
+		if p, err := FileUploadPath(bad.id, bad.name); !errors.Is(err, ErrBadFilePath) {
+			t.Errorf("FileUploadPath(%q, %q) = %q, %v", bad.id, bad.name, p, err)
+		}
+	}
+	for _, in := range badFilePaths {
+		if id, name, err := ParseFileUploadPath(in); err == nil {
+			t.Errorf("ParseFileUploadPath(%q) accepted: %q %q", in, id, name)
+		}
+	}
+	// Rocket.Chat's own title links (encodeURI of the name) are accepted.
+	if _, name, err := ParseFileUploadPath("/file-upload/Fz81/boleto%20final(1).pdf"); err != nil || name != "boleto final(1).pdf" {
+		t.Errorf("encodeURI form: %q %v", name, err)
+	}
+}
+
 func TestBaseURLWithPrefix(t *testing.T) {
 	f := newFakeRC(t, step{want{method: http.MethodGet, path: "/chat/api/v1/livechat/room", query: q("token", testToken)},
 		reply{body: `{"room":{"_id":"r","open":true},"newRoom":false,"success":true}`}},
-		step{want{method: http.MethodGet, path: "/chat/file-upload/a/b"}, reply{body: "x"}})
+		step{want{method: http.MethodGet, path: "/chat/file-upload/a/b"}, reply{header: map[string]string{"Content-Type": "text/plain"}, body: "x"}})
 	c := NewClient(f.srv.URL+"/chat/", testUserID, testAuthToken, nil)
 	if _, _, err := c.Room(context.Background(), testToken); err != nil {
 		t.Fatal(err)
 	}
-	rc, _, _, err := c.Download(context.Background(), "/file-upload/a/b")
+	rc, _, err := c.Download(context.Background(), "/file-upload/a/b", "text/plain")
 	if err != nil {
 		t.Fatal(err)
 	}

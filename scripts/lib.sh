@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Shared functions of the scripts. Stacks themselves are started by internal/devstack
 # (bin/devstack for make run and make run-cluster; the e2e tests and the benchmark use the
-# package directly); what is left here is what a Go program should not do by itself:
-# installing PostgreSQL with apt-get.
+# package directly); what is left here is what a Go program should not do by itself
+# (installing PostgreSQL with apt-get) and govulncheck.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,4 +31,30 @@ pg_bindir() {
 devstack() {
   go build -o "$BIN/devstack" ./internal/devstack/cmd/devstack
   "$BIN/devstack" "$@"
+}
+
+# vulncheck runs govulncheck on the module, offline but for the Go module proxy: the Go
+# vulnerability database is the module golang.org/x/vulndb (its data/osv holds every
+# report), and that module's indexdb command writes the database layout govulncheck reads
+# (file://). The newest database the proxy has is used unless VULNDB_VERSION pins one; the
+# built database is kept under .data/vulndb/<version>. The standard library scanned is the
+# toolchain go.mod pins (the one the images are built with), fetched through the proxy
+# once. Any vulnerability reachable from our code fails the run.
+GOVULNCHECK_VERSION=v1.9.0
+vulncheck() {
+  local version dir src toolchain
+  version=${VULNDB_VERSION:-$(go list -m -f '{{.Version}}' golang.org/x/vulndb@latest)} \
+    || die "cannot reach the Go module proxy for golang.org/x/vulndb (set VULNDB_VERSION to a cached version)"
+  dir="$ROOT/.data/vulndb/$version"
+  if [[ ! -f "$dir/index/db.json" ]]; then
+    log "Building the vulnerability database golang.org/x/vulndb@$version into .data/vulndb/"
+    src=$(go mod download -json "golang.org/x/vulndb@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -d "$src/data/osv" ]] || die "golang.org/x/vulndb@$version has no data/osv"
+    rm -rf "$dir.tmp" && mkdir -p "$(dirname "$dir")"
+    GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$src/data/osv" -out "$dir.tmp"
+    mv "$dir.tmp" "$dir"
+  fi
+  toolchain=$(sed -n 's/^toolchain //p' "$ROOT/go.mod")
+  log "govulncheck $GOVULNCHECK_VERSION (database golang.org/x/vulndb@$version, standard library of ${toolchain:-$(go env GOVERSION)})"
+  (cd "$ROOT" && GOTOOLCHAIN=${toolchain:-local} go run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" -db "file://$dir" ./...)
 }

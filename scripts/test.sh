@@ -18,6 +18,7 @@ if [[ "$MODE" == all ]]; then
   go vet ./...
   log "workflowcheck (determinism of workflow code)"
   go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 -show-pos ./workflows/...
+  vulncheck
 fi
 
 PG_BINDIR=$(pg_bindir)
@@ -48,7 +49,7 @@ go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
 
 # Brief fuzzing of everything that parses untrusted input (longer: FUZZTIME=5m make test).
 FUZZTIME=${FUZZTIME:-8s}
-for target in "./ingress/ FuzzInstagramWebhook" "./instagram/ FuzzParseWebhook" \
+for target in "./ingress/ FuzzInstagramWebhook" "./instagram/ FuzzParseWebhook" "./safetext/ FuzzNeutralize" \
               "./instagram/ FuzzVerifySignature" "./rocketchat/ FuzzParseWebhook"; do
   set -- $target
   log "fuzz $2 in $1 for $FUZZTIME"

@@ -26,6 +26,17 @@ func (s *Store) PutMedia(ctx context.Context, m Media, expires time.Time) error 
 	return err
 }
 
+// PurgeExpiredMedia deletes the files whose time is up and returns how many. The worker
+// runs it on a schedule: PutMedia alone would leave the last files of a quiet period in the
+// database for good.
+func (s *Store) PurgeExpiredMedia(ctx context.Context) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM media WHERE expires_at < now()`)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // GetMedia returns a file that has not expired.
 func (s *Store) GetMedia(ctx context.Context, id string) (Media, error) {
 	var m Media

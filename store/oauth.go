@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -15,7 +16,44 @@ var (
 	ErrStateUnknown = errors.New("this authorization link is not valid")
 	ErrStateExpired = errors.New("this authorization link has expired")
 	ErrStateUsed    = errors.New("this authorization link was already used")
+	// ErrStateOtherBrowser: the link was opened in another browser (its binding cookie is
+	// missing or different).
+	ErrStateOtherBrowser = errors.New("this authorization link was opened in another browser")
 )
+
+// BrowserHash is how a browser's binding cookie is stored.
+func BrowserHash(cookie string) []byte {
+	sum := sha256.Sum256([]byte("oauth-browser\x00" + cookie))
+	return sum[:]
+}
+
+// BindOAuthBrowser ties a valid, unused state to the browser that opens it first, and
+// returns the cookie value that browser must hold. A first opening stores the hash of
+// fresh (a new random value) and returns it; opening it again in the same browser
+// (presented matches) returns presented; in another browser it is ErrStateOtherBrowser.
+// Other refusals: ErrStateUnknown, ErrStateExpired, ErrStateUsed.
+func (s *Store) BindOAuthBrowser(ctx context.Context, state, fresh, presented string) (string, error) {
+	h := stateHash(state)
+	res, err := s.db.ExecContext(ctx, `UPDATE oauth_states SET browser_hash = $2
+		WHERE state_hash = $1 AND browser_hash IS NULL AND used_at IS NULL AND expires_at > now()`, h, BrowserHash(fresh))
+	if err != nil {
+		return "", err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return fresh, nil
+	}
+	if _, err := s.CheckOAuthState(ctx, state); err != nil {
+		return "", err
+	}
+	var bound []byte
+	if err := s.db.GetContext(ctx, &bound, `SELECT browser_hash FROM oauth_states WHERE state_hash = $1`, h); err != nil {
+		return "", err
+	}
+	if presented != "" && subtle.ConstantTimeCompare(bound, BrowserHash(presented)) == 1 {
+		return presented, nil
+	}
+	return "", ErrStateOtherBrowser
+}
 
 // stateHash is the key of a state row: the state itself is never stored.
 func stateHash(state string) []byte {
@@ -73,12 +111,14 @@ func (s *Store) CheckOAuthState(ctx context.Context, state string) (workflowID s
 	return row.WorkflowID, nil
 }
 
-// ConsumeOAuthState uses a state once: it marks it used, stores the code (sealed; "" when
-// Meta returned an error instead) and calls deliver with the state's workflow ID, all in
-// one transaction. If deliver fails (Temporal unreachable), nothing changes and the same
-// callback can be retried; a concurrent second use waits for the first and is refused with
-// ErrStateUsed. Other refusals: ErrStateUnknown, ErrStateExpired.
-func (s *Store) ConsumeOAuthState(ctx context.Context, state, code string, deliver func(workflowID string) error) (string, error) {
+// ConsumeOAuthState uses a state once, from the browser that opened it (cookie is its
+// binding cookie): it marks it used, stores the code (sealed; "" when Meta returned an
+// error instead) and calls deliver with the state's workflow ID, all in one transaction.
+// If deliver fails (Temporal unreachable), nothing changes and the same callback can be
+// retried; a concurrent second use waits for the first and is refused with ErrStateUsed.
+// Other refusals: ErrStateUnknown, ErrStateExpired, ErrStateOtherBrowser (nothing is
+// consumed: the right browser can still complete it).
+func (s *Store) ConsumeOAuthState(ctx context.Context, state, cookie, code string, deliver func(workflowID string) error) (string, error) {
 	h := stateHash(state)
 	var sealed []byte
 	if code != "" {
@@ -94,12 +134,18 @@ func (s *Store) ConsumeOAuthState(ctx context.Context, state, code string, deliv
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	var workflowID string
 	err = tx.GetContext(ctx, &workflowID, `UPDATE oauth_states SET used_at = now(), code = $2
-		WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING workflow_id`, h, sealed)
+		WHERE state_hash = $1 AND used_at IS NULL AND expires_at > now() AND browser_hash = $3 RETURNING workflow_id`,
+		h, sealed, BrowserHash(cookie))
 	if errors.Is(err, sql.ErrNoRows) {
 		_ = tx.Rollback()
 		wf, why := s.CheckOAuthState(ctx, state)
 		if why == nil {
-			why = ErrStateUsed // raced with another use that has since rolled back: refuse anyway
+			why = ErrStateOtherBrowser
+			var bound []byte
+			if s.db.GetContext(ctx, &bound, `SELECT browser_hash FROM oauth_states WHERE state_hash = $1`, h) == nil &&
+				cookie != "" && subtle.ConstantTimeCompare(bound, BrowserHash(cookie)) == 1 {
+				why = ErrStateUsed // raced with another use that has since rolled back: refuse anyway
+			}
 		}
 		return wf, why
 	}

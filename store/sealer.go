@@ -1,55 +1,137 @@
 package store
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
+
+	"github.com/igdirect/bridge/internal/keys"
 )
 
-// Sealer encrypts secrets (page access tokens) before they reach the database, with
-// AES-256-GCM. The additional data binds a ciphertext to its row, so a sealed token copied
-// onto another page does not decrypt.
-type Sealer struct{ aead cipher.AEAD }
+// Sealer encrypts secrets (page tokens, user tokens, OAuth codes) before they reach the
+// database, with AES-256-GCM under the token-sealing sub-key of TOKEN_ENCRYPTION_KEY. The
+// additional data binds a ciphertext to its row and purpose, so a sealed token copied onto
+// another page does not decrypt.
+//
+// Format: version byte 1 || key id (4 bytes) || nonce (12) || ciphertext and tag. The key
+// id names the master key, so after a rotation values sealed with an old key still open
+// (with TOKEN_ENCRYPTION_OLD_KEYS) and Reseal can find and renew them. Values written
+// before key ids existed (nonce || ciphertext under the master key itself) still open
+// and are re-sealed the same way.
+type Sealer struct {
+	ring     *keys.Ring
+	sealOnly bool
+}
 
-// NewSealer takes the 32-byte TOKEN_ENCRYPTION_KEY.
-func NewSealer(key []byte) (*Sealer, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("encryption key must be 32 bytes, got %d", len(key))
+const sealVersion byte = 1
+
+// Errors of Open.
+var (
+	// ErrUndecryptable means no configured key opens the value, or it was tampered with.
+	ErrUndecryptable = errors.New("stored secret cannot be decrypted with the configured TOKEN_ENCRYPTION_KEY or TOKEN_ENCRYPTION_OLD_KEYS")
+	// ErrSealOnly: this process seals secrets but never opens them (ingress).
+	ErrSealOnly = errors.New("this process may store secrets but not read them")
+)
+
+// NewSealer seals with the ring's current key and opens with any of its keys.
+func NewSealer(ring *keys.Ring) (*Sealer, error) {
+	if ring == nil {
+		return nil, errors.New("no encryption keys")
 	}
+	return &Sealer{ring: ring}, nil
+}
+
+// SealOnly returns a sealer that refuses to open anything. Ingress stores page tokens and
+// OAuth codes but has no reason to read one back, so a bug or an injection there cannot
+// turn it into a token oracle.
+func (s *Sealer) SealOnly() *Sealer { return &Sealer{ring: s.ring, sealOnly: true} }
+
+func gcm(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func aad(boundTo string, id [keys.IDSize]byte) []byte {
+	return append(append([]byte{sealVersion}, id[:]...), boundTo...)
+}
+
+// Seal encrypts plain for the row named boundTo.
+func (s *Sealer) Seal(plain, boundTo string) ([]byte, error) {
+	m := s.ring.Current()
+	aead, err := gcm(m.Key(keys.TokenSealing))
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
-}
-
-// Seal returns nonce || ciphertext.
-func (s *Sealer) Seal(plain, boundTo string) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize())
+	id := m.ID()
+	out := append([]byte{sealVersion}, id[:]...)
+	nonce := make([]byte, aead.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return s.aead.Seal(nonce, nonce, []byte(plain), []byte(boundTo)), nil
+	out = append(out, nonce...)
+	return aead.Seal(out, nonce, []byte(plain), aad(boundTo, id)), nil
 }
-
-// ErrUndecryptable means the key changed or the value was tampered with.
-var ErrUndecryptable = errors.New("stored secret cannot be decrypted with the configured TOKEN_ENCRYPTION_KEY")
 
 // Open reverses Seal.
 func (s *Sealer) Open(sealed []byte, boundTo string) (string, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", ErrUndecryptable
+	if s.sealOnly {
+		return "", ErrSealOnly
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(boundTo))
+	plain, _, err := s.open(sealed, boundTo)
+	return plain, err
+}
+
+// open also tells whether the value was made with the current key in the current format.
+func (s *Sealer) open(sealed []byte, boundTo string) (plain string, current bool, err error) {
+	const head = 1 + keys.IDSize
+	if len(sealed) > head && sealed[0] == sealVersion {
+		id := [keys.IDSize]byte(sealed[1:head])
+		if m, ok := s.ring.ByID(id); ok {
+			if aead, err := gcm(m.Key(keys.TokenSealing)); err == nil && len(sealed) >= head+aead.NonceSize() {
+				nonce := sealed[head : head+aead.NonceSize()]
+				if p, err := aead.Open(nil, nonce, sealed[head+aead.NonceSize():], aad(boundTo, id)); err == nil {
+					return string(p), id == s.ring.Current().ID(), nil
+				}
+			}
+		}
+	}
+	// Legacy: nonce || ciphertext under a master key itself, no version, no key id. A
+	// legacy nonce may start with the version byte by chance, so this is tried whenever
+	// the versioned form does not open.
+	for _, m := range s.ring.All() {
+		aead, err := gcm(m.Raw())
+		if err != nil || len(sealed) < aead.NonceSize() {
+			continue
+		}
+		n := aead.NonceSize()
+		if p, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(boundTo)); err == nil {
+			return string(p), false, nil
+		}
+	}
+	return "", false, ErrUndecryptable
+}
+
+// reseal returns the value sealed again with the current key, or nil when it already is.
+func (s *Sealer) reseal(sealed []byte, boundTo string) ([]byte, error) {
+	plain, current, err := s.open(sealed, boundTo)
 	if err != nil {
-		return "", ErrUndecryptable
+		return nil, err
 	}
-	return string(plain), nil
+	if current {
+		return nil, nil
+	}
+	out, err := s.Seal(plain, boundTo)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(out, sealed) {
+		return nil, fmt.Errorf("re-sealing produced the same bytes")
+	}
+	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/schema"
 )
 
@@ -213,25 +214,24 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 	return err
 }
 
-// OpenMigrated is how both processes start with the database: it decodes the encryption
-// key, connects (waiting for PostgreSQL), and applies the migrations. It returns the key for
-// the keys derived from it.
-func OpenMigrated(ctx context.Context, dsn string, encryptionKey func() ([]byte, error)) (*Store, []byte, error) {
-	key, err := encryptionKey()
+// OpenMigrated is how both processes start with the database: it connects (waiting for
+// PostgreSQL) and applies the migrations. Secrets are sealed with the ring's current key
+// and opened with any of its keys; a seal-only store (ingress) never opens one.
+func OpenMigrated(ctx context.Context, dsn string, ring *keys.Ring, sealOnly bool) (*Store, error) {
+	sealer, err := NewSealer(ring)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	sealer, err := NewSealer(key)
-	if err != nil {
-		return nil, nil, err
+	if sealOnly {
+		sealer = sealer.SealOnly()
 	}
 	st, err := Open(ctx, dsn, sealer)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := st.Migrate(ctx); err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return st, key, nil
+	return st, nil
 }

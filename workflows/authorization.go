@@ -11,8 +11,10 @@ import (
 // Authorization connects Instagram business accounts through Meta's OAuth dialog
 // (instagram-messaging.md §8.1, temporal-go.md §1.11):
 //
-//  1. It draws a random state (SideEffect), has it stored single-use with an expiry, and
-//     answers UpdateAuthorizationLink with the link PUBLIC_URL/oauth/start?state=….
+//  1. It draws a random reference (SideEffect); an activity stores the state derived from
+//     it (identity.OAuthState) single-use with an expiry, and the workflow answers
+//     UpdateAuthorizationLink with the reference, from which ingress builds the link
+//     PUBLIC_URL/oauth/start?state=…. The state itself never enters history.
 //  2. It posts a "Start Authentication" button with that link in the setup channel.
 //  3. It waits for SignalOAuthCallback (ingress sends it once, when /oauth/callback
 //     consumes the state) or for the state to expire.
@@ -20,8 +22,8 @@ import (
 //     has an Instagram professional account with its sealed page token, subscribe each
 //     page's webhooks, and post the list of connected accounts.
 //
-// Tokens and the code never pass through the workflow: the activities keep them in the
-// store, keyed by the state.
+// Tokens, the code and the state never pass through the workflow: the activities keep
+// them in the store, keyed by the state's hash, and find them from the reference.
 func Authorization(ctx workflow.Context, in AuthorizationInput) (AuthorizationResult, error) {
 	a := &authorization{res: AuthorizationResult{Status: AuthWaiting, RequestedBy: in.RequestedBy}}
 	ttl := in.TTL
@@ -42,7 +44,7 @@ func Authorization(ctx workflow.Context, in AuthorizationInput) (AuthorizationRe
 
 type authorization struct {
 	res     AuthorizationResult
-	state   string
+	ref     string
 	link    *AuthorizationLink
 	linkErr error
 	// button is the pending post of the Start Authentication button (see post).
@@ -61,13 +63,13 @@ func (a *authorization) linkHandler(ctx workflow.Context) (AuthorizationLink, er
 }
 
 func (a *authorization) run(ctx workflow.Context, ttl time.Duration) (AuthorizationResult, error) {
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return newOAuthState() }).Get(&a.state); err != nil {
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return newOAuthRef() }).Get(&a.ref); err != nil {
 		a.linkErr = err
 		return a.res, err
 	}
 	var link AuthorizationLink
 	err := workflow.ExecuteActivity(storeCtx(ctx), ActivityCreateOAuthState, CreateOAuthStateInput{
-		State: a.state, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, TTL: ttl,
+		Ref: a.ref, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, TTL: ttl,
 	}).Get(ctx, &link)
 	if err != nil {
 		a.linkErr = err
@@ -115,7 +117,7 @@ func (a *authorization) awaitCallback(ctx workflow.Context, wait time.Duration) 
 // connect turns the stored code into connected, subscribed accounts.
 func (a *authorization) connect(ctx workflow.Context) (AuthorizationResult, error) {
 	a.res.Status = AuthWorking
-	ref := OAuthStateRef{State: a.state}
+	ref := a.link.OAuthStateRef
 	if err := workflow.ExecuteActivity(graphCtx(ctx), ActivityExchangeOAuthCode, ref).Get(ctx, nil); err != nil {
 		return a.fail(ctx, "Meta did not accept the authorization code: "+errorText(err))
 	}
@@ -160,13 +162,17 @@ func (a *authorization) post(ctx workflow.Context, m SetupMessage) {
 	postSetup(ctx, m)
 }
 
-// newOAuthState returns 32 random bytes, URL-safe. Only ever called inside SideEffect.
-func newOAuthState() string {
+// newOAuthRef returns 32 random bytes, URL-safe: the reference the state is derived from.
+// Only ever called inside SideEffect.
+func newOAuthRef() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return short)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// denialText words Meta's refusal. Ingress bounds and neutralises these fields already;
+// the setup-channel text neutralises them again (deniedMessage), as signal input is not
+// trusted either.
 func denialText(cb OAuthCallback) string {
 	switch {
 	case cb.ErrorDescription != "" && cb.Error != "":

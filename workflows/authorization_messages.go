@@ -4,17 +4,24 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/igdirect/bridge/safetext"
 )
 
 // Texts the administration workflows post in the setup channel (Rocket.Chat markdown).
 // Instagram usernames are written without "@", which Rocket.Chat would take for a mention
-// of one of its own users.
+// of one of its own users. Everything Meta chose (page names, usernames, error messages,
+// the OAuth error description) goes through safe(): the bot must not post a link, an image
+// or an @all someone else wrote.
+
+// safe neutralises text that came from Meta or a browser (package safetext).
+func safe(s string) string { return safetext.Neutralize(s) }
 
 func requestedBy(who string) string {
 	if who == "" {
 		return ""
 	}
-	return " (requested by " + who + ")"
+	return " (requested by " + safe(who) + ")"
 }
 
 func clock(t time.Time) string { return t.UTC().Format("15:04 MST") }
@@ -26,7 +33,7 @@ func buttonMessage(link AuthorizationLink, who string) SetupMessage {
 			clock(link.ExpiresAt) + ".",
 		Attachments: []SetupAttachment{{
 			Title: "Instagram authorization", Color: "#1d74f5",
-			ButtonText: "Start Authentication", ButtonURL: link.URL,
+			ButtonText: "Start Authentication", ButtonAuthorization: &link.OAuthStateRef,
 		}},
 	}
 }
@@ -37,12 +44,12 @@ func expiredMessage(link AuthorizationLink) SetupMessage {
 }
 
 func deniedMessage(detail string) SetupMessage {
-	return SetupMessage{Text: "❌ Instagram authorization was declined on Meta's dialog (" + detail + "). Nothing was stored."}
+	return SetupMessage{Text: "❌ Instagram authorization was declined on Meta's dialog (" + safe(detail) + "). Nothing was stored."}
 }
 
 func failedMessage(res AuthorizationResult) SetupMessage {
 	var b strings.Builder
-	b.WriteString("❌ Instagram authorization failed: " + res.Detail + ". No account was connected.")
+	b.WriteString("❌ Instagram authorization failed: " + safe(res.Detail) + ". No account was connected.")
 	writeSkipped(&b, res.Skipped)
 	return SetupMessage{Text: b.String()}
 }
@@ -51,14 +58,14 @@ func connectedMessage(res AuthorizationResult) SetupMessage {
 	var b strings.Builder
 	b.WriteString("✅ Instagram authorization complete" + requestedBy(res.RequestedBy) + ". Connected accounts:")
 	for _, acc := range res.Accounts {
-		b.WriteString(fmt.Sprintf("\n• %s — page %s", accountLabel(acc.IGUsername, acc.IGAccountID), acc.PageID))
+		b.WriteString(fmt.Sprintf("\n• %s — page %s", accountLabel(acc.IGUsername, acc.IGAccountID), safe(acc.PageID)))
 		if acc.PageName != "" {
-			b.WriteString(fmt.Sprintf(" (%s)", acc.PageName))
+			b.WriteString(fmt.Sprintf(" (%s)", safe(acc.PageName)))
 		}
 		if acc.Subscribed {
 			b.WriteString(": webhooks subscribed")
 		} else {
-			b.WriteString(": ⚠️ webhook subscription failed (" + acc.SubscribeError + "); retry with `instagram subscribe " + acc.PageID + "`")
+			b.WriteString(": ⚠️ webhook subscription failed (" + safe(acc.SubscribeError) + "); retry with `instagram subscribe " + safe(acc.PageID) + "`")
 		}
 	}
 	writeSkipped(&b, res.Skipped)
@@ -75,24 +82,24 @@ func writeSkipped(b *strings.Builder, skipped []SkippedPage) {
 		if name == "" {
 			name = "page"
 		}
-		b.WriteString(fmt.Sprintf("\n• %s (page %s): %s", name, s.PageID, s.Reason))
+		b.WriteString(fmt.Sprintf("\n• %s (page %s): %s", safe(name), safe(s.PageID), safe(s.Reason)))
 	}
 }
 
 func accountLabel(username, accountID string) string {
 	if username != "" {
-		return "Instagram *" + username + "*"
+		return "Instagram *" + safe(username) + "*"
 	}
-	return "Instagram account " + accountID
+	return "Instagram account " + safe(accountID)
 }
 
 func healthMessage(changes []PageHealth) SetupMessage {
 	var b strings.Builder
 	b.WriteString("🩺 Instagram health check:")
 	for _, c := range changes {
-		label := accountLabel(c.IGUsername, "") + " (page " + c.PageID + ")"
+		label := accountLabel(c.IGUsername, "") + " (page " + safe(c.PageID) + ")"
 		if c.IGUsername == "" {
-			label = "Page " + c.PageID
+			label = "Page " + safe(c.PageID)
 		}
 		if c.Resubscribed {
 			what := "Meta had dropped the webhook subscription"
@@ -103,9 +110,9 @@ func healthMessage(changes []PageHealth) SetupMessage {
 		}
 		switch {
 		case c.Problem != "" && c.Problem != c.PreviousProblem:
-			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ %s", label, c.Problem))
+			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ %s", label, safe(c.Problem)))
 		case c.Problem == "" && c.PreviousProblem != "":
-			b.WriteString(fmt.Sprintf("\n• %s: recovered (was: %s)", label, c.PreviousProblem))
+			b.WriteString(fmt.Sprintf("\n• %s: recovered (was: %s)", label, safe(c.PreviousProblem)))
 		}
 	}
 	return SetupMessage{Text: b.String()}
@@ -115,14 +122,14 @@ func unauthorizeMessage(res UnauthorizeResult, who string) SetupMessage {
 	var b strings.Builder
 	b.WriteString("🔌 Instagram uninstalled" + requestedBy(who) + ".")
 	for _, p := range res.Pages {
-		label := accountLabel(p.IGUsername, "") + " (page " + p.PageID + ")"
+		label := accountLabel(p.IGUsername, "") + " (page " + safe(p.PageID) + ")"
 		if p.IGUsername == "" {
-			label = "Page " + p.PageID
+			label = "Page " + safe(p.PageID)
 		}
 		if p.Unsubscribed {
 			b.WriteString(fmt.Sprintf("\n• %s: webhooks unsubscribed", label))
 		} else {
-			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ could not unsubscribe (%s); remove the app from the page in Meta Business Suite", label, p.Error))
+			b.WriteString(fmt.Sprintf("\n• %s: ⚠️ could not unsubscribe (%s); remove the app from the page in Meta Business Suite", label, safe(p.Error)))
 		}
 	}
 	b.WriteString(fmt.Sprintf("\nApp permissions revoked for %d Facebook login(s)", res.Revoke.Revoked))
@@ -131,7 +138,7 @@ func unauthorizeMessage(res UnauthorizeResult, who string) SetupMessage {
 	}
 	b.WriteString(".")
 	for _, f := range res.Revoke.Failed {
-		b.WriteString("\n• ⚠️ revoke failed: " + f)
+		b.WriteString("\n• ⚠️ revoke failed: " + safe(f))
 	}
 	b.WriteString(fmt.Sprintf("\nDeleted %d page token(s), %d user token(s) and %d pending authorization(s).",
 		res.Deleted.PageTokens, res.Deleted.UserTokens, res.Deleted.OAuthStates))

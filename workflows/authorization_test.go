@@ -47,7 +47,7 @@ func (f *fakeAdmin) CreateOAuthState(_ context.Context, in CreateOAuthStateInput
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.states = append(f.states, in)
-	return AuthorizationLink{URL: "https://bridge.example/oauth/start?state=" + in.State, ExpiresAt: f.now().Add(in.TTL)}, nil
+	return AuthorizationLink{OAuthStateRef: OAuthStateRef{Ref: in.Ref, KeyID: "0a1b2c3d"}, ExpiresAt: f.now().Add(in.TTL)}, nil
 }
 
 func (f *fakeAdmin) ExchangeOAuthCode(_ context.Context, ref OAuthStateRef) (ExchangeResult, error) {
@@ -191,17 +191,18 @@ func TestAuthorizationConnectsSubscribesAndReports(t *testing.T) {
 	require.Len(t, res.Accounts, 2)
 	require.True(t, res.Accounts[0].Subscribed && res.Accounts[1].Subscribed)
 	require.Len(t, f.states, 1)
-	require.Len(t, f.states[0].State, 43, "32 random bytes, base64url")
+	require.Len(t, f.states[0].Ref, 43, "32 random bytes, base64url")
 	require.Equal(t, DefaultOAuthStateTTL, f.states[0].TTL)
 	require.Equal(t, "instagram-authorization:test", f.states[0].WorkflowID)
-	require.Equal(t, "https://bridge.example/oauth/start?state="+f.states[0].State, link.URL, "the starter gets the link")
+	require.Equal(t, OAuthStateRef{Ref: f.states[0].Ref, KeyID: "0a1b2c3d"}, link.OAuthStateRef, "the starter gets the reference, not the state")
 
 	require.Equal(t, []string{"CreateOAuthState", "PostSetupMessage", "ExchangeOAuthCode", "ConnectAuthorizedPages"}, f.calls[:4])
 	require.ElementsMatch(t, []string{"SubscribePage 102030405060708", "SubscribePage 102030405060709"}, f.calls[4:6])
 	require.Len(t, f.posts, 2)
 	button := f.posts[0].Attachments[0]
 	require.Equal(t, "Start Authentication", button.ButtonText)
-	require.Equal(t, link.URL, button.ButtonURL)
+	require.Empty(t, button.ButtonURL, "the workflow never holds the link")
+	require.Equal(t, &link.OAuthStateRef, button.ButtonAuthorization, "the activity makes the link from the reference")
 	require.Contains(t, f.posts[0].Text, "requested by bob")
 	done := f.posts[1].Text
 	for _, want := range []string{"casaazul.store", "102030405060708", "casaverde", "102030405060709", "Side Page", "webhooks subscribed"} {

@@ -2,10 +2,12 @@ package workflows
 
 import "time"
 
-// Payloads of the authorization and administration workflows. None carries a token or an
-// OAuth code: workflow history is visible in the Temporal UI. Activities read and write
-// secrets in the store themselves. The OAuth state does appear (it is in the link posted in
-// the setup channel anyway); it is a single-use correlation nonce, not a credential.
+// Payloads of the authorization and administration workflows. None carries a token, an
+// OAuth code or the OAuth state: workflow history is visible in the Temporal UI (and,
+// encrypted, in Temporal's database). Activities read and write secrets in the store
+// themselves. The state is a bearer credential for 15 minutes, so the workflow holds only
+// a reference to it (OAuthStateRef): the state is an HMAC of the reference under a key
+// only the worker and ingress have (identity.OAuthState).
 
 // AuthorizationInput starts an AuthorizationWorkflow.
 type AuthorizationInput struct {
@@ -15,16 +17,17 @@ type AuthorizationInput struct {
 	TTL time.Duration `json:"ttl,omitempty"`
 }
 
-// AuthorizationLink is what the starter gets back through UpdateAuthorizationLink.
+// AuthorizationLink is what the starter gets back through UpdateAuthorizationLink: the
+// reference of the state (the starter, ingress, derives the link from it) and its expiry.
 type AuthorizationLink struct {
-	URL       string    `json:"url"`
+	OAuthStateRef
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// CreateOAuthStateInput stores a new single-use state; the activity answers with the link
-// (it knows PUBLIC_URL) as an AuthorizationLink.
+// CreateOAuthStateInput stores a new single-use state derived from Ref; the activity
+// answers with the key it used, as an AuthorizationLink.
 type CreateOAuthStateInput struct {
-	State      string        `json:"state"`
+	Ref        string        `json:"ref"`
 	WorkflowID string        `json:"workflow_id"`
 	TTL        time.Duration `json:"ttl"`
 }
@@ -39,9 +42,12 @@ type OAuthCallback struct {
 	ErrorDescription string `json:"error_description,omitempty"`
 }
 
-// OAuthStateRef names the authorization whose stored code or user token an activity uses.
+// OAuthStateRef names an authorization's state without being it: the state is
+// identity.OAuthState(<OAuth-state key KeyID>, Ref). Activities use it to find the stored
+// code and user token, ingress and PostSetupMessage to build the link.
 type OAuthStateRef struct {
-	State string `json:"state"`
+	Ref   string `json:"ref"`
+	KeyID string `json:"key_id"`
 }
 
 // ExchangeResult says how long the stored user token lives (zero = Meta did not say).
@@ -182,4 +188,7 @@ type SetupAttachment struct {
 	Color      string `json:"color,omitempty"`
 	ButtonText string `json:"button_text,omitempty"`
 	ButtonURL  string `json:"button_url,omitempty"`
+	// ButtonAuthorization makes the button the authorization link of this state: the
+	// activity derives the URL, so it is never in the workflow's history.
+	ButtonAuthorization *OAuthStateRef `json:"button_authorization,omitempty"`
 }

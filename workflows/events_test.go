@@ -8,17 +8,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 )
 
-// ev builds an Instagram event at an offset from the test's start.
-func ev(env *testsuite.TestWorkflowEnvironment, kind, mid string, at time.Duration, fill func(*InstagramEvent)) InstagramEvent {
-	e := InstagramEvent{Kind: kind, MID: mid, Timestamp: env.Now().Add(at).UnixMilli()}
-	if fill != nil {
-		fill(&e)
-	}
-	return e
-}
-
-func closeAt(env *testsuite.TestWorkflowEnvironment, at time.Duration) {
-	signalAt(env, at, SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
+func closeAt(env *testsuite.TestWorkflowEnvironment, f *world, at time.Duration) {
+	closeRoom(env, f, at, "room1")
 }
 
 func TestUnsendSettings(t *testing.T) {
@@ -33,14 +24,15 @@ func TestUnsendSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
-			f := &fakeActivities{unsendAction: tt.action}
+			f := newWorld()
+			f.unsendAction = tt.action
 			env := newEnv(t, f)
 			signalAt(env, time.Second, SignalInstagram, ev(env, EventMessage, "m1", time.Second, func(e *InstagramEvent) { e.Text = "oops" }))
 			signalAt(env, 2*time.Second, SignalInstagram, ev(env, EventMessage, "m2", 2*time.Second, func(e *InstagramEvent) { e.Text = "keep me" }))
 			// The unsend comes after the message is in the room, and is delivered twice.
 			signalAt(env, 4*time.Second, SignalInstagram, ev(env, EventUnsend, "m1", 4*time.Second, nil))
 			signalAt(env, 5*time.Second, SignalInstagram, ev(env, EventUnsend, "m1", 4*time.Second, nil))
-			closeAt(env, 8*time.Second)
+			closeAt(env, f, 8*time.Second)
 			env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 			require.NoError(t, env.GetWorkflowError())
 			require.Equal(t, tt.wantRoom, f.roomTexts())
@@ -52,13 +44,14 @@ func TestUnsendSettings(t *testing.T) {
 func TestUnsendBeforeItsMessageWaitsForIt(t *testing.T) {
 	for _, action := range []string{"delete", "mark"} {
 		t.Run(action, func(t *testing.T) {
-			f := &fakeActivities{unsendAction: action}
+			f := newWorld()
+			f.unsendAction = action
 			env := newEnv(t, f)
 			signalAt(env, time.Second, SignalInstagram, ev(env, EventMessage, "m0", time.Second, func(e *InstagramEvent) { e.Text = "hello" }))
 			// Meta delivers the unsend of m1 before m1 itself (a retried delivery).
 			signalAt(env, 3*time.Second, SignalInstagram, ev(env, EventUnsend, "m1", 3*time.Second, nil))
 			signalAt(env, 6*time.Second, SignalInstagram, ev(env, EventMessage, "m1", 2*time.Second, func(e *InstagramEvent) { e.Text = "secret" }))
-			closeAt(env, 10*time.Second)
+			closeAt(env, f, 10*time.Second)
 			env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 			require.NoError(t, env.GetWorkflowError())
 			for _, p := range f.posted {
@@ -74,20 +67,20 @@ func TestUnsendBeforeItsMessageWaitsForIt(t *testing.T) {
 }
 
 func TestEditsReactionsRepliesAndSeen(t *testing.T) {
-	f := &fakeActivities{}
+	f := newWorld()
 	env := newEnv(t, f)
 	signalAt(env, time.Second, SignalInstagram, ev(env, EventMessage, "m1", time.Second, func(e *InstagramEvent) { e.Text = "the blue one" }))
 	signalAt(env, 3*time.Second, SignalInstagram, ev(env, EventEdit, "m1", 3*time.Second, func(e *InstagramEvent) { e.Text = "the navy one"; e.NumEdit = 1 }))
 	signalAt(env, 4*time.Second, SignalInstagram, ev(env, EventReaction, "m1", 4*time.Second, func(e *InstagramEvent) { e.Action, e.Emoji = "react", "❤️" }))
 	signalAt(env, 5*time.Second, SignalInstagram, ev(env, EventMessage, "m2", 5*time.Second, func(e *InstagramEvent) { e.Text = "yes"; e.ReplyToMID = "m1" }))
-	signalAt(env, 6*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "Done!"}}})
+	agentWrites(env, f, 6*time.Second, "room1", "a1", "Done!", true)
 	signalAt(env, 8*time.Second, SignalInstagram, ev(env, EventReaction, "out-Done!", 8*time.Second, func(e *InstagramEvent) { e.Action, e.Emoji = "react", "👍" }))
 	signalAt(env, 9*time.Second, SignalInstagram, ev(env, EventRead, "out-Done!", 9*time.Second, nil))
 	env.RegisterDelayedCallback(func() {
 		st := queryState(t, env)
 		require.Equal(t, "out-Done!", st.LastSeenMID, "seen receipts update the state without noise")
-		env.SignalWorkflow(SignalRocketChat, RocketChatEvent{Kind: RCClosed, RoomID: "room1"})
 	}, 12*time.Second)
+	closeAt(env, f, 13*time.Second)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{"the navy one", "❤️ Reacted to “the blue one”", "> the blue one\nyes", "👍 Reacted to “Done!”"}, f.roomTexts())
@@ -95,14 +88,15 @@ func TestEditsReactionsRepliesAndSeen(t *testing.T) {
 }
 
 func TestEchoesOfOurSendsAndOfOtherTools(t *testing.T) {
-	f := &fakeActivities{}
+	f := newWorld()
 	env := newEnv(t, f)
 	signalAt(env, time.Second, SignalInstagram, ev(env, EventMessage, "m1", time.Second, func(e *InstagramEvent) { e.Text = "hi" }))
-	signalAt(env, 3*time.Second, SignalRocketChat, RocketChatEvent{Kind: RCAgentMessage, RoomID: "room1", Messages: []AgentMessage{{ID: "a1", Text: "hello"}}})
-	// Our own send's echo, and a message the business sent from the Instagram app.
+	agentWrites(env, f, 3*time.Second, "room1", "a1", "hello", true)
+	// Our own send's echo (ingress drops most of them; this one raced its send's answer), and
+	// a message the business sent from the Instagram app.
 	signalAt(env, 4*time.Second, SignalInstagram, ev(env, EventEcho, "out-hello", 4*time.Second, func(e *InstagramEvent) { e.Text = "hello" }))
 	signalAt(env, 5*time.Second, SignalInstagram, ev(env, EventEcho, "native-1", 5*time.Second, func(e *InstagramEvent) { e.Text = "sent from my phone" }))
-	closeAt(env, 9*time.Second)
+	closeAt(env, f, 9*time.Second)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{"hi"}, f.roomTexts(), "echoes are never customer messages")
@@ -110,7 +104,7 @@ func TestEchoesOfOurSendsAndOfOtherTools(t *testing.T) {
 }
 
 func TestPostbacksReferralsAndAttachments(t *testing.T) {
-	f := &fakeActivities{}
+	f := newWorld()
 	env := newEnv(t, f)
 	signalAt(env, time.Second, SignalInstagram, ev(env, EventPostback, "pb1", time.Second, func(e *InstagramEvent) {
 		e.Title, e.Payload = "Opening hours?", "FAQ_HOURS"
@@ -121,7 +115,7 @@ func TestPostbacksReferralsAndAttachments(t *testing.T) {
 		e.QuickReplyPayload = "TRACK_ORDER"
 		e.Attachments = []Attachment{{Type: "story_mention", URL: "https://cdn/st"}, {Type: "hologram"}}
 	}))
-	closeAt(env, 6*time.Second)
+	closeAt(env, f, 6*time.Second)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{
@@ -134,19 +128,19 @@ func TestPostbacksReferralsAndAttachments(t *testing.T) {
 }
 
 func TestRunStartedByUnsendStaysDormantUntilItsMessage(t *testing.T) {
-	f := &fakeActivities{unsendAction: "delete", automated: map[string]string{AutoWelcome: "Hi!"}}
+	f := newWorld()
+	f.unsendAction, f.automated = "delete", map[string]string{AutoWelcome: "Hi!"}
 	env := newEnv(t, f)
 	// The workflow is started by the unsend (SignalWithStart); its message comes a minute later.
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalInstagram, ev(env, EventUnsend, "m1", 0, nil))
-	}, 0)
+	signalAt(env, 0, SignalInstagram, ev(env, EventUnsend, "m1", 0, nil))
 	env.RegisterDelayedCallback(func() {
 		require.Empty(t, f.sent, "no welcome before the customer wrote anything")
 		require.Zero(t, f.rooms, "no room either")
-		env.SignalWorkflow(SignalInstagram, ev(env, EventMessage, "m1", -time.Second, func(e *InstagramEvent) { e.Text = "secret" }))
-		env.SignalWorkflow(SignalInstagram, ev(env, EventMessage, "m2", time.Minute, func(e *InstagramEvent) { e.Text = "hello" }))
+		env.SignalWorkflow(SignalInstagram, InstagramBatch{Events: []InstagramEvent{
+			ev(env, EventMessage, "m1", -time.Second, func(e *InstagramEvent) { e.Text = "secret" }),
+			ev(env, EventMessage, "m2", time.Minute, func(e *InstagramEvent) { e.Text = "hello" })}})
 	}, time.Minute)
-	closeAt(env, 2*time.Minute)
+	closeAt(env, f, 2*time.Minute)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, []string{"hello"}, f.roomTexts())
@@ -154,11 +148,10 @@ func TestRunStartedByUnsendStaysDormantUntilItsMessage(t *testing.T) {
 }
 
 func TestDormantRunWithoutMessageEndsQuietly(t *testing.T) {
-	f := &fakeActivities{automated: map[string]string{AutoWelcome: "Hi!"}}
+	f := newWorld()
+	f.automated = map[string]string{AutoWelcome: "Hi!"}
 	env := newEnv(t, f)
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalInstagram, ev(env, EventEdit, "old", 0, func(e *InstagramEvent) { e.Text = "x" }))
-	}, 0)
+	signalAt(env, 0, SignalInstagram, ev(env, EventEdit, "old", 0, func(e *InstagramEvent) { e.Text = "x" }))
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	require.NoError(t, env.GetWorkflowError())
 	require.Empty(t, f.sent)

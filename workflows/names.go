@@ -15,10 +15,14 @@ const (
 
 // Signals and queries of the conversation workflow.
 const (
-	// SignalInstagram carries an InstagramEvent (ingress → workflow, SignalWithStart).
-	SignalInstagram = "instagram-event"
+	// SignalInstagram carries an InstagramBatch: one per conversation per Meta delivery
+	// (ingress → workflow, SignalWithStart).
+	SignalInstagram = "instagram-events"
 	// SignalRocketChat carries a RocketChatEvent (ingress → workflow, Signal).
 	SignalRocketChat = "rocketchat-event"
+	// SignalWake carries a WakeEvent: a blocked conversation's cause may be gone (ingress
+	// after an admin's change → workflow).
+	SignalWake = "wake"
 	// QueryState returns a StateView.
 	QueryState = "state"
 )
@@ -26,26 +30,30 @@ const (
 // Activity names. The activities package registers its methods under these names; the
 // workflow refers to them only by name so it never links the HTTP clients.
 const (
-	ActivityLoadSettings    = "LoadSettings"
-	ActivityRegisterVisitor = "RegisterVisitor"
-	ActivityOpenRoom        = "OpenRoom"
-	ActivityPostToRoom      = "PostToRoom"
-	ActivitySendToInstagram = "SendToInstagram"
-	ActivitySendAutomated   = "SendAutomated"
-	ActivityPostNote        = "PostNote"
-	ActivityPassBack        = "PassThreadControlBack"
+	ActivityLoadConversation = "LoadConversation"
+	ActivitySaveConversation = "SaveConversation"
+	ActivityRegisterVisitor  = "RegisterVisitor"
+	ActivityOpenRoom         = "OpenRoom"
+	ActivityPostToRoom       = "PostToRoom"
+	ActivityUploadToRoom     = "UploadToRoom"
+	ActivitySyncReplies      = "SyncReplies"
+	ActivitySendAutomated    = "SendAutomated"
+	ActivityPostNote         = "PostNote"
+	ActivityPassBack         = "PassThreadControlBack"
+	ActivityNotifyAdmins     = "NotifyAdmins"
 )
 
 // Application error types that activities return as non-retryable errors and the workflow
 // switches on.
 const (
-	ErrRoomClosed       = "RoomClosed"         // the Rocket.Chat room is closed or gone
-	ErrSendRejected     = "SendRejected"       // Meta refused the message for good
-	ErrOutsideWindow    = "OutsideWindow"      // Meta's messaging window is closed
-	ErrAuthExpired      = "AuthExpired"        // the page token is no longer valid
-	ErrPageNotConnected = "PageNotConnected"   // no token stored for the account
-	ErrNoThreadControl  = "NoThreadControl"    // another app owns the thread; Meta refused the send
-	ErrSendUnknown      = "SendOutcomeUnknown" // the Send API call may or may not have reached Meta
+	ErrRoomClosed         = "RoomClosed"         // the Rocket.Chat room is closed or gone
+	ErrSendRejected       = "SendRejected"       // Meta refused the message for good
+	ErrOutsideWindow      = "OutsideWindow"      // Meta's messaging window is closed
+	ErrAuthExpired        = "AuthExpired"        // the page token is no longer valid
+	ErrPageNotConnected   = "PageNotConnected"   // no token stored for the account
+	ErrDepartmentNotFound = "DepartmentNotFound" // the page's department does not exist in Rocket.Chat
+	ErrNoThreadControl    = "NoThreadControl"    // another app owns the thread; Meta refused the send
+	ErrSendUnknown        = "SendOutcomeUnknown" // the Send API call may or may not have reached Meta
 )
 
 // Conversation states, also the values of the ConversationState search attribute.
@@ -53,6 +61,9 @@ const (
 	StateWaitingForAgent = "waiting_for_agent"
 	StateOpen            = "open"
 	StateClosed          = "closed"
+	// StateBlocked: the conversation cannot make progress by itself (the account is not
+	// connected, its department does not exist, ...); StateView.BlockedReason says why.
+	StateBlocked = "blocked"
 )
 
 // Search attributes for operators (design.md). They must exist on the namespace before a

@@ -62,8 +62,18 @@ type InstagramEvent struct {
 	AppID    string `json:"app_id,omitempty"`
 	Metadata string `json:"metadata,omitempty"`
 
-	// ArrivedAt is set by the workflow when it takes the event in (workflow time).
+	// ArrivedAt is set by the workflow when it takes the event in (workflow time): the
+	// reorder window counts from it, never from Meta's clock.
 	ArrivedAt time.Time `json:"arrived_at,omitzero"`
+	// PostedParts counts the event's room items already posted (a message with media is
+	// posted in several calls).
+	PostedParts int `json:"posted_parts,omitempty"`
+}
+
+// InstagramBatch is the signal ingress sends a conversation per Meta delivery: the
+// delivery's events of that conversation, in the order Meta put them in the batch.
+type InstagramBatch struct {
+	Events []InstagramEvent `json:"events"`
 }
 
 // Attachment is one attachment of a message: its type as Meta names it (image, video,
@@ -102,6 +112,9 @@ func (e InstagramEvent) DedupKey() string {
 
 // Rocket.Chat event kinds (RocketChatEvent.Kind).
 const (
+	// RCAgentMessage wakes the outbound direction: an agent wrote in the room. The
+	// message itself is read from the room's history, which is the truth for order and
+	// content (webhooks arrive in any order, late, twice or not at all).
 	RCAgentMessage = "agent_message"
 	RCClosed       = "closed"
 	RCTaken        = "taken"
@@ -110,51 +123,53 @@ const (
 
 // RocketChatEvent is one Omnichannel webhook, reduced to what the workflow needs.
 type RocketChatEvent struct {
-	Kind   string `json:"kind"`
-	RoomID string `json:"room_id"`
-	// Messages holds agent messages: one for RCAgentMessage; for RCClosed the agent messages
-	// of the transcript, so replies whose own webhook is late or lost are still delivered.
-	Messages      []AgentMessage `json:"messages,omitempty"`
-	AgentUsername string         `json:"agent_username,omitempty"`
-	AgentName     string         `json:"agent_name,omitempty"`
-}
-
-// AgentMessage is a message written in the Rocket.Chat room by an agent (or bot), or, when
-// Automated is set, one of the page's automated messages, queued for Instagram.
-type AgentMessage struct {
-	ID            string `json:"id"`
-	Automated     string `json:"automated,omitempty"` // AutoWelcome, AutoOffline, AutoFinished
-	Text          string `json:"text"`
+	Kind          string `json:"kind"`
+	RoomID        string `json:"room_id"`
 	AgentUsername string `json:"agent_username,omitempty"`
 	AgentName     string `json:"agent_name,omitempty"`
-	TS            string `json:"ts,omitempty"` // ISO-8601 from Rocket.Chat
-	// File is a file the agent shared; Text is then its caption (maybe empty).
-	File *AgentFile `json:"file,omitempty"`
-	// Buttons become Instagram quick replies (from Rocket.Chat UI-kit action buttons).
-	Buttons []Button `json:"buttons,omitempty"`
 }
 
-// AgentFile is a file in Rocket.Chat, by its download path (relative /file-upload/... URL).
-type AgentFile struct {
-	Path string `json:"path"`
-	Name string `json:"name"`
-	Type string `json:"type,omitempty"`
-	Size int64  `json:"size,omitempty"`
+// WakeEvent tells a blocked conversation that its cause may be gone (an admin connected
+// the account, fixed the department, authorized again): it tries again at once instead of
+// at its next scheduled check.
+type WakeEvent struct {
+	Reason string `json:"reason"`
 }
 
-// Button is a quick-reply button: what the customer sees and what we get back.
-type Button struct {
-	Title   string `json:"title"`
-	Payload string `json:"payload,omitempty"`
-}
-
-// Settings are the tunables the workflow reads at the start of each run through the
-// LoadSettings local activity (they come from worker configuration and the database).
+// Settings are the tunables the workflow decides on, read by LoadConversation at the start
+// of each run (from worker configuration and the database) and refreshed when needed.
 type Settings struct {
+	// ReorderWindow: how long an Instagram event waits, from its arrival, for earlier events
+	// Meta delivers late (0: post at once; what is pending is still sorted by Meta's time).
 	ReorderWindow time.Duration `json:"reorder_window"`
-	CloseLinger   time.Duration `json:"close_linger"`
+	// CloseLinger: how long a closed conversation's run waits before it completes.
+	CloseLinger time.Duration `json:"close_linger"`
+	// ReauthRetry: how often replies waiting for an account's re-authorization try again.
+	ReauthRetry time.Duration `json:"reauth_retry,omitempty"`
 	// UnsendAction is the admin's choice for a customer's unsend: delete, mark or keep.
 	UnsendAction string `json:"unsend_action,omitempty"`
+}
+
+// LoadConversationInput / LoadConversationResult: the settings, and the dedup memory a
+// completed earlier run of the conversation left.
+type LoadConversationInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+	// Memory asks for the stored dedup memory too (a fresh run; continued runs carry it).
+	Memory bool `json:"memory,omitempty"`
+}
+
+// LoadConversationResult is what LoadConversation read.
+type LoadConversationResult struct {
+	Settings Settings `json:"settings"`
+	Seen     Hashes   `json:"seen"`
+}
+
+// SaveConversationInput keeps the dedup memory of a run that completes.
+type SaveConversationInput struct {
+	PageID string `json:"page_id"`
+	IGSID  string `json:"igsid"`
+	Seen   Hashes `json:"seen"`
 }
 
 // RegisterVisitorInput / VisitorInfo: register the Livechat visitor of a conversation.
@@ -189,8 +204,9 @@ type OpenRoomResult struct {
 }
 
 // Room item kinds: a customer message (posted as the visitor, with an _id derived from
-// MID, so a retry cannot post it twice), a note for the agent (posted as the bot user), an
-// edit or deletion of an earlier customer message, or custom fields for the visitor.
+// MID, so a retry cannot post it twice), a note for the agent (posted as the bot user, with
+// an _id derived from its key), an edit or deletion of an earlier customer message, custom
+// fields for the visitor, or media to upload.
 const (
 	ItemMessage       = "message"
 	ItemNote          = "note"
@@ -206,8 +222,8 @@ const (
 // RoomItem is one thing to do in the room.
 type RoomItem struct {
 	Kind string `json:"kind"`
-	// MID is the key the message _id derives from (ItemMessage), or the key of the message
-	// to edit or delete.
+	// MID is the key the message _id derives from (ItemMessage, ItemNote, ItemUpload), or the
+	// key of the message to edit or delete.
 	MID  string `json:"mid,omitempty"`
 	Text string `json:"text"`
 	// Fields are visitor custom fields (ItemVisitorFields); Text is then the visitor's name.
@@ -219,7 +235,8 @@ type RoomItem struct {
 	TS int64 `json:"ts,omitempty"`
 }
 
-// PostToRoomInput posts items into the room in order, in one activity call.
+// PostToRoomInput posts items into the room in order, in one activity call. It never holds
+// an ItemUpload (those go one by one through UploadToRoom, which may take minutes).
 type PostToRoomInput struct {
 	PageID string     `json:"page_id"`
 	IGSID  string     `json:"igsid"`
@@ -234,32 +251,170 @@ type PostToRoomResult struct {
 	RoomClosed bool `json:"room_closed,omitempty"`
 }
 
-// SendInput sends an agent's message to the Instagram user.
-type SendInput struct {
-	PageID        string     `json:"page_id"`
-	IGSID         string     `json:"igsid"`
-	Text          string     `json:"text"`
-	AgentUsername string     `json:"agent_username,omitempty"`
-	AgentName     string     `json:"agent_name,omitempty"`
-	File          *AgentFile `json:"file,omitempty"`
-	Buttons       []Button   `json:"buttons,omitempty"`
-	// MessageID is the Rocket.Chat message being sent (names the stored file).
-	MessageID string `json:"message_id,omitempty"`
+// UploadInput copies one customer media item into the room (ItemUpload).
+type UploadInput struct {
+	PageID string   `json:"page_id"`
+	IGSID  string   `json:"igsid"`
+	RoomID string   `json:"room_id"`
+	Item   RoomItem `json:"item"`
+}
+
+// ReplyCursor marks how far a room's agent messages have been handled: the messages in
+// Done, and every message stamped before the floor (TS minus replyOverlap). Rocket.Chat's
+// timestamps order the room's messages (its clock is compared only with itself); Done covers
+// the overlap, where a message stamped earlier can become visible later. TS never moves past
+// the handler's own clock, so one message stamped far in the future by a skewed server
+// clock does not hide the messages that follow it.
+type ReplyCursor struct {
+	TS   time.Time   `json:"ts,omitzero"`
+	Done []DoneReply `json:"done,omitempty"`
+}
+
+// DoneReply is a handled message within the overlap.
+type DoneReply struct {
+	ID string    `json:"i"`
+	TS time.Time `json:"t"`
+}
+
+const (
+	// replyOverlap: messages stamped this long before the cursor are read again (and
+	// skipped by id).
+	replyOverlap = time.Minute
+	// doneLimit bounds Done (a room where more than this many agent messages share one
+	// overlap window is not a conversation).
+	doneLimit = 50
+)
+
+// Floor is the time before which every message is handled (zero: none is).
+func (c ReplyCursor) Floor() time.Time {
+	if c.TS.IsZero() {
+		return time.Time{}
+	}
+	return c.TS.Add(-replyOverlap)
+}
+
+// Handled reports whether the message (id, stamped ts) was handled already.
+func (c ReplyCursor) Handled(id string, ts time.Time) bool {
+	if ts.Before(c.Floor()) {
+		return true
+	}
+	for _, d := range c.Done {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Advance records the message (id, ts) as handled at now.
+func (c *ReplyCursor) Advance(id string, ts, now time.Time) {
+	if t := minTime(ts, now); t.After(c.TS) {
+		c.TS = t
+	}
+	c.Done = append(c.Done, DoneReply{ID: id, TS: ts})
+	floor, kept := c.Floor(), c.Done[:0:0]
+	for _, d := range c.Done {
+		if !d.TS.Before(floor) {
+			kept = append(kept, d)
+		}
+	}
+	if len(kept) > doneLimit {
+		kept = kept[len(kept)-doneLimit:]
+	}
+	c.Done = kept
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// SyncRepliesInput sends the agent messages of a room not handled yet, in Rocket.Chat's
+// order, reading them from the room's history.
+type SyncRepliesInput struct {
+	PageID string      `json:"page_id"`
+	IGSID  string      `json:"igsid"`
+	RoomID string      `json:"room_id"`
+	Cursor ReplyCursor `json:"cursor"`
 	// LastCustomerAt decides the messaging window: RESPONSE within 24 hours, the
 	// HUMAN_AGENT tag up to 7 days, nothing after that.
 	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
 	// OtherAppOwns: another app holds thread control, so the handover_action setting
 	// (take or request control) applies before sending.
 	OtherAppOwns bool `json:"other_app_owns,omitempty"`
-	// SkipParts: text parts already delivered by an earlier attempt (confirmed by their echo).
-	SkipParts int `json:"skip_parts,omitempty"`
+	// Resolved settles sends whose outcome was unknown: the delivery key and the mid of
+	// Meta's echo that proved delivery, or "" when no echo came (send it again).
+	Resolved []Resolution `json:"resolved,omitempty"`
+	// Discard gives up on every reply waiting now (held for thread control too long): they
+	// come back as Refused.
+	Discard string `json:"discard,omitempty"`
+	// Local: run within a local activity's budget; stop (Stop "continue") before a file, or
+	// when the budget is spent.
+	Local bool `json:"local,omitempty"`
 }
 
-// SendUnknown is the detail of an ErrSendUnknown failure: the parts known delivered, and the
-// exact text of the part whose fate is unknown (Meta echoes it if it was delivered).
-type SendUnknown struct {
-	Sent   []string `json:"sent"`
-	Expect string   `json:"expect"`
+// Resolution settles a delivery whose outcome was unknown.
+type Resolution struct {
+	Key string `json:"key"`
+	MID string `json:"mid,omitempty"` // "" = not delivered: send again
+}
+
+// SyncRepliesResult: what was sent and refused, how far the cursor moved, and why the sync
+// stopped before the end of the room's messages (nil: it got to the end).
+type SyncRepliesResult struct {
+	Cursor  ReplyCursor    `json:"cursor"`
+	Sent    []SentReply    `json:"sent,omitempty"`
+	Refused []RefusedReply `json:"refused,omitempty"`
+	Stop    *Stop          `json:"stop,omitempty"`
+	// RoomGone: the room no longer exists for this visitor; nothing more can be read.
+	RoomGone bool `json:"room_gone,omitempty"`
+}
+
+// SentReply is an agent message delivered to Instagram.
+type SentReply struct {
+	ID   string   `json:"id"`
+	Text string   `json:"text,omitempty"` // short form, for quotes
+	MIDs []string `json:"mids"`
+}
+
+// RefusedReply is an agent message that could not be delivered, for good.
+type RefusedReply struct {
+	ID     string `json:"id"`
+	What   string `json:"what"`
+	Reason string `json:"reason"`
+}
+
+// Stop kinds: why a delivery stopped short.
+const (
+	// StopUnknown: Meta may or may not have taken a send (timeout, 5xx, a crash before the
+	// answer was recorded). Its echo decides; Expect says what to look for.
+	StopUnknown = "unknown"
+	// StopHeld: another app owns the thread and Meta refused the send.
+	StopHeld = "held"
+	// StopAuth: the account's token is refused (needs re-authorization).
+	StopAuth = "auth"
+	// StopRetry: Meta or Rocket.Chat is unavailable or rate limits; try again after RetryAfter.
+	StopRetry = "retry"
+	// StopContinue: more to do; continue with a regular activity (Regular) or at once.
+	StopContinue = "continue"
+)
+
+// Stop tells the workflow why a delivery stopped and what it waits for.
+type Stop struct {
+	Kind       string        `json:"kind"`
+	Reason     string        `json:"reason,omitempty"`
+	Expect     *Expectation  `json:"expect,omitempty"`
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	Regular    bool          `json:"regular,omitempty"`
+}
+
+// Expectation is the echo that would prove an unknown-outcome send was delivered.
+type Expectation struct {
+	Key  string `json:"key"`            // delivery key of the send
+	Text string `json:"text,omitempty"` // exact text of a text part
+	Type string `json:"type,omitempty"` // attachment type of a file part
 }
 
 // Handover actions (InstagramEvent.Action of EventHandover), from our app's point of view.
@@ -288,24 +443,36 @@ type SendAutomatedInput struct {
 	PageID string `json:"page_id"`
 	IGSID  string `json:"igsid"`
 	Which  string `json:"which"`
+	// Key is the delivery key: one per room and message, so it goes out at most once.
+	Key string `json:"key"`
 	// LastCustomerAt lets the activity respect Meta's 24-hour window for automated messages.
 	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
+	// Resolved settles an earlier attempt whose outcome was unknown.
+	Resolved *Resolution `json:"resolved,omitempty"`
 }
 
-// SendAutomatedResult carries the text that was sent ("" when the page has none set).
+// SendAutomatedResult carries the text that was sent ("" when nothing was), or why it
+// stopped (unknown outcome, account to authorize again, Meta unavailable).
 type SendAutomatedResult struct {
 	Text       string   `json:"text,omitempty"`
 	MessageIDs []string `json:"message_ids,omitempty"`
 	Skipped    string   `json:"skipped,omitempty"` // why nothing was sent
+	Stop       *Stop    `json:"stop,omitempty"`
 }
 
-// SendResult carries Meta's message ID, which later comes back as the echo's mid.
-type SendResult struct {
-	MessageIDs []string `json:"message_ids"`
-}
-
-// NoteInput posts a note for the agent into the room (as the bot user).
+// NoteInput posts notes into a room as the bot user, best effort (a closed room may refuse).
 type NoteInput struct {
 	RoomID string `json:"room_id"`
+	Key    string `json:"key"` // the note's _id derives from it
 	Text   string `json:"text"`
+}
+
+// NoticeInput tells the admins in the setup channel, once per Key until the cause is
+// cleared (Clear: forget every notice whose key starts with Key).
+type NoticeInput struct {
+	Key   string `json:"key"`
+	Text  string `json:"text,omitempty"`
+	Clear bool   `json:"clear,omitempty"`
+	// Reason names the cause for the blocked-conversations metric ("" = no metric).
+	Reason string `json:"reason,omitempty"`
 }

@@ -29,6 +29,9 @@ type BridgeOptions struct {
 	// ReplicaAddrs are the addresses of several ingress replicas behind the proxy (default:
 	// free ports).
 	ReplicaAddrs []string
+	// AdminAddrs are the ingress replicas' internal listeners (ADMIN_ADDR: admin API,
+	// metrics, readiness, payload codec), one per replica (default: free ports on 127.0.0.1).
+	AdminAddrs []string
 }
 
 // Bridge runs worker and ingress replicas. Replica names: "worker", "worker-2", …,
@@ -41,6 +44,7 @@ type Bridge struct {
 	addr     string
 	proxy    *RoundRobin
 	replicas []string // ingress replica addresses (behind the proxy)
+	admins   []string // their internal listeners
 }
 
 // ReplicaName is the process name of replica i (1-based) of "worker" or "ingress".
@@ -78,23 +82,32 @@ func NewBridge(opts BridgeOptions) (*Bridge, error) {
 		}
 		b.env[ReplicaName(Worker, i)] = MergeEnv(opts.Env, env)
 	}
-	if opts.Ingresses == 1 {
-		b.env[Ingress] = MergeEnv(opts.Env, []string{"INGRESS_ADDR=" + b.addr})
-		return b, nil
-	}
 	for i := 1; i <= opts.Ingresses; i++ {
-		var a string
-		if i <= len(opts.ReplicaAddrs) {
-			a = opts.ReplicaAddrs[i-1]
+		admin := ""
+		if i <= len(opts.AdminAddrs) {
+			admin = opts.AdminAddrs[i-1]
 		} else {
 			p, err := FreePort()
 			if err != nil {
 				return nil, err
 			}
-			a = fmt.Sprintf("127.0.0.1:%d", p)
+			admin = fmt.Sprintf("127.0.0.1:%d", p)
 		}
-		b.replicas = append(b.replicas, a)
-		b.env[ReplicaName(Ingress, i)] = MergeEnv(opts.Env, []string{"INGRESS_ADDR=" + a})
+		b.admins = append(b.admins, admin)
+		a := b.addr // one ingress listens where clients go
+		if opts.Ingresses > 1 {
+			if i <= len(opts.ReplicaAddrs) {
+				a = opts.ReplicaAddrs[i-1]
+			} else {
+				p, err := FreePort()
+				if err != nil {
+					return nil, err
+				}
+				a = fmt.Sprintf("127.0.0.1:%d", p)
+			}
+			b.replicas = append(b.replicas, a)
+		}
+		b.env[ReplicaName(Ingress, i)] = MergeEnv(opts.Env, []string{"INGRESS_ADDR=" + a, "ADMIN_ADDR=" + admin})
 	}
 	return b, nil
 }
@@ -230,6 +243,15 @@ func (b *Bridge) ReplicaURLs() []string {
 	var out []string
 	for _, r := range b.replicas {
 		out = append(out, "http://"+r)
+	}
+	return out
+}
+
+// AdminURLs are the ingress replicas' internal listeners, in replica order.
+func (b *Bridge) AdminURLs() []string {
+	var out []string
+	for _, a := range b.admins {
+		out = append(out, "http://"+a)
 	}
 	return out
 }

@@ -244,12 +244,14 @@ func (c *Cluster) choosePorts() error {
 }
 
 // composeVars are the variables compose would read from .env and the shell for the
-// services used here: the passwords and namespace of this cluster, and the sizing
-// variables (TEMPORAL_NUM_HISTORY_SHARDS, POSTGRES_MAX_CONNECTIONS,
-// TEMPORAL_NAMESPACE_RETENTION) from the environment unless the options set them.
+// services used here: the passwords and namespace of this cluster, and from the environment
+// the sizing variables (TEMPORAL_NUM_HISTORY_SHARDS, POSTGRES_MAX_CONNECTIONS,
+// TEMPORAL_NAMESPACE_RETENTION) unless the options set them, and CODEC_AUTH_TOKEN (the UI's
+// codec endpoint).
 func (c *Cluster) composeVars() map[string]string {
 	vars := map[string]string{}
-	for _, k := range []string{"TEMPORAL_NAMESPACE_RETENTION", "POSTGRES_MAX_CONNECTIONS", "TEMPORAL_NUM_HISTORY_SHARDS"} {
+	for _, k := range []string{"TEMPORAL_NAMESPACE_RETENTION", "POSTGRES_MAX_CONNECTIONS", "TEMPORAL_NUM_HISTORY_SHARDS",
+		"CODEC_AUTH_TOKEN"} {
 		if v := os.Getenv(k); v != "" {
 			vars[k] = v
 		}

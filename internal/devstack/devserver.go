@@ -26,6 +26,8 @@ type DevServerOptions struct {
 	// Flags are extra arguments after TemporalArgs (dynamic config values).
 	Flags   []string
 	LogPath string
+	// UICodecEndpoint is where the UI decrypts payloads (ingress's codec endpoint).
+	UICodecEndpoint string
 }
 
 // DevServer is `temporal server start-dev` run as a child process.
@@ -61,6 +63,9 @@ func (d *DevServer) Start(ctx context.Context) error {
 		"--port", strconv.Itoa(d.opts.Port), "--log-level", "warn"}
 	if d.opts.UIPort > 0 {
 		args = append(args, "--ui-port", strconv.Itoa(d.opts.UIPort))
+		if d.opts.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", d.opts.UICodecEndpoint)
+		}
 	} else {
 		args = append(args, "--headless")
 	}

@@ -55,6 +55,7 @@ import (
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
@@ -197,7 +198,11 @@ type Stack struct {
 	appSecret    string
 	botToken     string
 	visitorKey   []byte
-	env          []string
+	key          []byte // TOKEN_ENCRYPTION_KEY
+	// dc and fc encrypt and decrypt payloads as the product's processes do.
+	dc  converter.DataConverter
+	fc  converter.FailureConverter
+	env []string
 }
 
 // Start starts a stack. On error everything started so far is stopped again.
@@ -254,15 +259,20 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 
+	s.key = make([]byte, 32)
+	_, _ = rand.Read(s.key)
+	key := s.key
+	if s.dc, s.fc, err = temporalx.Converters(&config.Config{
+		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(key))}); err != nil {
+		return nil, err
+	}
 	if err := s.startTemporalAndDatabase(ctx); err != nil {
 		return nil, err
 	}
-
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	s.visitorKey = config.DeriveKey(key, "visitor-token")
-	s.appSecret, s.webhookToken, s.botToken = RandomString(32), RandomString(24), RandomString(32)
-	s.adminToken, s.commandToken = RandomString(32), RandomString(24)
+	// Every secret the bridge compares is at least 32 bytes (it refuses shorter ones).
+	s.appSecret, s.webhookToken, s.botToken = RandomString(32), RandomString(32), RandomString(32)
+	s.adminToken, s.commandToken = RandomString(32), RandomString(32)
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -309,8 +319,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"ROCKETCHAT_URL=" + s.rcHTTP.URL, "ROCKETCHAT_USER_ID=" + BotUserID, "ROCKETCHAT_AUTH_TOKEN=" + s.botToken,
 		"ROCKETCHAT_WEBHOOK_TOKEN=" + s.webhookToken,
 		"ROCKETCHAT_COMMAND_TOKEN=" + s.commandToken,
-		"META_APP_ID=910000000000001", "META_APP_SECRET=" + s.appSecret, "META_VERIFY_TOKEN=devstack-verify-token",
+		"META_APP_ID=910000000000001", "META_APP_SECRET=" + s.appSecret, "META_VERIFY_TOKEN=devstack-verify-token-0123456789abcdef",
 		"META_GRAPH_URL=" + s.metaHTTP.URL, "META_DIALOG_URL=" + s.metaHTTP.URL,
+		"MEDIA_FETCH_TEST_ORIGINS=" + s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN=" + s.adminToken,
 		"METRICS_ADDR=127.0.0.1:0", // several stacks and replicas run side by side
@@ -449,12 +460,13 @@ func dynamicConfigOf(flags []string) (map[string]any, error) {
 // connectClient (re)connects the stack's own Temporal client, with the bridge's code and
 // the TEMPORAL_TLS_* settings the bridge gets.
 func (s *Stack) connectClient(ctx context.Context) error {
-	cfg := &config.Config{TemporalAddress: s.TemporalAddress(), TemporalNamespace: s.namespace}
+	cfg := &config.Config{TemporalAddress: s.TemporalAddress(), TemporalNamespace: s.namespace,
+		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(s.key))}
 	if t := s.opts.ClusterTLS; s.cluster != nil && t != nil {
 		cfg.TemporalTLSClientCertPath, cfg.TemporalTLSClientKeyPath = t.ClientCert, t.ClientKey
 		cfg.TemporalTLSServerCACertPath, cfg.TemporalTLSServerName = t.ClientCA, t.ServerName
 	}
-	opts, err := temporalx.ClientOptions(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	opts, err := temporalx.Options(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
@@ -675,6 +687,13 @@ func (s *Stack) VisitorToken(igsid string) string {
 	return identity.VisitorToken(s.visitorKey, Account, igsid)
 }
 
+// AdminURL is the first ingress replica's internal listener (ADMIN_ADDR): admin API,
+// metrics, readiness, payload codec.
+func (s *Stack) AdminURL() string { return s.bridge.AdminURLs()[0] }
+
+// Converters encrypt and decrypt payloads as the stack's processes do.
+func (s *Stack) Converters() (converter.DataConverter, converter.FailureConverter) { return s.dc, s.fc }
+
 // Cluster is the stack's Temporal cluster (nil on the dev server).
 func (s *Stack) Cluster() *Cluster { return s.cluster }
 
@@ -728,7 +747,7 @@ func (s *Stack) ConnectPage() error {
 
 // Admin calls the admin API and returns the status and body.
 func (s *Stack) Admin(method, path, body string) (int, string, error) {
-	req, err := http.NewRequest(method, s.IngressURL()+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.AdminURL()+"/admin/api"+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}

@@ -121,20 +121,28 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	dbURL := env("DATABASE_URL", localDB)
 	temporalAddr := env("TEMPORAL_ADDRESS", "127.0.0.1:7233")
 	ingressAddr := env("INGRESS_ADDR", ":8080")
+	adminAddr := env("ADMIN_ADDR", "127.0.0.1:9081")
 	publicURL := env("PUBLIC_URL", "http://localhost:8080")
 	_, ingressPort, err := net.SplitHostPort(ingressAddr)
 	if err != nil {
 		return fmt.Errorf("INGRESS_ADDR=%q: %w", ingressAddr, err)
 	}
+	_, adminPort, err := net.SplitHostPort(adminAddr)
+	if err != nil {
+		return fmt.Errorf("ADMIN_ADDR=%q: %w", adminAddr, err)
+	}
 	ingressLocal := "http://127.0.0.1:" + ingressPort
+	adminLocal := "http://127.0.0.1:" + adminPort // ingress's internal listener: admin API, codec
 	sandbox := os.Getenv("ROCKETCHAT_URL") == "" && os.Getenv("META_APP_SECRET") == ""
 	startPG := !o.Cluster && strings.Contains(dbURL, fmt.Sprintf("127.0.0.1:%d", pgPort))
 	startTemporal := o.Cluster || temporalAddr == "127.0.0.1:7233"
 
 	// Refuse to start over another stack: ports would clash and half the processes exit.
 	ports := []int{}
-	if p, _ := strconv.Atoi(ingressPort); p > 0 {
-		ports = append(ports, p)
+	for _, port := range []string{ingressPort, adminPort} {
+		if p, _ := strconv.Atoi(port); p > 0 {
+			ports = append(ports, p)
+		}
 	}
 	if startTemporal {
 		ports = append(ports, 7233, 8233)
@@ -146,7 +154,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if o.Cluster {
 		cports.Postgres = pgPort
 		ports = append(ports, pgPort, cports.FrontendHTTP, cports.History, cports.Matching, cports.FrontendMembership,
-			cports.HistoryMembership, cports.MatchingMembership, cports.WorkerMembership, 8081, 8082)
+			cports.HistoryMembership, cports.MatchingMembership, cports.WorkerMembership, 8081, 8082, 9082)
 	}
 	for _, p := range ports {
 		if !portFree(p) {
@@ -191,21 +199,25 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		dbURL, temporalAddr = r.cluster.BridgeDSN(), r.cluster.FrontendAddress()
 	case startTemporal:
 		say("Starting Temporal dev server (UI http://localhost:8233)")
+		// The UI decrypts payloads through ingress's codec endpoint (internal listener).
 		r.dev, err = StartDevServer(ctx, DevServerOptions{CLI: bins.CLI, DBFile: filepath.Join(data, "temporal", "dev.db"),
-			Port: 7233, UIPort: 8233, LogPath: filepath.Join(logDir, "temporal.log")})
+			Port: 7233, UIPort: 8233, LogPath: filepath.Join(logDir, "temporal.log"),
+			UICodecEndpoint: adminLocal + "/codec/" + os.Getenv("CODEC_AUTH_TOKEN")})
 		if err != nil {
 			return err
 		}
 	}
 
 	bridgeEnv := []string{"DATABASE_URL=" + dbURL, "TEMPORAL_ADDRESS=" + temporalAddr, "INGRESS_ADDR=" + ingressAddr,
-		"PUBLIC_URL=" + publicURL}
+		"ADMIN_ADDR=" + adminAddr, "PUBLIC_URL=" + publicURL}
 	if sandbox {
 		say("No Rocket.Chat / Meta credentials set: starting the sandbox emulators")
 		sb := []string{
 			"META_APP_ID=910000000000001",
 			"META_APP_SECRET=" + os.Getenv("SANDBOX_META_APP_SECRET"), "META_VERIFY_TOKEN=" + os.Getenv("SANDBOX_META_VERIFY_TOKEN"),
 			"META_GRAPH_URL=http://" + sandboxMetaAddr, "META_DIALOG_URL=http://" + sandboxMetaAddr,
+			// The sandbox's CDN serves customer media over plain HTTP on loopback (tests and make run only).
+			"MEDIA_FETCH_TEST_ORIGINS=http://" + sandboxMetaAddr,
 			"ROCKETCHAT_URL=http://" + sandboxRCAddr, "ROCKETCHAT_USER_ID=bridge-bot",
 			"ROCKETCHAT_AUTH_TOKEN=" + os.Getenv("SANDBOX_ROCKETCHAT_AUTH_TOKEN"),
 			"ROCKETCHAT_WEBHOOK_TOKEN=" + os.Getenv("SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN"),
@@ -227,12 +239,14 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 			return err
 		}
 	}
-	bo := BridgeOptions{BinDir: bin, LogDir: logDir, Env: MergeEnv(os.Environ(), bridgeEnv), Addr: ingressAddr}
+	bo := BridgeOptions{BinDir: bin, LogDir: logDir, Env: MergeEnv(os.Environ(), bridgeEnv), Addr: ingressAddr,
+		AdminAddrs: []string{adminAddr}}
 	if o.Cluster {
 		// Two replicas each, as `docker compose up --scale worker=2 --scale ingress=2`; ingress
 		// behind a round-robin proxy on INGRESS_ADDR.
 		bo.Workers, bo.Ingresses = 2, 2
 		bo.ReplicaAddrs = []string{"127.0.0.1:8081", "127.0.0.1:8082"}
+		bo.AdminAddrs = []string{adminAddr, "127.0.0.1:9082"}
 	}
 	if r.bridge, err = NewBridge(bo); err != nil {
 		return err
@@ -246,11 +260,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		}
 	}
 	if sandbox {
-		if err := connectSandboxPage(ingressLocal); err != nil {
+		if err := connectSandboxPage(adminLocal); err != nil {
 			return err
 		}
 	}
-	banner(out, o.Cluster, sandbox, publicURL, r)
+	banner(out, o.Cluster, sandbox, publicURL, adminLocal, r)
 	say("Press Ctrl-C to stop everything.")
 
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -270,14 +284,15 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 }
 
-func banner(out io.Writer, cluster, sandbox bool, publicURL string, r *runStack) {
+func banner(out io.Writer, cluster, sandbox bool, publicURL, adminLocal string, r *runStack) {
 	what := "Instagram Direct for Rocket.Chat is running."
 	if cluster {
 		what = "Instagram Direct for Rocket.Chat is running on the production topology."
 	}
 	fmt.Fprintf(out, "\n  %s\n\n", what)
 	fmt.Fprintf(out, "  Temporal UI        http://localhost:8233  (conversations: workflow IDs instagram:<account>:<user>)\n")
-	fmt.Fprintf(out, "  Ingress            %s  (webhooks: /webhooks/instagram, /webhooks/rocketchat; /readyz)\n", publicURL)
+	fmt.Fprintf(out, "  Ingress            %s  (webhooks: /webhooks/instagram, /webhooks/rocketchat)\n", publicURL)
+	fmt.Fprintf(out, "  Ingress (internal) %s  (admin API, /metrics, /readyz, payload codec for the UI)\n", adminLocal)
 	if cluster {
 		pids := r.cluster.PIDs()
 		var names []string
@@ -286,7 +301,7 @@ func banner(out io.Writer, cluster, sandbox bool, publicURL string, r *runStack)
 		}
 		sort.Strings(names)
 		fmt.Fprintf(out, "  Temporal           frontend 127.0.0.1:7233, history, matching, internal worker (%s)\n", strings.Join(names, ", "))
-		fmt.Fprintf(out, "  Replicas           worker ×2, ingress ×2 (127.0.0.1:8081, 127.0.0.1:8082) behind the round-robin proxy\n")
+		fmt.Fprintf(out, "  Replicas           worker ×2, ingress ×2 (127.0.0.1:8081, 127.0.0.1:8082; internal 127.0.0.1:9081, 127.0.0.1:9082) behind the round-robin proxy\n")
 	}
 	fmt.Fprintf(out, "  Logs               .data/logs/\n")
 	if sandbox {
@@ -306,58 +321,66 @@ func banner(out io.Writer, cluster, sandbox bool, publicURL string, r *runStack)
 }
 
 // loadSecrets creates .data/secrets.env once (the embedded defaults' secrets: encryption
-// key, sandbox credentials, admin token) and sets every variable of it that the
-// environment (.env included) does not set already.
+// key, sandbox credentials, admin and codec tokens), appends the ones an older file lacks,
+// and sets every variable of it that the environment (.env included) does not set already.
 func loadSecrets(path string) error {
+	hex64 := func() string {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return fmt.Sprintf("%x", b) // 64 characters: safe in URLs, paths and .env
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat(path); err != nil {
-		alnum := func(n int) string {
-			const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			b := make([]byte, n)
-			_, _ = rand.Read(b)
-			for i := range b {
-				b[i] = chars[int(b[i])%len(chars)]
-			}
-			return string(b)
-		}
 		key := make([]byte, 32)
 		_, _ = rand.Read(key)
-		content := strings.Join([]string{
-			"TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
-			"SANDBOX_META_APP_SECRET=" + alnum(32),
-			"SANDBOX_META_VERIFY_TOKEN=" + alnum(24),
-			"SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN=" + alnum(24),
-			"SANDBOX_ROCKETCHAT_AUTH_TOKEN=" + alnum(32),
-			"SANDBOX_ROCKETCHAT_COMMAND_TOKEN=" + alnum(24),
-			"SANDBOX_PAGE_TOKEN=EAAG" + alnum(40),
-			"ADMIN_API_TOKEN=" + alnum(32),
-		}, "\n") + "\n"
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
+		content := "TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key) + "\n" +
+			"SANDBOX_PAGE_TOKEN=EAAG" + hex64() + "\n" + "ADMIN_API_TOKEN=" + hex64() + "\n"
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return err
 		}
 	}
-	f, err := os.Open(path)
+	read := func() (map[string]string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]string{}
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && !strings.HasPrefix(k, "#") {
+				m[k] = v
+			}
+		}
+		return m, sc.Err()
+	}
+	m, err := read()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-		if !ok || strings.HasPrefix(k, "#") {
-			continue
+	// Added since the first version of secrets.env: appended once, kept afterwards. Every
+	// secret the bridge compares is at least 32 bytes (it refuses shorter ones).
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"SANDBOX_META_APP_SECRET", "SANDBOX_META_VERIFY_TOKEN", "SANDBOX_ROCKETCHAT_WEBHOOK_TOKEN",
+		"SANDBOX_ROCKETCHAT_AUTH_TOKEN", "SANDBOX_ROCKETCHAT_COMMAND_TOKEN", "CODEC_AUTH_TOKEN"} {
+		if len(m[k]) < 32 {
+			m[k] = hex64()
+			fmt.Fprintf(f, "%s=%s\n", k, m[k])
 		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for k, v := range m {
 		if _, set := os.LookupEnv(k); !set {
 			_ = os.Setenv(k, v)
 		}
 	}
-	// An older secrets.env may lack the command token: make one for this run.
-	if os.Getenv("SANDBOX_ROCKETCHAT_COMMAND_TOKEN") == "" {
-		_ = os.Setenv("SANDBOX_ROCKETCHAT_COMMAND_TOKEN", RandomString(24))
-	}
-	return sc.Err()
+	return nil
 }
 
 // connectSandboxPage connects the sandbox's page through the admin API, as an admin would.

@@ -32,6 +32,12 @@ type Registry struct {
 	InboundLatency   prometheus.Histogram     // Meta's event time → posted in the room
 	OutboundLatency  prometheus.Histogram     // agent's message time → accepted by the Send API
 	InstagramSends   *prometheus.CounterVec   // account, result (ok, rate_limited, failed)
+	// ConversationsBlocked counts conversations that became blocked, by reason (account not
+	// connected, department, ...): an alert on its rate finds a misconfiguration.
+	ConversationsBlocked *prometheus.CounterVec // reason
+	// UnknownOutcomes counts deliveries whose outcome was unknown (a timeout or crash after
+	// the call), by how they were settled (echo, resent, upload_found, upload_again).
+	UnknownOutcomes *prometheus.CounterVec // settled
 }
 
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
@@ -60,8 +66,13 @@ func New() *Registry {
 		Help: "From the agent's message in Rocket.Chat to its acceptance by the Send API.", Buckets: latencyBuckets})
 	r.InstagramSends = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "igdirect_instagram_sends_total",
 		Help: "Send API calls per Instagram account and result."}, []string{"account", "result"})
+	r.ConversationsBlocked = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "igdirect_conversations_blocked_total",
+		Help: "Conversations that became blocked (could not make progress by themselves), by reason."}, []string{"reason"})
+	r.UnknownOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "igdirect_unknown_outcomes_total",
+		Help: "Deliveries whose outcome was unknown, by how they were settled."}, []string{"settled"})
 	for _, c := range []prometheus.Collector{r.WebhookRequests, r.WebhookEvents, r.WebhookLatency, r.ActivityDuration,
-		r.ActivityFailures, r.Delivered, r.InboundLatency, r.OutboundLatency, r.InstagramSends} {
+		r.ActivityFailures, r.Delivered, r.InboundLatency, r.OutboundLatency, r.InstagramSends, r.ConversationsBlocked,
+		r.UnknownOutcomes} {
 		f(c)
 	}
 	return r

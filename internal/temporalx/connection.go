@@ -2,7 +2,6 @@ package temporalx
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"go.temporal.io/sdk/client"
@@ -11,23 +10,22 @@ import (
 	"github.com/igdirect/bridge/config"
 )
 
-// ClientOptions are Options with the connection settings of the configuration applied:
-// TLS, mutual TLS (a client certificate) and an API key (Temporal Cloud). The conversion is
-// the Temporal SDK's contrib/envconfig — the rules of the temporal CLI, which reads the same
-// variables: TLS is on when TEMPORAL_TLS says so, or when a certificate, a CA or an API key
-// is set and TEMPORAL_TLS does not say false.
-func ClientOptions(cfg *config.Config, log *slog.Logger) (client.Options, error) {
-	opts := Options(cfg, log)
+// applyConnection sets the connection settings of the configuration on opts: TLS, mutual
+// TLS (a client certificate) and an API key (Temporal Cloud). The conversion is the Temporal
+// SDK's contrib/envconfig — the rules of the temporal CLI, which reads the same variables:
+// TLS is on when TEMPORAL_TLS says so, or when a certificate, a CA or an API key is set and
+// TEMPORAL_TLS does not say false.
+func applyConnection(opts *client.Options, cfg *config.Config) error {
 	conn, err := connection(cfg)
 	if err != nil {
-		return client.Options{}, err
+		return err
 	}
 	opts.ConnectionOptions.TLS = conn.ConnectionOptions.TLS
 	opts.ConnectionOptions.TLSDisabled = conn.ConnectionOptions.TLSDisabled
 	if conn.Credentials != nil {
 		opts.Credentials = conn.Credentials
 	}
-	return opts, nil
+	return nil
 }
 
 func connection(cfg *config.Config) (client.Options, error) {

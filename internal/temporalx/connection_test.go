@@ -32,7 +32,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func TestNoSettingsMeansPlaintext(t *testing.T) {
-	opts, err := ClientOptions(&config.Config{TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default"}, quiet)
+	opts, err := Options(&config.Config{TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default"}, quiet)
 	require.NoError(t, err)
 	require.Nil(t, opts.ConnectionOptions.TLS)
 	require.Nil(t, opts.Credentials)
@@ -54,17 +54,17 @@ func TestTLSSettings(t *testing.T) {
 		"TEMPORAL_TLS=false keeps an API key in clear": {cfg: config.Config{TemporalAPIKey: "k", TemporalTLS: "false"}, disabled: true, creds: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			opts, err := ClientOptions(&tc.cfg, quiet)
+			opts, err := Options(&tc.cfg, quiet)
 			require.NoError(t, err)
 			require.Equal(t, tc.tls, opts.ConnectionOptions.TLS != nil)
 			require.Equal(t, tc.disabled, opts.ConnectionOptions.TLSDisabled)
 			require.Equal(t, tc.creds, opts.Credentials != nil)
 		})
 	}
-	_, err := ClientOptions(&config.Config{TemporalTLSClientCertPath: filepath.Join(dir, "missing.pem"),
+	_, err := Options(&config.Config{TemporalTLSClientCertPath: filepath.Join(dir, "missing.pem"),
 		TemporalTLSClientKeyPath: filepath.Join(dir, "missing.key")}, quiet)
 	require.ErrorContains(t, err, "TEMPORAL_TLS_")
-	_, err = ClientOptions(&config.Config{TemporalTLSClientCertPath: ca}, quiet)
+	_, err = Options(&config.Config{TemporalTLSClientCertPath: ca}, quiet)
 	require.ErrorContains(t, err, "other must be present too", "a certificate without its key")
 }
 

@@ -115,7 +115,7 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 	}
 	if ch == nil && !viaChannel {
 		if r := s.rooms[target]; r != nil {
-			return s.postToLivechatRoomLocked(c, r, text)
+			return s.postToLivechatRoomLocked(c, r, randomID(), text)
 		}
 	}
 	if ch == nil {
@@ -265,7 +265,7 @@ func (s *Server) hIntegrationsSave(c *reqCtx) (obj, error) {
 // Spec gap: the spec covers chat.postMessage for channels only; access follows Rocket.Chat's
 // canAccessRoom validators for omnichannel rooms as read from its source, and a closed room
 // refuses with Meteor.Error('error-room-closed').
-func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, text string) (obj, error) {
+func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, id, text string) (obj, error) {
 	served := r.ServedBy != nil && r.ServedBy.ID == c.user.ID
 	if !served && !c.user.can("view-livechat-rooms") {
 		return nil, meteorErr("error-not-allowed", "Not allowed")
@@ -274,7 +274,7 @@ func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, text string) (o
 		return nil, meteorErr("error-room-closed", "This room is closed")
 	}
 	now := s.nowMS()
-	m := &msgRec{ID: randomID(), RID: r.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
+	m := &msgRec{ID: id, RID: r.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
 		TS: now, UpdatedAt: now}
 	if atts, ok := c.body["attachments"].([]any); ok {
 		m.RawAttachments = atts
@@ -282,4 +282,67 @@ func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, text string) (o
 	s.appendMsgLocked(r, m, true)
 	s.emitMessageEvent(r, m)
 	return obj{{"ts", time.Now().UnixMilli()}, {"channel", r.ID}, {"message", s.msgJSON(m, false)}}, nil
+}
+
+// POST chat.sendMessage {message: {rid, _id?, msg?}, previewUrls?}: like chat.postMessage
+// for one room, but the client may choose the message _id.
+//
+// Spec gap: the route is not in the spec; it follows Rocket.Chat's source (api/v1/chat.ts,
+// lib/server/functions/sendMessage.ts). A message whose _id exists already is not inserted
+// again ("messageAlreadyExists → return"), and the route then answers success without a
+// message (normalizeMessagesForUser of nothing) — the exact body is not verified.
+func (s *Server) hSendMessage(c *reqCtx) (obj, error) {
+	msg, ok := c.body["message"].(map[string]any)
+	if !ok {
+		return nil, meteorErr("error-invalid-params", `The "message" parameter must be provided.`)
+	}
+	rid, _ := msg["rid"].(string)
+	id, _ := msg["_id"].(string)
+	text, _ := msg["msg"].(string)
+	if rid == "" {
+		return nil, meteorErr("error-invalid-params", "must have required property 'rid'")
+	}
+	if jsLength(text) > 5000 {
+		return nil, meteorErr("error-message-size-exceeded", "Message size exceeds Message_MaxAllowedSize")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id != "" && s.messageExistsLocked(id) {
+		return obj{}, nil
+	}
+	if id == "" {
+		id = randomID()
+	}
+	if r := s.rooms[rid]; r != nil {
+		res, err := s.postToLivechatRoomLocked(c, r, id, text)
+		if err != nil {
+			return nil, err
+		}
+		return obj{{"message", res[len(res)-1].v}}, nil
+	}
+	ch := s.channelByNameOrID(rid)
+	if ch == nil {
+		return nil, meteorErr("error-invalid-room", "Invalid room")
+	}
+	now := s.nowMS()
+	m := &msgRec{ID: id, RID: ch.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
+		TS: now, UpdatedAt: now, Channel: true}
+	ch.Msgs = append(ch.Msgs, m)
+	s.notifyLocked()
+	return obj{{"message", s.msgJSON(m, false)}}, nil
+}
+
+// messageExistsLocked: Messages.findOneById over rooms and channels.
+func (s *Server) messageExistsLocked(id string) bool {
+	if s.msgByID[id] != nil {
+		return true
+	}
+	for _, ch := range s.channels {
+		for _, m := range ch.Msgs {
+			if m.ID == id {
+				return true
+			}
+		}
+	}
+	return false
 }

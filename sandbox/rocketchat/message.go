@@ -148,18 +148,20 @@ func (s *Server) visitorRoomLocked(token, rid string) (*visitorRec, *roomRec, er
 }
 
 // GET livechat/message/:_id?token=&rid=
+//
+// The message is looked up by _id alone, as Rocket.Chat's route does (message.ts:
+// Messages.findOneById after the visitor and room checks), so it may be in another room.
 func (s *Server) hMessageGet(c *reqCtx) (obj, error) {
 	if err := validateLegacy(schemaGetMessage, c.query); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, r, err := s.visitorRoomLocked(c.str(c.query, "token"), c.str(c.query, "rid"))
-	if err != nil {
+	if _, _, err := s.visitorRoomLocked(c.str(c.query, "token"), c.str(c.query, "rid")); err != nil {
 		return nil, err
 	}
 	m := s.msgByID[c.params["_id"]]
-	if m == nil || m.Deleted || m.RID != r.ID {
+	if m == nil || m.Deleted {
 		return nil, plainErr("invalid-message")
 	}
 	return obj{{"message", s.msgJSON(m, true)}}, nil

@@ -471,6 +471,7 @@ func (s *Server) registerRoutes() {
 	s.add("POST", "logout", s.hLogout, withAuth())
 	s.add("GET", "me", s.hMe, withAuth())
 	s.add("POST", "chat.postMessage", s.hPostMessage, withAuth())
+	s.add("POST", "chat.sendMessage", s.hSendMessage, withAuth())
 }
 
 func (s *Server) match(method, path string) (*route, map[string]string, bool) {

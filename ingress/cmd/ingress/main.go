@@ -16,6 +16,7 @@ import (
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/ingress"
+	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/logging"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
@@ -35,43 +36,53 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := config.Require("META_APP_SECRET", cfg.MetaAppSecret.Value(), "META_VERIFY_TOKEN", cfg.MetaVerifyToken.Value(),
-		"ROCKETCHAT_WEBHOOK_TOKEN", cfg.RocketChatWebhookToken.Value()); err != nil {
+	if err := cfg.ValidateIngress(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, key, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), cfg.EncryptionKey)
+	ring, err := cfg.KeyRing()
+	if err != nil {
+		return err
+	}
+	// Seal-only: ingress stores page tokens and OAuth codes but never reads one.
+	st, err := store.OpenMigrated(ctx, cfg.DatabaseURL.Value(), ring, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// A lazy client lets ingress start and answer 503 while Temporal is down; Meta and
 	// Rocket.Chat retry, and nothing is lost.
-	opts, err := temporalx.ClientOptions(cfg, log)
+	topts, err := temporalx.Options(cfg, log)
 	if err != nil {
 		return err
 	}
-	tc, err := client.NewLazyClient(opts)
+	tc, err := client.NewLazyClient(topts)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
 
-	handler := ingress.New(cfg, tc, st, config.DeriveKey(key, "visitor-token"), log)
-	handler.SetMediaKey(config.DeriveKey(key, "media-url"))
+	handler := ingress.New(cfg, tc, st, ring.Current().Key(keys.VisitorToken), log)
+	handler.SetKeyRing(ring)
 	handler.SetMetrics(metrics.New())
-	srv := &http.Server{
-		Addr:              cfg.IngressAddr,
-		Handler:           handler.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+	codec, err := temporalx.PayloadCodec(cfg)
+	if err != nil {
+		return err
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("ingress listening", "addr", cfg.IngressAddr, "public_url", cfg.PublicURL)
+	handler.SetPayloadCodec(codec)
+
+	// Two listeners: the public one Meta, Rocket.Chat and browsers reach, and the internal
+	// one for operators and monitoring (admin API, metrics, readiness, payload codec).
+	servers := []*http.Server{ingress.NewHTTPServer(cfg.IngressAddr, handler.Handler())}
+	if cfg.AdminAddr != "" {
+		servers = append(servers, ingress.NewHTTPServer(cfg.AdminAddr, handler.AdminHandler()))
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ListenAndServe() }()
+	}
+	log.Info("ingress listening", "addr", cfg.IngressAddr, "admin_addr", cfg.AdminAddr, "public_url", cfg.PublicURL)
 	select {
 	case err := <-errc:
 		return err
@@ -79,8 +90,10 @@ func run(log *slog.Logger) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,280 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/igdirect/bridge/appsettings"
+	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// Reading a room's agent messages (livechat/messages.history, newest first).
+const (
+	historyPage  = 50
+	historyPages = 20
+	// localSendBudget: a local activity starts a send only with this much of its budget
+	// left; otherwise it hands over to a regular activity.
+	localSendBudget = 2 * time.Second
+)
+
+// SyncReplies sends the room's agent messages that were not handled yet, in Rocket.Chat's
+// order. The room's history is the truth for order and content, so webhooks that come late,
+// twice, out of order or not at all change nothing. Each part of each reply is sent under a
+// delivery intent (exactly once); a part whose outcome is unknown stops the sync until
+// Meta's echo (or its absence) settles it.
+func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesInput) (workflows.SyncRepliesResult, error) {
+	defer keepAlive(ctx)()
+	res := workflows.SyncRepliesResult{Cursor: in.Cursor}
+	if err := a.settle(ctx, in.Resolved); err != nil {
+		return res, err
+	}
+	msgs, err := a.repliesAfter(ctx, in)
+	if rocketchat.IsInvalidRoom(err) || rocketchat.IsInvalidToken(err) {
+		res.RoomGone = true
+		return res, nil
+	}
+	if err != nil {
+		return res, rcError(err)
+	}
+	if len(msgs) == 0 {
+		return res, nil
+	}
+	settings, err := a.appSettings(ctx)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range msgs {
+		if in.Discard != "" {
+			res.Refused = append(res.Refused, workflows.RefusedReply{ID: m.ID, What: replySummary(m), Reason: in.Discard})
+			res.Cursor.Advance(m.ID, m.TS, time.Now())
+			continue
+		}
+		if in.Local && (m.File != nil || budgetLeft(ctx) < localSendBudget) {
+			res.Stop = &workflows.Stop{Kind: workflows.StopContinue, Regular: true}
+			return res, nil
+		}
+		sent, stop, refusal, err := a.sendReply(ctx, in, settings, m)
+		switch {
+		case err != nil:
+			return res, err
+		case stop != nil:
+			res.Stop = stop
+			return res, nil
+		case refusal != nil:
+			res.Refused = append(res.Refused, *refusal)
+		case sent.MIDs != nil:
+			res.Sent = append(res.Sent, sent)
+			if a.Metrics != nil && !m.TS.IsZero() {
+				a.Metrics.OutboundLatency.Observe(time.Since(m.TS).Seconds())
+			}
+		}
+		res.Cursor.Advance(m.ID, m.TS, time.Now())
+	}
+	return res, nil
+}
+
+// repliesAfter reads the room's agent messages after the cursor, oldest first.
+func (a *Activities) repliesAfter(ctx context.Context, in workflows.SyncRepliesInput) ([]rocketchat.HistoryMessage, error) {
+	token := a.visitorToken(in.PageID, in.IGSID)
+	floor := in.Cursor.Floor()
+	seen := map[string]bool{}
+	var out []rocketchat.HistoryMessage
+	var end time.Time
+	for page := 0; page < historyPages; page++ {
+		batch, err := a.RC.History(ctx, token, in.RoomID, end, historyPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range batch {
+			if seen[m.ID] || in.Cursor.Handled(m.ID, m.TS) || !a.isAgentReply(m) {
+				continue
+			}
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+		if len(batch) < historyPage || batch[len(batch)-1].TS.Before(floor) {
+			break
+		}
+		// Messages stamped in the same millisecond as the page's oldest are read again
+		// (end excludes its own instant); seen skips them.
+		end = batch[len(batch)-1].TS.Add(time.Millisecond)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].TS.Equal(out[j].TS) {
+			return out[i].TS.Before(out[j].TS)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// isAgentReply: a message written in the room by an agent (or a bot app) for the customer —
+// not the visitor's own (they carry the visitor token), not a system message, not this
+// service's notes (posted as the bot user), and with something to send.
+func (a *Activities) isAgentReply(m rocketchat.HistoryMessage) bool {
+	if m.Token != "" || m.T != "" || m.U.ID == a.RC.UserID() {
+		return false
+	}
+	return m.Msg != "" || m.File != nil || len(m.Blocks) > 0
+}
+
+func replySummary(m rocketchat.HistoryMessage) string {
+	if m.File != nil && m.Msg == "" {
+		return "file " + m.File.Name
+	}
+	text, _ := rocketchat.AgentContent(m.Msg, m.Blocks)
+	return fmt.Sprintf("%q", truncateRunes(text, 80))
+}
+
+// Meta's messaging window (spec instagram §4.4): standard replies within 24 hours of the
+// customer's last message; human agents' replies with the HUMAN_AGENT tag up to 7 days.
+const (
+	standardWindow = 24 * time.Hour
+	humanWindow    = 7 * 24 * time.Hour
+)
+
+// sendReply sends one agent message: signed with the agent's name or username as the
+// agent_display_name setting says, typed [[buttons]] and UI-kit buttons as quick replies,
+// texts over 1000 bytes in several messages, a file as an attachment. It returns a Stop
+// when the reply must wait, a refusal when it cannot be sent at all.
+func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInput, settings appsettings.Settings,
+	m rocketchat.HistoryMessage) (workflows.SentReply, *workflows.Stop, *workflows.RefusedReply, error) {
+	refuse := func(why string) (workflows.SentReply, *workflows.Stop, *workflows.RefusedReply, error) {
+		return workflows.SentReply{}, nil, &workflows.RefusedReply{ID: m.ID, What: replySummary(m), Reason: why}, nil
+	}
+	req := instagram.SendRequest{Recipient: in.IGSID, MessagingType: "RESPONSE"}
+	if !in.LastCustomerAt.IsZero() {
+		switch since := time.Since(in.LastCustomerAt); {
+		case since > humanWindow:
+			return refuse("more than 7 days since the customer's last message; Instagram allows no reply until they write again")
+		case since > standardWindow && !settings.HumanAgentTag:
+			return refuse("more than 24 hours since the customer's last message and the HUMAN_AGENT tag is turned off")
+		case since > standardWindow:
+			req.MessagingType, req.Tag = "MESSAGE_TAG", "HUMAN_AGENT"
+		}
+	}
+	text, buttons := rocketchat.AgentContent(m.Msg, m.Blocks)
+	text, qrs := quickReplies(text, buttons)
+	if len(qrs) > maxQuickReplies {
+		return refuse(fmt.Sprintf("Instagram allows at most %d quick replies; this message has %d", maxQuickReplies, len(qrs)))
+	}
+	if text != "" || m.File == nil {
+		text = signed(text, m.U.Name, m.U.Username, settings.AgentDisplayName)
+	}
+	var parts []string
+	if text != "" {
+		parts = splitText(text, maxTextBytes)
+	}
+	if len(qrs) > 0 && len(parts) > 1 {
+		return refuse("a message with quick replies must fit in 1000 bytes (Instagram's limit)")
+	}
+	var file *agentFile
+	if m.File != nil {
+		f, why, err := a.prepareAgentFile(ctx, m, settings)
+		if err != nil {
+			return workflows.SentReply{}, nil, nil, err
+		}
+		if why != "" {
+			return refuse(why)
+		}
+		file = &f
+	}
+	pageID, token, stop, err := a.sendGate(ctx, in.PageID, file != nil && (file.kind == "video" || file.kind == "audio"))
+	switch {
+	case errors.Is(err, errNotConnected):
+		return refuse(errNotConnected.Error())
+	case err != nil:
+		return workflows.SentReply{}, nil, nil, err
+	case stop != nil:
+		return workflows.SentReply{}, stop, nil, nil
+	}
+	a.takeControl(ctx, pageID, token, in.IGSID, in.OtherAppOwns, settings)
+
+	sent := workflows.SentReply{ID: m.ID, Text: text}
+	var mids []string // MIDs of parts sent by this call; a reply an earlier call sent is not reported again
+	send := func(key string, r instagram.SendRequest, expect workflows.Expectation) (*workflows.Stop, error) {
+		if in.Local && budgetLeft(ctx) < localSendBudget {
+			return &workflows.Stop{Kind: workflows.StopContinue, Regular: true}, nil
+		}
+		d, err := a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {
+			res, err := a.IG.Send(ctx, pageID, token, r)
+			a.sendResult(in.PageID, err)
+			if err != nil && outcomeUnknown(err) {
+				return "", fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+			}
+			return res.MessageID, err
+		})
+		if d.unknown {
+			return &workflows.Stop{Kind: workflows.StopUnknown, Expect: &expect, Reason: "the Send API's answer is missing"}, nil
+		}
+		if err != nil {
+			return a.sendFailure(ctx, in.PageID, err, in.OtherAppOwns)
+		}
+		if !d.before || mids != nil {
+			mids = append(mids, d.id)
+		}
+		return nil, nil
+	}
+	for i, part := range parts {
+		r := req
+		r.Text = part
+		if i == len(parts)-1 {
+			r.QuickReplies = qrs
+		}
+		key := fmt.Sprintf("rc:%s#%d", m.ID, i)
+		stop, err := send(key, r, workflows.Expectation{Key: key, Text: part})
+		if stop != nil {
+			return workflows.SentReply{}, stop, nil, nil
+		}
+		if err != nil {
+			return refuse(err.Error())
+		}
+		a.delivered("to_instagram", "text")
+	}
+	if file != nil {
+		r := req
+		r.Attachment = &instagram.Attachment{Type: file.kind, URL: file.url}
+		key := "rc:" + m.ID + "#file"
+		stop, err := send(key, r, workflows.Expectation{Key: key, Type: file.kind})
+		if stop != nil {
+			return workflows.SentReply{}, stop, nil, nil
+		}
+		if err != nil {
+			return refuse(err.Error())
+		}
+		a.delivered("to_instagram", file.kind)
+	}
+	sent.MIDs = mids
+	return sent, nil, nil, nil
+}
+
+// signed prefixes a reply with the agent's display name: "Ana: text".
+func signed(text, name, username, mode string) string {
+	who := ""
+	switch mode {
+	case "name":
+		who = name
+		if who == "" {
+			who = username
+		}
+	case "username":
+		who = username
+	}
+	if who == "" {
+		return text
+	}
+	return who + ": " + text
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}

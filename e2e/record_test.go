@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/igdirect/bridge/identity"
+)
+
+// recordHistories keeps the histories of a conversation's runs (closed ones, and the
+// running one) in workflows/testdata when RECORD_HISTORIES is set (`make record-histories`),
+// for the replay test: every path the workflow takes is replayed by `make test` against the
+// current code, so a change that would break running conversations fails there.
+func recordHistories(t *testing.T, s *stack, account, igsid, name string) {
+	t.Helper()
+	dir := os.Getenv("RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := identity.WorkflowID(account, igsid)
+	resp, err := s.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + id + "'"})
+	require.NoError(t, err)
+	for i, e := range resp.GetExecutions() {
+		var events []*historypb.HistoryEvent
+		it := s.tc.GetWorkflowHistory(ctx, id, e.GetExecution().GetRunId(), false, 0)
+		for it.HasNext() {
+			ev, err := it.Next()
+			require.NoError(t, err)
+			events = append(events, ev)
+		}
+		// Payloads are stored decrypted: the replay test replays with the default data
+		// converter, so its files need no key (they hold only the tests' own messages).
+		hist := &historypb.History{Events: events}
+		var payloads []*commonpb.Payload
+		collectPayloads(hist.ProtoReflect(), &payloads)
+		plain, err := s.dataConverterCodec().Decode(payloads)
+		require.NoError(t, err)
+		for i, p := range payloads {
+			proto.Reset(p)
+			proto.Merge(p, plain[i])
+		}
+		raw, err := protojson.MarshalOptions{Indent: " "}.Marshal(hist)
+		require.NoError(t, err)
+		file := filepath.Join(dir, name+".json")
+		if len(resp.GetExecutions()) > 1 {
+			file = filepath.Join(dir, name+"-run"+string(rune('1'+len(resp.GetExecutions())-1-i))+".json")
+		}
+		require.NoError(t, os.WriteFile(file, raw, 0o644))
+		t.Logf("recorded %d events of %s run %s in %s", len(events), id, e.GetExecution().GetRunId(), file)
+	}
+}

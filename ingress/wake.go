@@ -1,0 +1,50 @@
+package ingress
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/workflows"
+)
+
+// wakeBlocked tells the account's blocked conversations that an admin changed something
+// (connected or authorized the account, edited its page): they try again now instead of at
+// their next scheduled check. It runs in the background: a failure only means they wait for
+// that check.
+func (s *Server) wakeBlocked(account, reason string) {
+	if !identity.ValidID(account) || s.temporal == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		query := fmt.Sprintf("%s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
+			workflows.SAAccount.GetName(), account, workflows.SAState.GetName(), workflows.StateBlocked)
+		var token []byte
+		woken := 0
+		for {
+			resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: s.cfg.TemporalNamespace, Query: query, NextPageToken: token})
+			if err != nil {
+				s.log.Warn("Could not list blocked conversations to wake them", "account", account, "error", err)
+				return
+			}
+			for _, e := range resp.GetExecutions() {
+				id := e.GetExecution().GetWorkflowId()
+				if err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalWake, workflows.WakeEvent{Reason: reason}); err == nil {
+					woken++
+				}
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				break
+			}
+		}
+		if woken > 0 {
+			s.log.Info("Blocked conversations woken", "account", account, "count", woken, "reason", reason)
+		}
+	}()
+}

@@ -1,0 +1,165 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// call is the activity a direction has in flight. Short per-message calls run first as a
+// local activity (a marker in history instead of a scheduled task: lower latency, fewer
+// events); when that fails for a reason a retry could fix (Rocket.Chat or Meta slow or
+// down), the same input goes to a regular activity with a bounded schedule-to-close. When
+// that fails too, the direction's handler decides: a blocked state with a deadline.
+type call struct {
+	name   string
+	input  any
+	local  bool
+	future workflow.Future
+	// done handles the final outcome; get decodes the result (or returns the error).
+	done func(ctx workflow.Context, get func(out any) error)
+}
+
+// start runs an activity for a direction, local first unless regular is asked.
+func (c *conversation) start(ctx workflow.Context, slot **call, name string, input any, regular bool,
+	done func(ctx workflow.Context, get func(out any) error)) {
+	k := &call{name: name, input: input, local: !regular, done: done}
+	k.future = k.execute(ctx)
+	*slot = k
+}
+
+func (k *call) execute(ctx workflow.Context) workflow.Future {
+	if k.local {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions(k.name)), k.name, k.input)
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions(k.name)), k.name, k.input)
+}
+
+// finish takes a call's outcome: a local call that failed retryably goes on as a regular
+// activity; anything else goes to the direction's handler.
+func (c *conversation) finish(ctx workflow.Context, slot **call, f workflow.Future) {
+	k := *slot
+	*slot = nil
+	err := f.Get(ctx, nil)
+	if err != nil && k.local && retryable(err) {
+		c.log.Info("Local activity failed; continuing as a regular activity", "activity", k.name, "error", err)
+		k.local = false
+		k.future = k.execute(ctx)
+		*slot = k
+		return
+	}
+	k.done(ctx, func(out any) error { return f.Get(ctx, out) })
+}
+
+// retryable: a failure another attempt could fix (a timeout, a transient error), not a
+// refusal the activity marked as final.
+func retryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return !appErr.NonRetryable()
+	}
+	var canceled *temporal.CanceledError
+	return !errors.As(err, &canceled)
+}
+
+// localOptions: a local activity must answer within a workflow task's budget; a retry or
+// two for a blip, then the regular activity takes over.
+func localOptions(name string) workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		StartToCloseTimeout:    5 * time.Second,
+		ScheduleToCloseTimeout: 8 * time.Second,
+		Summary:                name,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 2,
+		},
+	}
+}
+
+// activityOptions: every activity has a bounded schedule-to-close; what is still failing
+// after it becomes a state of the workflow (blocked, with a retry deadline).
+func activityOptions(name string) workflow.ActivityOptions {
+	o := workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		Summary:                name,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+		},
+	}
+	switch name {
+	case ActivityUploadToRoom:
+		// Media of up to max_upload_bytes goes from Meta's CDN to Rocket.Chat, which may take
+		// minutes; the activity heartbeats meanwhile, so a dead worker is noticed in 20 s.
+		o.StartToCloseTimeout, o.HeartbeatTimeout, o.ScheduleToCloseTimeout = 10*time.Minute, 20*time.Second, 15*time.Minute
+	case ActivitySyncReplies:
+		// A file reply: Meta fetches the file from ingress while it handles the send. It
+		// heartbeats too.
+		o.StartToCloseTimeout, o.HeartbeatTimeout, o.ScheduleToCloseTimeout = 2*time.Minute, 20*time.Second, 5*time.Minute
+	}
+	return o
+}
+
+// timer is the run's one pending timer: set for the earliest deadline any state has, and
+// replaced only when an earlier one is needed (each timer is two history events).
+type timer struct {
+	at     time.Time
+	future workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// armTimer adds the timer for the next deadline to the selector, starting or replacing it
+// when needed.
+func (c *conversation) armTimer(ctx workflow.Context, sel workflow.Selector) {
+	now := workflow.Now(ctx)
+	c.pausingNow = c.pausing(ctx)
+	at := c.nextDeadline(now)
+	if at.IsZero() && c.timer == nil {
+		return
+	}
+	if !at.IsZero() && (c.timer == nil || at.Before(c.timer.at)) {
+		if c.timer != nil {
+			c.timer.cancel()
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		c.timer = &timer{at: at, cancel: cancel,
+			future: workflow.NewTimerWithOptions(tctx, at.Sub(now), workflow.TimerOptions{Summary: "next deadline"})}
+	}
+	t := c.timer
+	sel.AddFuture(t.future, func(workflow.Future) {
+		if c.timer == t {
+			c.timer = nil
+		}
+	})
+}
+
+// nextDeadline is the earliest time at which a state changes by itself (zero: none).
+func (c *conversation) nextDeadline(now time.Time) time.Time {
+	var at time.Time
+	consider := func(t time.Time) {
+		if t.IsZero() {
+			return
+		}
+		if !t.After(now) {
+			t = now.Add(time.Millisecond) // due already: handled on the next pass
+		}
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
+	if !c.loaded || c.pausingNow {
+		return at // the activity in flight wakes the loop; nothing starts before it ends
+	}
+	if c.in == nil {
+		for _, t := range c.inboundDeadlines() {
+			consider(t)
+		}
+	}
+	if c.out == nil {
+		for _, t := range c.outboundDeadlines() {
+			consider(t)
+		}
+	}
+	return at
+}

@@ -1,0 +1,133 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// What operators see of a conversation in the Temporal UI: search attributes, the run's
+// current details, and the state query.
+
+// status is the conversation's state for operators, and why when it is blocked.
+func (c *conversation) status() (string, string) {
+	switch {
+	case c.st.InBlocked.active():
+		return StateBlocked, c.st.InBlocked.Reason
+	case c.st.OutBlocked.active():
+		return StateBlocked, c.st.OutBlocked.Reason
+	case c.st.RoomClosed && !c.hasOpening():
+		return StateClosed, ""
+	case c.st.RoomID == "":
+		return StateWaitingForAgent, ""
+	}
+	return StateOpen, ""
+}
+
+// currentSearchAttributes reads the attributes the run started with (continue-as-new
+// carries them over), so that publish unsets what no longer holds — e.g. the room of the
+// previous run.
+func currentSearchAttributes(ctx workflow.Context) map[string]string {
+	out := map[string]string{}
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	for _, key := range publishedKeys {
+		if v, ok := sa.GetKeyword(key); ok {
+			out[key.GetName()] = v
+		}
+	}
+	return out
+}
+
+var publishedKeys = []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment, SAPageID}
+
+// publish upserts the search attributes whose value changed, and the run's details when
+// they changed (the details are not a history event; each upsert is).
+func (c *conversation) publish(ctx workflow.Context) {
+	state, _ := c.status()
+	want := map[string]string{
+		SAState.GetName():  state,
+		SARoomID.GetName(): c.st.RoomID,
+	}
+	if c.st.Visitor != nil {
+		want[SAUsername.GetName()] = c.st.Visitor.Username
+		want[SADepartment.GetName()] = c.st.Visitor.Department
+		want[SAPageID.GetName()] = c.st.Visitor.PageID
+	}
+	var updates []temporal.SearchAttributeUpdate
+	for _, key := range publishedKeys {
+		v, ok := want[key.GetName()]
+		if !ok || c.published[key.GetName()] == v {
+			continue
+		}
+		c.published[key.GetName()] = v
+		if v == "" {
+			updates = append(updates, key.ValueUnset())
+		} else {
+			updates = append(updates, key.ValueSet(v))
+		}
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			c.log.Warn("Search attribute upsert failed", "error", err)
+		}
+	}
+	if d := c.describe(); d != c.details {
+		c.details = d
+		workflow.SetCurrentDetails(ctx, d)
+	}
+}
+
+// describe is the run's details in the Temporal UI (Markdown).
+func (c *conversation) describe() string {
+	state, why := c.status()
+	who := c.st.IGSID
+	if c.st.Visitor != nil && c.st.Visitor.Username != "" {
+		who = "@" + c.st.Visitor.Username
+	}
+	d := fmt.Sprintf("**%s** · %s\n\nInstagram account %s", state, who, c.st.PageID)
+	if c.st.Visitor != nil && c.st.Visitor.Department != "" {
+		d += " · department " + c.st.Visitor.Department
+	}
+	if c.st.RoomID != "" {
+		d += fmt.Sprintf(" · Rocket.Chat room `%s`", c.st.RoomID)
+	}
+	if c.st.Agent != "" {
+		d += " · agent " + c.st.Agent
+	}
+	if why != "" {
+		d += "\n\nBlocked: " + why
+	}
+	return d
+}
+
+// view is what the state query returns.
+func (c *conversation) view() StateView {
+	state, why := c.status()
+	s := &c.st
+	v := StateView{
+		PageID: s.PageID, IGSID: s.IGSID, Status: state, BlockedReason: why, RoomID: s.RoomID, Agent: s.Agent,
+		Pending: len(s.Pending), Outbox: len(s.Out), Delivered: s.Delivered, SentToIG: s.SentToIG,
+		Duplicates: s.Duplicates, LastCustomerAt: s.LastCustomerAt, NextAgentCheck: s.NextAgentCheck,
+		LastSeenMID: s.LastSeenMID, LastSeenAt: s.LastSeenAt, ThreadOwner: "us", RepliesHeld: !s.HeldSince.IsZero(),
+	}
+	if s.OtherOwner != "" {
+		v.ThreadOwner = s.OtherOwner
+	}
+	if s.Visitor != nil {
+		v.Username, v.Name, v.Department = s.Visitor.Username, s.Visitor.Name, s.Visitor.Department
+	}
+	return v
+}
+
+// saveMemory keeps the run's dedup memory for the conversation's next run (a completed run
+// carries nothing over). Best effort: without it, a redelivery is still recognised by
+// Rocket.Chat refusing the message's _id.
+func (c *conversation) saveMemory(ctx workflow.Context) {
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(ActivitySaveConversation))
+	err := workflow.ExecuteLocalActivity(lctx, ActivitySaveConversation,
+		SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen}).Get(ctx, nil)
+	if err != nil {
+		c.log.Warn("Conversation memory not saved", "error", err)
+	}
+}
