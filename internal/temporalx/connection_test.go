@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -31,8 +32,15 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// withKey gives a configuration the encryption key every client needs (payloads are
+// encrypted).
+func withKey(c config.Config) *config.Config {
+	c.TokenEncryptionKey = config.Secret(base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	return &c
+}
+
 func TestNoSettingsMeansPlaintext(t *testing.T) {
-	opts, err := Options(&config.Config{TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default"}, quiet)
+	opts, err := Options(withKey(config.Config{TemporalAddress: "127.0.0.1:7233", TemporalNamespace: "default"}), quiet)
 	require.NoError(t, err)
 	require.Nil(t, opts.ConnectionOptions.TLS)
 	require.Nil(t, opts.Credentials)
@@ -54,17 +62,17 @@ func TestTLSSettings(t *testing.T) {
 		"TEMPORAL_TLS=false keeps an API key in clear": {cfg: config.Config{TemporalAPIKey: "k", TemporalTLS: "false"}, disabled: true, creds: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			opts, err := Options(&tc.cfg, quiet)
+			opts, err := Options(withKey(tc.cfg), quiet)
 			require.NoError(t, err)
 			require.Equal(t, tc.tls, opts.ConnectionOptions.TLS != nil)
 			require.Equal(t, tc.disabled, opts.ConnectionOptions.TLSDisabled)
 			require.Equal(t, tc.creds, opts.Credentials != nil)
 		})
 	}
-	_, err := Options(&config.Config{TemporalTLSClientCertPath: filepath.Join(dir, "missing.pem"),
-		TemporalTLSClientKeyPath: filepath.Join(dir, "missing.key")}, quiet)
+	_, err := Options(withKey(config.Config{TemporalTLSClientCertPath: filepath.Join(dir, "missing.pem"),
+		TemporalTLSClientKeyPath: filepath.Join(dir, "missing.key")}), quiet)
 	require.ErrorContains(t, err, "TEMPORAL_TLS_")
-	_, err = Options(&config.Config{TemporalTLSClientCertPath: ca}, quiet)
+	_, err = Options(withKey(config.Config{TemporalTLSClientCertPath: ca}), quiet)
 	require.ErrorContains(t, err, "other must be present too", "a certificate without its key")
 }
 
@@ -106,8 +114,8 @@ func TestAPIKeyIsSentOverTLS(t *testing.T) {
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 
-	cfg := &config.Config{TemporalAddress: lis.Addr().String(), TemporalNamespace: "default",
-		TemporalAPIKey: "tcld-key-123", TemporalTLSServerCACertPath: caPath, TemporalTLSServerName: "localhost"}
+	cfg := withKey(config.Config{TemporalAddress: lis.Addr().String(), TemporalNamespace: "default",
+		TemporalAPIKey: "tcld-key-123", TemporalTLSServerCACertPath: caPath, TemporalTLSServerName: "localhost"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := Dial(ctx, cfg, quiet, 10*time.Second)
