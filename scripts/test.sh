@@ -67,7 +67,8 @@ for target in "./ingress/ FuzzInstagramWebhook" "./instagram/ FuzzParseWebhook" 
 done
 
 log "end-to-end tests on the production topology, a representative part (all of them: make test-cluster)"
-E2E_LOGS="$E2E_LOGS/cluster" E2E_TOPOLOGY=cluster go test -count=1 -timeout 20m -run "$CLUSTER_SUBSET" ./e2e/
+# Histories are recorded from the dev-server run only (make record-histories).
+env -u RECORD_HISTORIES E2E_LOGS="$E2E_LOGS/cluster" E2E_TOPOLOGY=cluster go test -count=1 -timeout 20m -run "$CLUSTER_SUBSET" ./e2e/
 
 log "benchmark, quick variant (keeps \`make bench\` working; its numbers are not asserted)"
 go run ./bench -quick -out /dev/null -raw-dir "" -logs "$E2E_LOGS/bench"
