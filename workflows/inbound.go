@@ -44,8 +44,8 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 			}
 		}
 	case EventEdit:
-		if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 {
-			c.st.Pending[i].Text = ev.Text // not in the room yet: post the edited text
+		if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 && c.st.Pending[i].PostedParts == 0 && !c.inPost(ev.MID) {
+			c.st.Pending[i].Text = ev.Text // not in the room yet, nor on its way: post the edited text
 			return
 		}
 		c.queue(ctx, ev)
@@ -412,6 +412,17 @@ func (c *conversation) consumeItems(ctx workflow.Context, n int) {
 		c.st.Pending = append(c.st.Pending[:i:i], c.st.Pending[i+1:]...)
 	}
 	c.dropEmptyEvents()
+}
+
+// inPost reports whether the customer message mid is in the post in flight.
+func (c *conversation) inPost(mid string) bool {
+	key := InstagramEvent{Kind: EventMessage, MID: mid}.DedupKey()
+	for _, p := range c.posting {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conversation) pendingByKey(key string) int {
