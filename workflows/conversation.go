@@ -247,16 +247,24 @@ func (c *conversation) newRoomKey(ctx workflow.Context) {
 }
 
 // block marks a direction blocked (or still blocked) and schedules its next try with capped
-// exponential backoff; it reports whether the block is new (worth telling someone).
-func block(b *Blocked, now time.Time, kind, reason string, first, max time.Duration) bool {
+// exponential backoff; it reports whether the block is new (worth telling someone), and
+// counts new blocks in the blocked-conversations metric.
+func (c *conversation) block(b *Blocked, now time.Time, kind, reason string, first, max time.Duration) bool {
 	isNew := b.Kind != kind
 	if isNew {
 		*b = Blocked{Kind: kind, Since: now}
+		c.countBlocked(kind)
 	}
 	b.Reason = reason
 	b.Backoff = min(max, maxDuration(first, b.Backoff*2))
 	b.RetryAt = now.Add(b.Backoff)
 	return isNew
+}
+
+// countBlocked counts a conversation that became blocked (metric only: a notice with no
+// text posts nothing).
+func (c *conversation) countBlocked(kind string) {
+	c.st.Side = append(c.st.Side, SideJob{Kind: SideNotice, Reason: kind})
 }
 
 func maxDuration(a, b time.Duration) time.Duration {

@@ -237,18 +237,18 @@ func (c *conversation) inboundFailed(ctx workflow.Context, err error) {
 	switch {
 	case appErr != nil && appErr.Type() == ErrPageNotConnected:
 		reason := fmt.Sprintf("Instagram account %s is not connected: an admin must connect it (`instagram authorize`)", c.st.PageID)
-		if block(b, now, BlockAccount, reason, adminFixFirst, adminFixMax) {
+		if c.block(b, now, BlockAccount, reason, adminFixFirst, adminFixMax) {
 			c.notifyAdmins(noticeKey(BlockAccount, c.st.PageID), "⚠️ Customers are writing to Instagram account "+c.st.PageID+
-				", which is not connected: their messages wait until an admin connects it with `instagram authorize`.", BlockAccount)
+				", which is not connected: their messages wait until an admin connects it with `instagram authorize`.")
 		}
 	case appErr != nil && appErr.Type() == ErrDepartmentNotFound:
 		reason := appErr.Message()
-		if block(b, now, BlockDepartment, reason, adminFixFirst, adminFixMax) {
+		if c.block(b, now, BlockDepartment, reason, adminFixFirst, adminFixMax) {
 			c.notifyAdmins(noticeKey(BlockDepartment, c.st.PageID), "⚠️ "+reason+
-				". New conversations of Instagram account "+c.st.PageID+" wait until the page's department is fixed (`instagram edit`).", BlockDepartment)
+				". New conversations of Instagram account "+c.st.PageID+" wait until the page's department is fixed (`instagram edit`).")
 		}
 	default:
-		block(b, now, BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+reason(err), outageFirst, outageMax)
+		c.block(b, now, BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+reason(err), outageFirst, outageMax)
 	}
 	c.log.Warn("Inbound blocked", "kind", b.Kind, "reason", b.Reason, "retry_at", b.RetryAt)
 }
