@@ -313,7 +313,7 @@ func (c *conversation) postDue(ctx workflow.Context) {
 				if len(items) == 0 {
 					c.posting = append(c.posting, postingEvent{key: ev.DedupKey(), items: 1})
 					c.start(ctx, &c.in, ActivityUploadToRoom, UploadInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
-						RoomID: c.st.RoomID, Item: it}, true, c.uploaded)
+						RoomID: c.st.RoomID, Item: it}, true, c.posted)
 					return
 				}
 				break
@@ -354,7 +354,7 @@ func (c *conversation) needsFreshSettings() bool {
 	return false
 }
 
-// posted: the first n items of the batch are in the room. Events are removed once all
+// posted: the first n items of the post (or the one upload) are in the room. Events are removed once all
 // their items are posted; RoomClosed means the room was closed under us (its close webhook
 // is late or off): the close is handled as if the webhook had come.
 func (c *conversation) posted(ctx workflow.Context, get func(any) error) {
@@ -367,20 +367,6 @@ func (c *conversation) posted(ctx workflow.Context, get func(any) error) {
 	c.consumeItems(ctx, res.Posted)
 	if res.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
-		c.roomClosed(ctx, c.st.RoomID)
-	}
-}
-
-// uploaded: one media item is in the room (or a message saying why it is not shown).
-func (c *conversation) uploaded(ctx workflow.Context, get func(any) error) {
-	var res PostToRoomResult
-	if err := get(&res); err != nil {
-		c.inboundFailed(ctx, err)
-		return
-	}
-	c.unblockInbound(ctx)
-	c.consumeItems(ctx, res.Posted)
-	if res.RoomClosed {
 		c.roomClosed(ctx, c.st.RoomID)
 	}
 }
