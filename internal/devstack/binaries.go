@@ -135,7 +135,9 @@ func BuildBinaries(ctx context.Context, binDir string, cluster bool, log io.Writ
 func buildServer(ctx context.Context, binDir string, log io.Writer) error {
 	dst := serverDir(binDir)
 	if _, err := os.Stat(filepath.Join(dst, ".complete")); err == nil {
-		return nil
+		// Builds made before the schema's manifests were copied lack them, and
+		// temporal-sql-tool refuses to update a schema without them: copy the data again.
+		return copyServerSchema(ctx, dst)
 	}
 	fmt.Fprintf(log, "building Temporal server %s and temporal-sql-tool into %s (first time only, about 3 minutes)\n", TemporalServerVersion, dst)
 	start := time.Now()
@@ -165,7 +167,7 @@ func buildServer(ctx context.Context, binDir string, log io.Writer) error {
 	if err := copyFile(filepath.Join(mod, "config", "docker.yaml"), filepath.Join(out, "config", "docker.yaml")); err != nil {
 		return err
 	}
-	if err := copyTree(filepath.Join(mod, "schema", "postgresql"), filepath.Join(out, "schema", "postgresql"), ".sql"); err != nil {
+	if err := copyServerSchema(ctx, out); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, ".complete"), []byte(TemporalServerVersion+"\n"), 0o644); err != nil {
@@ -177,6 +179,21 @@ func buildServer(ctx context.Context, binDir string, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "built the Temporal server in %s\n", time.Since(start).Round(time.Second))
 	return nil
+}
+
+// copyServerSchema copies the server module's PostgreSQL schema into dir/schema/postgresql:
+// the versioned .sql files and the manifest.json of each version, which temporal-sql-tool
+// reads to know what each version contains. Done when a manifest is missing.
+func copyServerSchema(ctx context.Context, dir string) error {
+	to := filepath.Join(dir, "schema", "postgresql")
+	if _, err := os.Stat(filepath.Join(to, "v12", "temporal", "versioned", "v1.0", "manifest.json")); err == nil {
+		return nil
+	}
+	mod, err := moduleDir(ctx, serverMod+"@"+TemporalServerVersion)
+	if err != nil {
+		return err
+	}
+	return copyTree(filepath.Join(mod, "schema", "postgresql"), to, ".sql", ".json")
 }
 
 // buildUI builds the UI server (the module behind the temporalio/ui image; the UI's assets
@@ -266,9 +283,9 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
-// copyTree copies the files of a tree whose names end in ext. Only data files: a .go file
-// under bin/ would make bin/ a package of the project (go test ./... would find it).
-func copyTree(from, to, ext string) error {
+// copyTree copies the files of a tree whose names end in one of exts. Only data files: a .go
+// file under bin/ would make bin/ a package of the project (go test ./... would find it).
+func copyTree(from, to string, exts ...string) error {
 	return filepath.Walk(from, func(path string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
@@ -280,9 +297,11 @@ func copyTree(from, to, ext string) error {
 		if fi.IsDir() {
 			return os.MkdirAll(filepath.Join(to, rel), 0o755)
 		}
-		if !strings.HasSuffix(path, ext) {
-			return nil
+		for _, ext := range exts {
+			if strings.HasSuffix(path, ext) {
+				return copyFile(path, filepath.Join(to, rel))
+			}
 		}
-		return copyFile(path, filepath.Join(to, rel))
+		return nil
 	})
 }
