@@ -52,3 +52,11 @@ func (s *Store) WebhookActivity(ctx context.Context) ([]Activity, error) {
 		FROM webhook_activity ORDER BY last_at DESC`)
 	return out, err
 }
+
+// Sources of webhook activity, and the prefix of kinds that count refused calls.
+const (
+	SourceInstagram  = "instagram"  // Meta's webhooks
+	SourceRocketChat = "rocketchat" // Rocket.Chat's Omnichannel webhook
+	SourceCommand    = "command"    // Rocket.Chat's outgoing integration (commands)
+	RefusedPrefix    = "refused:"
+)
