@@ -178,7 +178,8 @@ func Ago(t, now time.Time) string {
 	return ago(t, now)
 }
 
-// Markdown renders the checklist as Rocket.Chat markdown.
+// Markdown renders the checklist as Rocket.Chat markdown. (Sprintf, not Fprintf: workflows
+// call it, and workflowcheck allows the former only.)
 func Markdown(items []Item) string {
 	var b strings.Builder
 	for _, it := range items {
@@ -186,7 +187,7 @@ func Markdown(items []Item) string {
 		if it.Done {
 			mark = "✅"
 		}
-		fmt.Fprintf(&b, "\n%s *%s — %s*: %s", mark, it.Where, it.Title, it.Status)
+		b.WriteString(fmt.Sprintf("\n%s *%s — %s*: %s", mark, it.Where, it.Title, it.Status))
 		if !it.Done {
 			for _, s := range it.Steps {
 				b.WriteString("\n   • " + s)
