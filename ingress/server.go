@@ -47,12 +47,16 @@ type Server struct {
 	// adminWaitTime bounds how long an admin operation waits for its workflow (0 = the
 	// default, below Rocket.Chat's outgoing-integration timeout).
 	adminWaitTime time.Duration
+	// activity counts webhook and command calls for the doctor (activity.go).
+	activity *activityRecorder
+	// console serves the web console on the public listener (console.go); nil: off.
+	console http.Handler
 }
 
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
 // is unreachable.
 func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log}
+	return &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log, activity: newActivityRecorder()}
 }
 
 // SetKeyRing sets every key ingress checks with from the key ring: visitor tokens and

@@ -162,8 +162,12 @@ func ago(t, now time.Time) string {
 	switch {
 	case d < time.Minute:
 		return "just now"
+	case d < 2*time.Minute:
+		return "1 minute ago"
 	case d < time.Hour:
 		return fmt.Sprintf("%d minutes ago", int(d/time.Minute))
+	case d < 2*time.Hour:
+		return "1 hour ago"
 	case d < 48*time.Hour:
 		return fmt.Sprintf("%d hours ago", int(d/time.Hour))
 	}
