@@ -18,6 +18,7 @@ import (
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/commands"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/ingress/console"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -34,6 +35,9 @@ type opError struct {
 }
 
 func (e *opError) Error() string { return e.Msg }
+
+// HTTPStatus is the status the console answers with.
+func (e *opError) HTTPStatus() int { return e.Status }
 
 func refuse(status int, format string, args ...any) error {
 	return &opError{Status: status, Msg: fmt.Sprintf(format, args...)}
@@ -314,12 +318,8 @@ func (s *Server) audit(who, what string, attrs ...any) {
 	s.log.Info("Admin change: "+what, append([]any{"by", who}, attrs...)...)
 }
 
-// accountView is a page as `list` and GET /admin/api/accounts show it.
-type accountView struct {
-	store.Page
-	HealthProblem string     `json:"health_problem,omitempty"`
-	CheckedAt     *time.Time `json:"health_checked_at,omitempty"`
-}
+// accountView is a page as `list`, GET /admin/api/accounts and the console show it.
+type accountView = console.Account
 
 func (s *Server) accounts(ctx context.Context) ([]accountView, error) {
 	pages, err := s.store.Pages(ctx)
@@ -340,14 +340,9 @@ func (s *Server) accounts(ctx context.Context) ([]accountView, error) {
 	return out, nil
 }
 
-// settingView is one application setting with its documentation.
-type settingView struct {
-	Key     string `json:"key"`
-	Value   string `json:"value"`
-	Default string `json:"default"`
-	Allowed string `json:"allowed"`
-	Meaning string `json:"meaning"`
-}
+// settingView is one application setting with its documentation (the original app's
+// label and help text among it).
+type settingView = console.Setting
 
 // settings returns every setting's effective value (stored, else default).
 func (s *Server) settings(ctx context.Context) ([]settingView, error) {
@@ -362,7 +357,7 @@ func (s *Server) settings(ctx context.Context) ([]settingView, error) {
 		if !ok {
 			v = d.Default
 		}
-		out = append(out, settingView{Key: d.Key, Value: v, Default: d.Default, Allowed: d.Allowed, Meaning: d.Meaning})
+		out = append(out, settingView{Doc: d, Value: v})
 	}
 	return out, nil
 }
