@@ -49,6 +49,7 @@ func (s *Server) sendConsoleLink(ctx context.Context, userID, username string) (
 // postSetupGuide posts the setup instructions in the setup channel.
 func (s *Server) postSetupGuide(ctx context.Context, who string) (workflows.SetupGuideResult, error) {
 	var res workflows.SetupGuideResult
+	s.flushActivity(ctx) // what this ingress saw in the last seconds counts too
 	err := s.runAdminWorkflow(ctx, client.StartWorkflowOptions{
 		ID:            "instagram-setup-guide:" + randomHex(6),
 		StaticSummary: "Setup instructions requested by " + who,
@@ -58,6 +59,7 @@ func (s *Server) postSetupGuide(ctx context.Context, who string) (workflows.Setu
 
 // setupFacts reads what the setup guide says, as the worker does for its message.
 func (s *Server) setupFacts(ctx context.Context) (setupguide.Facts, error) {
+	s.flushActivity(ctx)
 	f, err := gather.Facts(ctx, s.store, gather.Config{PublicURL: s.cfg.PublicURL, SetupChannel: s.cfg.RocketChatSetupChannel,
 		MetaAppID: s.cfg.MetaAppID != "", CommandsEnabled: s.cfg.RocketChatCommandToken.Value() != "",
 		AdminAPIToken: s.cfg.AdminAPIToken.Value() != ""})
@@ -73,6 +75,7 @@ func (s *Server) setupFacts(ctx context.Context) (setupguide.Facts, error) {
 // blocked conversations.
 func (s *Server) doctor(ctx context.Context) (doctor.Report, error) {
 	in := doctor.Input{Now: time.Now()}
+	s.flushActivity(ctx)
 	var err error
 	if in.Pages, err = s.store.Pages(ctx); err != nil {
 		s.log.Error("Could not list pages", "error", err)

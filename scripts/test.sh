@@ -21,6 +21,9 @@ if [[ -z "${E2E_DATABASE_URL:-}" ]]; then
   pg_start "$ROOT/.data/test-pg" "$PG_TEST_PORT" postgres
   export E2E_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_TEST_PORT/postgres?sslmode=disable"
 fi
+# The console's browser test drives Debian's headless Chromium (installed when missing).
+source "$ROOT/scripts/chromium.sh"
+ensure_chromium
 export E2E_LOGS="$ROOT/.data/test-logs"
 rm -rf "$E2E_LOGS"; mkdir -p "$E2E_LOGS"
 

@@ -88,6 +88,7 @@ func Items(f Facts, now time.Time) []Item {
 	case !f.CommandsEnabled:
 		cmd.Status = "`ROCKETCHAT_COMMAND_TOKEN` is not set: commands are off"
 	case !f.CommandRefusedLast.IsZero() && f.CommandRefusedLast.After(f.CommandLast):
+		cmd.Done = false
 		cmd.Status = "the integration called " + ago(f.CommandRefusedLast, now) + " with a wrong token: set its Token to `ROCKETCHAT_COMMAND_TOKEN`"
 	default:
 		cmd.Status = seen("a command", f.CommandLast, now, "no command has reached us yet")
@@ -99,7 +100,7 @@ func Items(f Facts, now time.Time) []Item {
 			"App settings › Basic: `META_APP_ID` and `META_APP_SECRET`"}}
 	meta.Status = seen("Meta", f.MetaLast, now, "Meta has not delivered a webhook yet")
 	if !f.MetaAppID {
-		meta.Done, meta.Status = false, "`META_APP_ID` is not set"
+		meta.Done, meta.Status = false, "`META_APP_ID` is not set; "+meta.Status
 	}
 	if !f.MetaRefusedLast.IsZero() && f.MetaRefusedLast.After(f.MetaLast) {
 		meta.Done = false
@@ -107,9 +108,13 @@ func Items(f Facts, now time.Time) []Item {
 	}
 	out = append(out, meta)
 
-	out = append(out, Item{Where: InMeta, Title: "Login redirect", Done: len(f.Connected) > 0 || f.Removed > 0,
-		Status: map[bool]string{true: "an authorization came back through it", false: "not used yet"}[len(f.Connected) > 0 || f.Removed > 0],
-		Steps:  []string{"Facebook Login for Business › Settings › Valid OAuth Redirect URIs: `" + f.OAuthRedirectURL() + "` (byte for byte)"}})
+	// Whether Meta accepts the redirect URI shows only when someone authorizes; until an
+	// account is connected, the step stays open.
+	connectedOnce := len(f.Connected) > 0 || f.Removed > 0
+	out = append(out, Item{Where: InMeta, Title: "Login redirect", Done: connectedOnce,
+		Status: map[bool]string{true: "accounts have been connected; keep the URI for the next Start Authentication",
+			false: "needed before Start Authentication works"}[connectedOnce],
+		Steps: []string{"Facebook Login for Business › Settings › Valid OAuth Redirect URIs: `" + f.OAuthRedirectURL() + "` (byte for byte)"}})
 
 	acc := Item{Where: InInstagram, Title: "Instagram accounts", Done: len(f.Connected) > 0,
 		Steps: []string{"An Instagram professional account linked to a Facebook page",
