@@ -3,7 +3,7 @@
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
 
-.PHONY: run test test-faults bench build vet vulncheck fmt clean record-histories
+.PHONY: run test test-faults bench build vet vulncheck fmt clean record-histories screenshots
 
 run:
 	@bash scripts/run.sh
@@ -25,6 +25,11 @@ record-histories:
 	@RECORD_HISTORIES=$(CURDIR)/workflows/testdata GOTESTFLAGS="-run $(RECORDED_TESTS) -v" bash scripts/test.sh
 
 RECORDED_TESTS = 'TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)'
+
+# Retakes the console's screenshots in docs/console (linked from the README) with the
+# browser test, in headless Chromium: run after a change to the console, and commit them.
+screenshots:
+	@CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console GOTESTFLAGS="-run TestConsoleInABrowser -v" bash scripts/test.sh
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox

@@ -29,7 +29,9 @@ func (s *Server) newConsole() *console.Console {
 // consoleBackend gives the console the administration operations.
 type consoleBackend struct{ s *Server }
 
-func (b consoleBackend) Accounts(ctx context.Context) ([]console.Account, error) { return b.s.accounts(ctx) }
+func (b consoleBackend) Accounts(ctx context.Context) ([]console.Account, error) {
+	return b.s.accounts(ctx)
+}
 
 func (b consoleBackend) Page(ctx context.Context, ref string) (store.Page, error) {
 	return b.s.findPage(ctx, ref)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Headless Chromium for the console's browser test (e2e/console_browser_test.go), sourced by
-# scripts/test.sh: Debian's `chromium` package, installed with apt-get when it is missing and
+# scripts/test.sh: Debian's `chromium` package (with an emoji font, so the screenshots of
+# messages with emoji are legible), installed with apt-get when it is missing and
 # we are root (as `make test` installs PostgreSQL). Sets E2E_CHROMIUM to the browser's path;
 # leaves it unset, saying why, when no browser can be had (the test then skips, saying so).
 
@@ -22,7 +23,7 @@ ensure_chromium() {
   fi
   printf '\033[1;34m==>\033[0m %s\n' "installing Debian's chromium for the console's browser test (apt-get)" >&2
   local start=$SECONDS
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null; then
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-color-emoji; } >/dev/null; then
     printf '\033[1;34m==>\033[0m %s\n' "apt-get could not install chromium: the console's browser test will skip" >&2
     return
   fi

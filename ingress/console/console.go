@@ -197,15 +197,16 @@ func (c *Console) Handler() http.Handler {
 	return securityHeaders(mux)
 }
 
-// securityHeaders: no framing, no inline script, no referrer (a sign-in link is in a
-// URL), never cached.
+// securityHeaders: no framing, no inline script, never cached, and no referrer to other
+// sites (a sign-in link's token is in a URL). Not "no-referrer": browsers then send
+// "Origin: null" with forms, and the same-origin check needs the real one.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin")
 		if !strings.HasPrefix(r.URL.Path, Prefix+"/static/") {
 			h.Set("Cache-Control", "no-store")
 		}

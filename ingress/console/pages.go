@@ -343,16 +343,25 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request) {
 
 type attentionView struct {
 	Conversations []doctor.Conversation
-	Waiting       int
-	Blocked       int
-	Error         string
+	// AccountNames: Instagram account ID → its username, for the Account column.
+	AccountNames map[string]string
+	Waiting      int
+	Blocked      int
+	Error        string
 }
 
 func (c *Console) attention(w http.ResponseWriter, r *http.Request) {
 	conv, err := c.backend.Attention(r.Context())
-	v := attentionView{Conversations: conv}
+	v := attentionView{Conversations: conv, AccountNames: map[string]string{}}
 	if err != nil {
 		v.Error = err.Error()
+	}
+	if accounts, aerr := c.backend.Accounts(r.Context()); aerr == nil {
+		for _, a := range accounts {
+			if a.IGUsername != "" {
+				v.AccountNames[a.IGAccountID] = a.IGUsername
+			}
+		}
 	}
 	for _, cv := range conv {
 		if cv.State == workflows.StateBlocked {
