@@ -83,7 +83,8 @@ func Items(f Facts, now time.Time) []Item {
 	out = append(out, rc)
 
 	cmd := Item{Where: InRocketChat, Title: "Commands (outgoing integration)", Done: f.CommandsEnabled && !f.CommandLast.IsZero(),
-		Steps: []string{"Administration › Integrations › New › Outgoing: event *Message Sent*, channel `#" + f.SetupChannel + "`, Trigger Words `instagram,/instagram`, URL `" + f.CommandURL() + "`, Token = `ROCKETCHAT_COMMAND_TOKEN`, post as the bot user"}}
+		Steps: []string{"Administration › Integrations › New › Outgoing: event *Message Sent*, channel `#" + f.SetupChannel + "`, Trigger Words `instagram,/instagram`, URL `" + f.CommandURL() + "`, Token = `ROCKETCHAT_COMMAND_TOKEN`, post as the bot user",
+			"To type the original app's `/instagram …` too: Administration › Settings › Message › *Allow Unrecognized Slash Commands* on (Rocket.Chat then sends it as a message, which the trigger word `/instagram` catches)"}}
 	switch {
 	case !f.CommandsEnabled:
 		cmd.Status = "`ROCKETCHAT_COMMAND_TOKEN` is not set: commands are off"
