@@ -19,12 +19,12 @@ bench:
 	@bash scripts/bench.sh
 
 # Records the conversation histories the replay test replays (workflows/testdata): run after
-# a change to the workflow that running conversations must survive, and commit the files.
+# a change to the workflow that running conversations must survive, and commit the files
+# (files of the same name are overwritten; keep older shapes under other names).
 record-histories:
-	@rm -f workflows/testdata/*.json
 	@RECORD_HISTORIES=$(CURDIR)/workflows/testdata GOTESTFLAGS="-run $(RECORDED_TESTS) -v" bash scripts/test.sh
 
-RECORDED_TESTS = 'TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)'
+RECORDED_TESTS = TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)|TestLongConversationContinuesAsNew
 
 # Retakes the console's screenshots in docs/console (linked from the README) with the
 # browser test, in headless Chromium: run after a change to the console, and commit them.

@@ -163,6 +163,9 @@ func (a *Activities) NotifyAdmins(ctx context.Context, in workflows.NoticeInput)
 	if in.Reason != "" && a.Metrics != nil {
 		a.Metrics.ConversationsBlocked.WithLabelValues(in.Reason).Inc()
 	}
+	if in.Key == "" || in.Text == "" {
+		return nil // a count only
+	}
 	first, err := a.Store.ClaimNotice(ctx, in.Key)
 	if err != nil || !first || a.SetupChannel == "" {
 		return err

@@ -73,16 +73,25 @@ func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput)
 	return workflows.PostToRoomResult{}, errors.New("upload outcome could not be settled")
 }
 
-// findUpload looks for the visitor's file named base.* among the room's newest messages.
+// findUpload looks for the visitor's file named base.* in the room, newest first: the
+// room may have moved on since (agents keep writing while the upload is settled), so it reads
+// back up to historyPages pages.
 func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (string, bool, error) {
-	msgs, err := a.RC.History(ctx, token, rid, time.Time{}, historyPage)
-	if err != nil {
-		return "", false, err
-	}
-	for _, m := range msgs {
-		if m.File != nil && m.Token == token && strings.TrimSuffix(m.File.Name, path.Ext(m.File.Name)) == base {
-			return m.ID, true, nil
+	var end time.Time
+	for page := 0; page < historyPages; page++ {
+		msgs, err := a.RC.History(ctx, token, rid, end, historyPage)
+		if err != nil {
+			return "", false, err
 		}
+		for _, m := range msgs {
+			if m.File != nil && m.Token == token && strings.TrimSuffix(m.File.Name, path.Ext(m.File.Name)) == base {
+				return m.ID, true, nil
+			}
+		}
+		if len(msgs) < historyPage {
+			break
+		}
+		end = msgs[len(msgs)-1].TS.Add(time.Millisecond) // messages of the same millisecond are read twice, harmlessly
 	}
 	return "", false, nil
 }

@@ -308,3 +308,27 @@ func workerKilledAfterMetaAccepted(t *testing.T, s *stack) {
 		append([]string{"Ana Agent: " + para(1), para(2), para(3), "[attachment]"}, replies...))
 	recordHistories(t, s, c.account, c.igsid, "unknown-outcome-worker-killed")
 }
+
+// uploadAnswerLostThenWorkerKilled (situation 8): Rocket.Chat stores a customer's image but
+// its answer is slow; the worker dies meanwhile. The retry finds the file in the room (its
+// name derives from the Instagram mid) instead of uploading it a second time.
+func uploadAnswerLostThenWorkerKilled(t *testing.T, s *stack) {
+	c := newCustomer(s, account, "Photographer")
+	c.writes(s, "a photo follows")
+	room := c.room(t, s, 1)
+	waitVisitorMessages(t, s, room.ID, 1)
+
+	s.rc.InjectFault(rocketchat.Fault{Route: "POST /api/v1/livechat/upload/:rid", Count: 1, AfterProcess: true, Delay: 10 * time.Second})
+	t.Cleanup(s.rc.ClearFaults)
+	s.meta.UserSendsMedia(account, c.igsid, meta.Media{Type: "image", ContentType: "image/png", Data: pngBytes})
+	eventually(t, 20*time.Second, "the image stored by Rocket.Chat", func() bool { return len(uploads(s, room.ID)) == 1 })
+	s.stopProcess("worker", syscall.SIGKILL)
+	require.NoError(t, s.startProcess("worker"))
+
+	n := faultMessages()
+	after := numbered("after the lost upload answer", n)
+	c.writes(s, after...)
+	replies := agentReplies(t, s, room.ID, numbered("reply after the lost upload answer", n)...)
+	exactlyOnceBothWays(t, s, c, "upload answer lost", append([]string{"a photo follows", ""}, after...), replies)
+	require.Len(t, uploads(s, room.ID), 1, "the image once")
+}

@@ -178,6 +178,7 @@ func TestFaults(t *testing.T) {
 		{"account not connected", accountNotConnected},
 		{"department that does not exist", departmentThatDoesNotExist},
 		{"worker killed after Meta accepted", workerKilledAfterMetaAccepted},
+		{"upload answer lost, worker killed", uploadAnswerLostThenWorkerKilled},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) { c.scenario(t, s) })
 	}

@@ -88,4 +88,5 @@ func TestLongConversationContinuesAsNew(t *testing.T) {
 	t.Logf("3,000 messages over %d runs (%d continued as new); longest run history %d events (suggestion at %d)",
 		runs, continued, longest, threshold)
 	require.GreaterOrEqual(t, continued, 2, "the conversation must have continued as new")
+	recordRuns(t, s, account, igsid, "continued-as-new-when-suggested", 2)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,11 @@ import (
 // for the replay test: every path the workflow takes is replayed by `make test` against the
 // current code, so a change that would break running conversations fails there.
 func recordHistories(t *testing.T, s *stack, account, igsid, name string) {
+	recordRuns(t, s, account, igsid, name, 0)
+}
+
+// recordRuns records the oldest n runs of the conversation (0: all).
+func recordRuns(t *testing.T, s *stack, account, igsid, name string, n int) {
 	t.Helper()
 	dir := os.Getenv("RECORD_HISTORIES")
 	if dir == "" {
@@ -32,7 +38,11 @@ func recordHistories(t *testing.T, s *stack, account, igsid, name string) {
 	id := identity.WorkflowID(account, igsid)
 	resp, err := s.tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + id + "'"})
 	require.NoError(t, err)
-	for i, e := range resp.GetExecutions() {
+	execs := resp.GetExecutions() // newest first
+	if n > 0 && len(execs) > n {
+		execs = execs[len(execs)-n:]
+	}
+	for i, e := range execs {
 		var events []*historypb.HistoryEvent
 		it := s.tc.GetWorkflowHistory(ctx, id, e.GetExecution().GetRunId(), false, 0)
 		for it.HasNext() {
@@ -54,8 +64,8 @@ func recordHistories(t *testing.T, s *stack, account, igsid, name string) {
 		raw, err := protojson.MarshalOptions{Indent: " "}.Marshal(hist)
 		require.NoError(t, err)
 		file := filepath.Join(dir, name+".json")
-		if len(resp.GetExecutions()) > 1 {
-			file = filepath.Join(dir, name+"-run"+string(rune('1'+len(resp.GetExecutions())-1-i))+".json")
+		if len(execs) > 1 {
+			file = filepath.Join(dir, fmt.Sprintf("%s-run%d.json", name, len(execs)-i))
 		}
 		require.NoError(t, os.WriteFile(file, raw, 0o644))
 		t.Logf("recorded %d events of %s run %s in %s", len(events), id, e.GetExecution().GetRunId(), file)

@@ -247,16 +247,24 @@ func (c *conversation) newRoomKey(ctx workflow.Context) {
 }
 
 // block marks a direction blocked (or still blocked) and schedules its next try with capped
-// exponential backoff; it reports whether the block is new (worth telling someone).
-func block(b *Blocked, now time.Time, kind, reason string, first, max time.Duration) bool {
+// exponential backoff; it reports whether the block is new (worth telling someone), and
+// counts new blocks in the blocked-conversations metric.
+func (c *conversation) block(b *Blocked, now time.Time, kind, reason string, first, max time.Duration) bool {
 	isNew := b.Kind != kind
 	if isNew {
 		*b = Blocked{Kind: kind, Since: now}
+		c.countBlocked(kind)
 	}
 	b.Reason = reason
 	b.Backoff = min(max, maxDuration(first, b.Backoff*2))
 	b.RetryAt = now.Add(b.Backoff)
 	return isNew
+}
+
+// countBlocked counts a conversation that became blocked (metric only: a notice with no
+// text posts nothing).
+func (c *conversation) countBlocked(kind string) {
+	c.st.Side = append(c.st.Side, SideJob{Kind: SideNotice, Reason: kind})
 }
 
 func maxDuration(a, b time.Duration) time.Duration {
@@ -269,18 +277,28 @@ func maxDuration(a, b time.Duration) time.Duration {
 // Backoffs of blocked directions: causes an admin must fix are checked rarely (a wake
 // signal comes when they act); outages are tried again soon.
 const (
-	adminFixFirst    = time.Minute
-	adminFixMax      = 10 * time.Minute
-	outageFirst      = 5 * time.Second
-	outageMax        = 2 * time.Minute
-	echoWait         = 10 * time.Second
-	heldLimit        = 24 * time.Hour // Meta's thread control lapses after 24 h of inactivity (spec §6)
-	agentCheckFirst  = 5 * time.Second
-	agentCheckMax    = 5 * time.Minute
-	pendingLimit     = 1000
-	defaultReauth    = time.Minute
-	parkedEchoLimit  = 20
-	lateAfter        = time.Minute
-	maxBatch         = 25
-	closedRoomsNotes = 5
+	adminFixFirst = time.Minute
+	adminFixMax   = 10 * time.Minute
+	outageFirst   = 5 * time.Second
+	outageMax     = 2 * time.Minute
+	defaultReauth = time.Minute
+)
+
+// Limits and waits of a conversation.
+const (
+	// echoWait: how long a send whose outcome is unknown waits for Meta's echo.
+	echoWait = 10 * time.Second
+	// heldLimit: Meta's thread control lapses after 24 h of inactivity (spec §6).
+	heldLimit = 24 * time.Hour
+	// Agent availability is re-checked with capped backoff while no agent is online.
+	agentCheckFirst = 5 * time.Second
+	agentCheckMax   = 5 * time.Minute
+	// pendingLimit bounds the inbound queue (see wait): signals beyond it stay in
+	// Temporal's buffer until the queue drains.
+	pendingLimit    = 1000
+	parkedEchoLimit = 20
+	// lateAfter: a message posted this long after it was written shows its original time.
+	lateAfter = time.Minute
+	// maxBatch bounds the items one post carries.
+	maxBatch = 25
 )

@@ -1,9 +1,11 @@
 package workflows
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -156,4 +158,26 @@ func TestDormantRunWithoutMessageEndsQuietly(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.Empty(t, f.sent)
 	require.Zero(t, f.rooms)
+}
+
+// TestEditWhileTheMessageIsBeingPosted: an edit that arrives while its message is on its way
+// to the room is applied after the post (not to the copy in flight, which would lose it).
+func TestEditWhileTheMessageIsBeingPosted(t *testing.T) {
+	f := newWorld()
+	env := newEnv(t, f)
+	slow := true
+	env.OnActivity(ActivityPostToRoom, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in PostToRoomInput) (PostToRoomResult, error) {
+			if slow {
+				slow = false
+				time.Sleep(2 * time.Second)
+			}
+			return f.PostToRoom(ctx, in)
+		})
+	signalAt(env, time.Second, SignalInstagram, ev(env, EventMessage, "m1", time.Second, func(e *InstagramEvent) { e.Text = "the blue one" }))
+	signalAt(env, 2500*time.Millisecond, SignalInstagram, ev(env, EventEdit, "m1", 2*time.Second, func(e *InstagramEvent) { e.Text = "the navy one"; e.NumEdit = 1 }))
+	closeAt(env, f, 10*time.Second)
+	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{"the navy one"}, f.roomTexts())
 }

@@ -267,7 +267,7 @@ func (f *world) PostNote(_ context.Context, in NoteInput) error {
 func (f *world) NotifyAdmins(_ context.Context, in NoticeInput) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !in.Clear {
+	if !in.Clear && in.Text != "" {
 		f.notices = append(f.notices, in.Text)
 	}
 	return nil

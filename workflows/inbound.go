@@ -44,8 +44,8 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 			}
 		}
 	case EventEdit:
-		if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 {
-			c.st.Pending[i].Text = ev.Text // not in the room yet: post the edited text
+		if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 && c.st.Pending[i].PostedParts == 0 && !c.inPost(ev.MID) {
+			c.st.Pending[i].Text = ev.Text // not in the room yet, nor on its way: post the edited text
 			return
 		}
 		c.queue(ctx, ev)
@@ -237,18 +237,18 @@ func (c *conversation) inboundFailed(ctx workflow.Context, err error) {
 	switch {
 	case appErr != nil && appErr.Type() == ErrPageNotConnected:
 		reason := fmt.Sprintf("Instagram account %s is not connected: an admin must connect it (`instagram authorize`)", c.st.PageID)
-		if block(b, now, BlockAccount, reason, adminFixFirst, adminFixMax) {
+		if c.block(b, now, BlockAccount, reason, adminFixFirst, adminFixMax) {
 			c.notifyAdmins(noticeKey(BlockAccount, c.st.PageID), "⚠️ Customers are writing to Instagram account "+c.st.PageID+
-				", which is not connected: their messages wait until an admin connects it with `instagram authorize`.", BlockAccount)
+				", which is not connected: their messages wait until an admin connects it with `instagram authorize`.")
 		}
 	case appErr != nil && appErr.Type() == ErrDepartmentNotFound:
 		reason := appErr.Message()
-		if block(b, now, BlockDepartment, reason, adminFixFirst, adminFixMax) {
+		if c.block(b, now, BlockDepartment, reason, adminFixFirst, adminFixMax) {
 			c.notifyAdmins(noticeKey(BlockDepartment, c.st.PageID), "⚠️ "+reason+
-				". New conversations of Instagram account "+c.st.PageID+" wait until the page's department is fixed (`instagram edit`).", BlockDepartment)
+				". New conversations of Instagram account "+c.st.PageID+" wait until the page's department is fixed (`instagram edit`).")
 		}
 	default:
-		block(b, now, BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+reason(err), outageFirst, outageMax)
+		c.block(b, now, BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+reason(err), outageFirst, outageMax)
 	}
 	c.log.Warn("Inbound blocked", "kind", b.Kind, "reason", b.Reason, "retry_at", b.RetryAt)
 }
@@ -313,7 +313,7 @@ func (c *conversation) postDue(ctx workflow.Context) {
 				if len(items) == 0 {
 					c.posting = append(c.posting, postingEvent{key: ev.DedupKey(), items: 1})
 					c.start(ctx, &c.in, ActivityUploadToRoom, UploadInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
-						RoomID: c.st.RoomID, Item: it}, true, c.uploaded)
+						RoomID: c.st.RoomID, Item: it}, true, c.posted)
 					return
 				}
 				break
@@ -354,7 +354,7 @@ func (c *conversation) needsFreshSettings() bool {
 	return false
 }
 
-// posted: the first n items of the batch are in the room. Events are removed once all
+// posted: the first n items of the post (or the one upload) are in the room. Events are removed once all
 // their items are posted; RoomClosed means the room was closed under us (its close webhook
 // is late or off): the close is handled as if the webhook had come.
 func (c *conversation) posted(ctx workflow.Context, get func(any) error) {
@@ -367,20 +367,6 @@ func (c *conversation) posted(ctx workflow.Context, get func(any) error) {
 	c.consumeItems(ctx, res.Posted)
 	if res.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
-		c.roomClosed(ctx, c.st.RoomID)
-	}
-}
-
-// uploaded: one media item is in the room (or a message saying why it is not shown).
-func (c *conversation) uploaded(ctx workflow.Context, get func(any) error) {
-	var res PostToRoomResult
-	if err := get(&res); err != nil {
-		c.inboundFailed(ctx, err)
-		return
-	}
-	c.unblockInbound(ctx)
-	c.consumeItems(ctx, res.Posted)
-	if res.RoomClosed {
 		c.roomClosed(ctx, c.st.RoomID)
 	}
 }
@@ -412,6 +398,17 @@ func (c *conversation) consumeItems(ctx workflow.Context, n int) {
 		c.st.Pending = append(c.st.Pending[:i:i], c.st.Pending[i+1:]...)
 	}
 	c.dropEmptyEvents()
+}
+
+// inPost reports whether the customer message mid is in the post in flight.
+func (c *conversation) inPost(mid string) bool {
+	key := InstagramEvent{Kind: EventMessage, MID: mid}.DedupKey()
+	for _, p := range c.posting {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *conversation) pendingByKey(key string) int {

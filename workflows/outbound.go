@@ -260,6 +260,7 @@ func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
 	case StopHeld:
 		if c.st.HeldSince.IsZero() {
 			c.st.HeldSince = now
+			c.countBlocked(BlockHeld)
 			c.noteInRoom(ctx, "⏸ Another app controls this Instagram conversation; your replies wait until control comes back (at most 24 hours)")
 		}
 		c.st.OutBlocked = Blocked{Kind: BlockHeld, Reason: "another app controls the Instagram thread: " + stop.Reason, Since: c.st.HeldSince}
@@ -268,11 +269,11 @@ func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
 		if retry <= 0 {
 			retry = defaultReauth
 		}
-		if block(&c.st.OutBlocked, now, BlockAuth, "the Instagram account needs to be authorized again: "+stop.Reason, retry, retry) {
+		if c.block(&c.st.OutBlocked, now, BlockAuth, "the Instagram account needs to be authorized again: "+stop.Reason, retry, retry) {
 			c.noteInRoom(ctx, "⚠️ Meta no longer accepts this Instagram account's access token: your replies wait and go out once an admin runs `instagram authorize`.")
 		}
 	default: // StopRetry
-		block(&c.st.OutBlocked, now, BlockUnreachable, "Instagram cannot take replies now: "+stop.Reason, max(outageFirst, stop.RetryAfter), outageMax)
+		c.block(&c.st.OutBlocked, now, BlockUnreachable, "Instagram cannot take replies now: "+stop.Reason, max(outageFirst, stop.RetryAfter), outageMax)
 		c.st.OutBlocked.RetryAt = maxTime(c.st.OutBlocked.RetryAt, now.Add(stop.RetryAfter))
 	}
 }
@@ -291,7 +292,7 @@ func (c *conversation) releaseHeld(ctx workflow.Context) {
 // outboundFailed: the activity itself failed after its retries (Rocket.Chat or Meta down
 // for minutes): try again later.
 func (c *conversation) outboundFailed(ctx workflow.Context, err error) {
-	block(&c.st.OutBlocked, workflow.Now(ctx), BlockUnreachable, "replies cannot be delivered now: "+reason(err), outageFirst, outageMax)
+	c.block(&c.st.OutBlocked, workflow.Now(ctx), BlockUnreachable, "replies cannot be delivered now: "+reason(err), outageFirst, outageMax)
 	c.log.Warn("Outbound blocked", "reason", c.st.OutBlocked.Reason, "retry_at", c.st.OutBlocked.RetryAt)
 	c.releaseEchoes(ctx)
 }
@@ -325,8 +326,8 @@ func (c *conversation) noteFor(ctx workflow.Context, room, key, text string) {
 
 // notifyAdmins tells the admins in the setup channel, once per key (the activity keeps the
 // record, so many conversations blocked on one cause post one message).
-func (c *conversation) notifyAdmins(key, text, reason string) {
-	c.st.Side = append(c.st.Side, SideJob{Kind: SideNotice, Key: key, Text: text, Reason: reason})
+func (c *conversation) notifyAdmins(key, text string) {
+	c.st.Side = append(c.st.Side, SideJob{Kind: SideNotice, Key: key, Text: text})
 }
 
 func (c *conversation) clearNotice(key string) {

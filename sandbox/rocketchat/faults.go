@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"time"
@@ -22,12 +23,18 @@ import (
 //     Delay, then the call is processed normally; < 0 = close the connection
 //     without answering (like SetDown).
 //   - Delay: wait this long first.
+//   - AfterProcess: the call IS processed (its effect happens: the message or file is
+//     stored, webhooks fire), then Delay, then the answer is replaced by Status (< 0: the
+//     connection is closed, 0: the real answer, late). A client then cannot know whether
+//     its call took effect — what a server that is slow to answer, or a cut connection,
+//     does to real clients. (Addition.)
 type Fault struct {
-	Route  string
-	Count  int
-	Status int
-	Body   string
-	Delay  time.Duration
+	Route        string
+	Count        int
+	Status       int
+	Body         string
+	Delay        time.Duration
+	AfterProcess bool
 }
 
 type faultRec struct {
@@ -99,12 +106,60 @@ func faultMatches(route, key, concrete string) bool {
 	return false
 }
 
+// takeFault consumes one use of the first fault matching the call (before or after
+// processing, as asked).
+func (s *Server) takeFault(key, concrete string, after bool) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, fr := range s.faults {
+		if fr.f.AfterProcess != after || !faultMatches(fr.f.Route, key, concrete) {
+			continue
+		}
+		ff := fr.f
+		if fr.f.Count > 0 {
+			fr.left--
+			if fr.left <= 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return &ff
+	}
+	return nil
+}
+
+// afterProcess answers a call that was processed into rec as an AfterProcess fault says.
+func (s *Server) afterProcess(w http.ResponseWriter, r *http.Request, f *Fault, rec *httptest.ResponseRecorder) {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up: it never learns the outcome
+		case <-s.ctx.Done():
+			t.Stop()
+		}
+	}
+	switch {
+	case f.Status < 0:
+		dropConnection(w)
+	case f.Status > 0:
+		writeJSON(w, f.Status, obj{{"success", false}, {"error", http.StatusText(f.Status)}})
+	default:
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}
+
 // applyFault applies the first matching fault; true when the response was written.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, key, concrete string) bool {
 	s.mu.Lock()
 	var f *Fault
 	for i, fr := range s.faults {
-		if !faultMatches(fr.f.Route, key, concrete) {
+		if fr.f.AfterProcess || !faultMatches(fr.f.Route, key, concrete) {
 			continue
 		}
 		ff := fr.f

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -541,6 +542,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(w, r, rt.key(), r.Method+" "+r.URL.Path) {
 		return
 	}
+	if f := s.takeFault(rt.key(), r.Method+" "+r.URL.Path, true); f != nil {
+		rec := httptest.NewRecorder()
+		s.serveRoute(rec, r, rt, params)
+		s.afterProcess(w, r, f, rec)
+		return
+	}
+	s.serveRoute(w, r, rt, params)
+}
+
+// serveRoute runs a matched REST route: authentication, rate limit, permissions, handler.
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt *route, params map[string]string) {
 	c := &reqCtx{s: s, w: w, r: r, params: params, query: queryMap(r.URL.Query()), route: rt}
 	if rt.auth {
 		u := s.authenticate(r)
