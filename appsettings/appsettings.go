@@ -109,9 +109,9 @@ func DocOf(key string) (Doc, bool) {
 // any case, with spaces, hyphens or quotes ("Agents Display Name") — to the setting's key.
 // Unknown names are returned normalised, for the error message.
 func NormalizeKey(typed string) string {
-	k := snake(typed)
+	k := Snake(typed)
 	for _, d := range Docs {
-		if k == d.Key || k == snake(d.Label) {
+		if k == d.Key || k == Snake(d.Label) {
 			return d.Key
 		}
 		for _, a := range d.Aliases {
@@ -123,10 +123,11 @@ func NormalizeKey(typed string) string {
 	return k
 }
 
-// snake lowercases and turns every run of characters other than letters and digits into
+// Snake lowercases and turns every run of characters other than letters and digits into
 // one underscore: `Delete messages once it has been "Unsend" from Instagram` →
-// delete_messages_once_it_has_been_unsend_from_instagram.
-func snake(s string) string {
+// delete_messages_once_it_has_been_unsend_from_instagram. The keys the original app's labels
+// give, for settings and page fields alike.
+func Snake(s string) string {
 	var b strings.Builder
 	pending := false
 	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
@@ -190,7 +191,7 @@ func Validate(key, value string) (string, error) {
 		}
 		return oneOf("delete", "mark", "keep")
 	case HandoverAction:
-		switch snake(v) {
+		switch Snake(v) {
 		case "take_thread_control":
 			return "take", nil
 		case "request_thread_control":

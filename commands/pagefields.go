@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/igdirect/bridge/appsettings"
 )
 
 // A page's configuration fields, as the original app's "Edit Page Config" form named them,
@@ -50,9 +52,9 @@ var PageFields = []PageField{
 // PageFieldOf finds a field by key, alias, API key or the original label in any case
 // ("Welcome Message").
 func PageFieldOf(typed string) (PageField, bool) {
-	k := snakeKey(typed)
+	k := appsettings.Snake(typed)
 	for _, f := range PageFields {
-		if k == f.Key || k == f.APIKey || k == snakeKey(f.Label) {
+		if k == f.Key || k == f.APIKey || k == appsettings.Snake(f.Label) {
 			return f, true
 		}
 		for _, a := range f.Aliases {
@@ -62,24 +64,6 @@ func PageFieldOf(typed string) (PageField, bool) {
 		}
 	}
 	return PageField{}, false
-}
-
-// snakeKey lowercases and joins words with underscores ("Welcome Message" → welcome_message).
-func snakeKey(s string) string {
-	var b strings.Builder
-	pending := false
-	for _, r := range strings.ToLower(strings.TrimSpace(s)) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			if pending && b.Len() > 0 {
-				b.WriteByte('_')
-			}
-			pending = false
-			b.WriteRune(r)
-			continue
-		}
-		pending = true
-	}
-	return b.String()
 }
 
 // ValidatePageEdit trims every given field and checks it: a department on one line of at
