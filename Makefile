@@ -1,19 +1,30 @@
 # Instagram Direct for Rocket.Chat. The two commands a new user needs:
 #   make run    the whole stack on the embedded defaults (sandbox when no credentials)
+#   make run-cluster  the same on the production topology of docker-compose.yml, natively
 #   make test   static checks, unit tests and end-to-end tests on real PostgreSQL + Temporal
+#   make test-cluster  the end-to-end tests on the production topology
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
 
-.PHONY: run test test-faults bench build vet vulncheck fmt clean record-histories screenshots
+.PHONY: run run-cluster test test-cluster test-faults bench build vet vulncheck fmt clean record-histories screenshots
 
 run:
 	@bash scripts/run.sh
 
+# Temporal server on PostgreSQL (frontend, history, matching, internal worker as separate
+# processes), the UI, two workers and two ingress replicas: what docker-compose.yml runs.
+run-cluster:
+	@bash scripts/run.sh -cluster
+
 test:
 	@bash scripts/test.sh
 
+# Every end-to-end test on the production topology (make test runs a representative part).
+test-cluster:
+	@bash scripts/test.sh cluster
+
 # The fault-injection suite with more messages per case (make test runs it with a few).
 test-faults:
-	@FAULT_MESSAGES=$${FAULT_MESSAGES:-25} GOTESTFLAGS="-run TestFaults -v" bash scripts/test.sh
+	@FAULT_MESSAGES=$${FAULT_MESSAGES:-25} bash scripts/test.sh faults
 
 bench:
 	@bash scripts/bench.sh
@@ -29,7 +40,7 @@ RECORDED_TESTS = TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessage
 # Retakes the console's screenshots in docs/console (linked from the README) with the
 # browser test, in headless Chromium: run after a change to the console, and commit them.
 screenshots:
-	@CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console GOTESTFLAGS="-run TestConsoleInABrowser -v" bash scripts/test.sh
+	@CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console bash scripts/test.sh screenshots
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox
@@ -45,6 +56,6 @@ vulncheck:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# Removes local data (PostgreSQL clusters, Temporal DB, logs); keeps the built CLI.
+# Removes local data (PostgreSQL clusters, Temporal DB, logs); keeps the built binaries.
 clean:
 	rm -rf .data

@@ -162,6 +162,14 @@ func describeVariant(name string) string {
 }
 
 func hops(w func(string, ...any), title string, hs []Hop) {
+	seen := false
+	for _, h := range hs {
+		seen = seen || h.Dist.N > 0
+	}
+	if !seen {
+		w("(No %s measured: the hops are found through activity tasks in the histories, and the conversation runs these calls as local activities, which leave only a marker.)\n\n", strings.TrimSuffix(title, " hop")+" hops")
+		return
+	}
 	w("| %s | p50 | p95 | p99 | n |\n|---|---:|---:|---:|---:|\n", title)
 	for _, h := range hs {
 		w("| %s | %s | %s | %s | %d |\n", h.Name, fmtMS(h.Dist.P50), fmtMS(h.Dist.P95), fmtMS(h.Dist.P99), h.Dist.N)
@@ -173,6 +181,7 @@ func hops(w func(string, ...any), title string, hs []Hop) {
 // experiment measured it.
 func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[string]*ScenarioResult, find func(string, string, string) *ScenarioResult) {
 	w("### What to change\n\n")
+	w("Written against the conversation workflow before issue 12's rewrite, which since applied items 1 (`REORDER_WINDOW` defaults to `0s`), 3 (ingress drops the echoes of the bridge's own sends) and 4 (local activities for the per-message calls); the experiments above measure the product as it is now, so the `default`, `reorder0` and `noecho` rows measure much the same thing. Kept for the measured effects and the open items.\n\n")
 	w("Measured where an experiment above could show it without changing code (each against the `default` row); the rest are expectations and say so.\n\n")
 	get := func(v string) *PhaseResult {
 		if e := exps[v]; e != nil {
@@ -226,44 +235,5 @@ func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[
 	w("%d. **Pollers that follow the load** (expected; `worker/main.go`): 8 fixed pollers per task type now; `WorkflowTaskPollerBehavior` / `ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})` lets the worker add pollers under saturation (where the `workflow task schedule → start` hop grows) and drop them when idle.\n", item())
 	w("%d. **One signal per delivery, not per event** (expected; `ingress/instagram.go` `signalAll`): a Meta batch with several events of one conversation becomes several SignalWithStart calls, each a history write and possibly a workflow task; one signal carrying the conversation's events (the workflow already posts up to 25 pending messages per `PostToRoom`) divides that cost when Meta batches, which it does under load — exactly when it matters.\n", item())
 	w("%d. **Memory per conversation** (expected; see Scale): every cached conversation holds two coroutines (the main loop and `sendLoop`), each a goroutine with its own stack, plus its history-derived state. Driving the outbox from the main loop (one coroutine) should save a goroutine stack (≥ 8 KB) per conversation. `worker.SetStickyWorkflowCacheSize` (default 10,000) bounds the total: at the measured size per conversation, the default cache alone can reach the figure in Sizing below; a smaller cache trades memory for a replay of the history when an evicted conversation gets its next message. The garbage collector's headroom is a small part of it: a separate run on 2026-11-25 (`go run ./bench -scenarios scale -scale-conversations 1000 -env GOGC=25`) measured 45.7 KB per conversation against 58.6 KB with the default `GOGC=100`, so roughly 40 KB per cached conversation is live memory. In containers set `GOMEMLIMIT` so the runtime collects before the limit.\n", item())
-	w("%d. **Production Temporal**: the dev server's single history shard on SQLite is the ceiling measured here (the saturation rate). The 300 messages/s goal needs a Temporal cluster (docker-compose.yml: PostgreSQL, 512 shards) on its own cores, where history, matching and persistence scale out, with workers and ingress replicas sized from the per-core figures below. Size the cluster from the history events per message (the experiments table): at about 20 events per message and reply, 300 messages/s is about 6,000 history events/s.\n\n", item())
-}
-
-// sizing turns the measurements into deployment figures.
-func sizing(w func(string, ...any), r *Run, steady, scale, burst *ScenarioResult) {
-	w("## Sizing a deployment\n\n")
-	if steady != nil {
-		if p := steady.phase("saturation"); p != nil {
-			w("- **Throughput of this box**: one worker, one ingress and the Temporal dev server together on %d shared cores sustained **%.0f messages/s** into rooms and %.0f replies/s out (saturation phase); the dev server is the limit (above).\n", r.Machine.CPUs, p.InboundRate, p.OutboundRate)
-		}
-		if p := steady.phase("paced"); p != nil {
-			c := perMsg(steady, p)
-			if v := c["worker"]; v > 0 {
-				w("- **Worker**: %.1f ms CPU per message (customer message + reply + echo) → about **%.0f messages/s per worker core** once Temporal is elsewhere; peak RSS %.0f MB in the paced phase.\n", v, 1000/v, p.Procs["worker"].PeakRSSMB)
-			}
-			if v := c["ingress"]; v > 0 {
-				w("- **Ingress**: %.1f ms CPU per message (webhook, Rocket.Chat webhook, echo) → about **%.0f messages/s per ingress core**; peak RSS %.0f MB.\n", v, 1000/v, p.Procs["ingress"].PeakRSSMB)
-			}
-			if v := c["temporal"]; v > 0 {
-				w("- **Temporal**: %.1f ms of dev-server CPU per message; a cluster needs history/matching/persistence capacity for the events per message above.\n", v)
-			}
-		}
-	}
-	if scale != nil {
-		if v, ok := scale.Figures["worker_kb_per_conversation"]; ok {
-			w("- **Worker memory**: %.1f KB per open conversation → **%.1f MB per 1,000 open conversations** (RSS, upper bound; %s conversations measured). The worker keeps up to 10,000 workflows in its sticky cache (SDK default `worker.SetStickyWorkflowCacheSize`), about %.0f MB at this size; beyond that conversations are evicted and replayed on their next message, so memory stops growing and the latency of rarely active conversations grows instead.\n",
-				v, v*1000/1024, r.Settings["scale_conversations"], v*10000/1024)
-		}
-		if v, ok := scale.Figures["temporal_kb_per_conversation"]; ok {
-			w("- **Temporal dev server memory**: %.1f KB per open conversation (%.1f MB per 1,000).\n", v, v*1000/1024)
-		}
-	}
-	if burst != nil {
-		if v, ok := burst.Figures["all_in_room_s"]; ok {
-			if p := burst.phase("burst"); p != nil {
-				w("- **Bursts**: %d events were acknowledged at %.0f/s and all in Rocket.Chat after %.1f s; Meta allows 5 s per delivery and retries, so a burst costs delay, not messages.\n", p.Sent, p.AckedRate, v)
-			}
-		}
-	}
-	w("\n")
+	w("%d. **Production Temporal**: the dev server's single history shard on SQLite is one ceiling measured here; the cluster columns above measure the production topology on the same cores, and *Scale-out* and *Sizing* below what each of its processes needs per message.\n\n", item())
 }

@@ -72,6 +72,74 @@ func TestQuickFlagsStaySmall(t *testing.T) {
 
 	_, err = parseFlags([]string{"-database-url", "x", "-scenarios", "nope"})
 	require.Error(t, err)
+
+	cfg, err = parseFlags(nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"dev", "cluster"}, cfg.targets)
+	require.Equal(t, 512, cfg.shards, "the cluster runs compose's shard count")
+	require.Contains(t, cfg.scenarios, "scaleout")
+	require.Contains(t, cfg.scenarios, "memory")
+	require.Equal(t, 2000, cfg.giveawayN)
+	_, err = parseFlags([]string{"-targets", "k8s"})
+	require.Error(t, err)
+}
+
+// fakePhase is a phase with the figures the report reads.
+func fakePhase(name string, rate, cpu float64, procs map[string]float64) PhaseResult {
+	p := PhaseResult{Name: name, Users: 200, Sent: 1000, Acked: 1000, InRoom: 1000, Replied: 1000, Duration: 25,
+		Ack: Dist{N: 1000, P50: 5, P95: 9, P99: 12}, Inbound: Dist{N: 1000, P50: 40, P95: 90, P99: 140},
+		Outbound: Dist{N: 1000, P50: 30, P95: 60, P99: 80}, InboundRate: rate, OutboundRate: rate, OfferedRate: 20,
+		Procs: map[string]ProcFigures{"wall": {CPUSeconds: 25}, machineName: {CPUSeconds: 48}, othersName: {CPUSeconds: 2}, benchProc: {CPUSeconds: 5}}}
+	for n, c := range procs {
+		p.Procs[n] = ProcFigures{CPUSeconds: c * cpu, PeakRSSMB: 100}
+	}
+	return p
+}
+
+// TestReportRendersEverySection renders a report of a run with every scenario on every
+// target: the full run's report must not fail after half an hour of measuring, and every
+// section and the goals of issue 12 must be in it.
+func TestReportRendersEverySection(t *testing.T) {
+	dev := map[string]float64{"worker": 0.2, "ingress": 0.1, "temporal": 0.6, "postgres": 0.1}
+	clu := map[string]float64{"worker": 0.2, "ingress": 0.1, "temporal-frontend": 0.1, "temporal-history": 0.3,
+		"temporal-matching": 0.1, "temporal-worker": 0.02, "postgres": 0.2}
+	base := map[string]float64{"relay": 1}
+	bd := &Breakdown{Workflows: 50, Messages: 150, EventsPerMessage: 21.5, ReorderWindow: "100ms",
+		Inbound: make([]Hop, 6), Outbound: make([]Hop, 5)}
+	r := &Run{Machine: Machine{CPUs: 2}, Settings: settings(&config{users: 200, shards: 512, giveawayWindow: time.Minute})}
+	for _, tgt := range []struct {
+		kind  string
+		procs map[string]float64
+	}{{"bridge", dev}, {"cluster", clu}, {"baseline", base}} {
+		ph := func(name string, rate float64) PhaseResult { return fakePhase(name, rate, 10, tgt.procs) }
+		steady := &ScenarioResult{Scenario: "steady", Target: tgt.kind, Phases: []PhaseResult{ph("idle", 0), ph("warmup", 10), ph("paced", 20), ph("saturation", 80)},
+			Figures: map[string]float64{"pg_connections_temporal": 56, "pg_connections_igdirect": 6}}
+		if tgt.kind != "baseline" {
+			steady.Breakdown = bd
+		}
+		r.Results = append(r.Results, steady,
+			&ScenarioResult{Scenario: "burst", Target: tgt.kind, Phases: []PhaseResult{ph("burst", 500)}, Figures: map[string]float64{"send_s": 9, "all_in_room_s": 11}},
+			&ScenarioResult{Scenario: "giveaway", Target: tgt.kind, Phases: []PhaseResult{ph("idle", 0), ph("giveaway", 33)}, Figures: map[string]float64{"all_in_room_s": 61, "window_s": 60, "offered_per_s": 33}},
+			&ScenarioResult{Scenario: "scale", Target: tgt.kind, Phases: []PhaseResult{ph("open", 30), ph("each", 20)},
+				Figures: map[string]float64{"worker_kb_per_conversation": 40, "temporal-history_kb_per_conversation": 30, "open_workflows": 2020, "sampled_conversations": 500}},
+			&ScenarioResult{Scenario: "recovery", Target: tgt.kind, Phases: []PhaseResult{ph("recovery", 20)}, Figures: map[string]float64{"drain_s": 16}},
+		)
+	}
+	for _, c := range defaultScaleout {
+		r.Results = append(r.Results, &ScenarioResult{Scenario: "scaleout", Target: "cluster", Variant: c.slug(),
+			Phases:  []PhaseResult{fakePhase("idle", 0, 0.1, clu), fakePhase("saturation", 60, 10, clu)},
+			Figures: map[string]float64{"workers": float64(c.Workers), "ingresses": float64(c.Ingresses), "shards": 512}})
+	}
+	r.Results = append(r.Results, &ScenarioResult{Scenario: "memory", Target: "cluster",
+		Phases:  []PhaseResult{fakePhase("open", 30, 10, clu), fakePhase("evicted", 10, 10, clu), fakePhase("cached", 10, 10, clu)},
+		Figures: map[string]float64{"cache": 200, "conversations": 1000, "sample": 100, "worker_rss_before_mb": 40, "worker_rss_after_mb": 60}})
+	out := report(r)
+	for _, want := range []string{"## Goals (issue 12)", "history events per customer message and its reply ≤ 12", "| 21.5 |",
+		"## Steady", "| figure | dev server | cluster | baseline |", "## Giveaway", "## Scale-out", "## Memory bound",
+		"**replay cost**", "## Sizing a deployment", "A business with 100,000 open conversations", "history events/s per history core"} {
+		require.Contains(t, out, want)
+	}
+	require.NotContains(t, out, "NaN")
 }
 
 // TestBaselineRelay drives the relay in-process with the sandbox emulators: a signed webhook

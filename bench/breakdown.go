@@ -169,6 +169,10 @@ func breakdown(t *target, g *gen, start, end time.Time, users []int) *Breakdown 
 	var oSig, oDecide, oDispatch, oSend, oTotal []time.Duration
 	window := parseWindow(b.ReorderWindow)
 	msgs := 0
+	// counted: the customer messages of the window that reached a room, whether or not their
+	// post shows as an activity task (a local activity leaves only a marker): the divisor of
+	// the history events per message.
+	counted := 0
 	sampled := map[int]bool{}
 	for _, u := range users {
 		sampled[u] = true
@@ -176,6 +180,9 @@ func breakdown(t *target, g *gen, start, end time.Time, users []int) *Breakdown 
 	for _, m := range g.select_([]string{}) {
 		if m.Created.Before(start) || m.Created.After(end) || !sampled[m.User] {
 			continue
+		}
+		if !m.InRoom.IsZero() {
+			counted++
 		}
 		if tt := in[m.ID]; tt != nil && !tt.signaled.IsZero() && !tt.scheduled.IsZero() && !tt.started.IsZero() && !m.InRoom.IsZero() {
 			msgs++
@@ -194,9 +201,9 @@ func breakdown(t *target, g *gen, start, end time.Time, users []int) *Breakdown 
 			oTotal = append(oTotal, m.SentAt.Sub(m.AgentAt))
 		}
 	}
-	b.Messages = msgs
-	if msgs > 0 {
-		b.EventsPerMessage = float64(events) / float64(msgs)
+	b.Messages = counted
+	if counted > 0 {
+		b.EventsPerMessage = float64(events) / float64(counted)
 	}
 	b.Inbound = []Hop{
 		{"webhook sent → signal in history (ingress: verify, parse, SignalWithStart)", distOf(sig)},

@@ -184,6 +184,19 @@ func (g *gen) blast(users []int, phase string, total, conc int) {
 	wg.Wait()
 }
 
+// arrivals: each user writes once, the users spread evenly at rate per second (open loop:
+// a slow answer does not delay the next customer).
+func (g *gen) arrivals(users []int, phase string, rate float64) {
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, u := range users {
+		time.Sleep(time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))))
+		wg.Add(1)
+		go func() { defer wg.Done(); g.send(u, phase) }()
+	}
+	wg.Wait()
+}
+
 // paced is an open-loop load: every user writes every len(users)/rate seconds (phases
 // staggered), for dur. A user with 8 deliveries still unacknowledged skips a beat (counted).
 func (g *gen) paced(users []int, phase string, rate float64, dur time.Duration) (skipped int64) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/igdirect/bridge/internal/devstack"
 )
 
 // Machine describes where the numbers were measured.
@@ -60,12 +63,17 @@ func machine(cfg *config) Machine {
 	if out, err := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty").Output(); err == nil {
 		m.Product = "git " + strings.TrimSpace(string(out))
 	}
-	if db, err := sqlx.Open("postgres", cfg.adminDSN); err == nil {
+	if db, err := sqlx.Open("postgres", cfg.adminDSN); err == nil && cfg.adminDSN != "" {
 		var v string
 		if db.GetContext(ctx, &v, "SHOW server_version") == nil {
 			m.PostgreSQL = v
 		}
 		db.Close()
+	} else if bin, err := devstack.PostgresBinDir(); err == nil {
+		// The stacks run their own servers from these binaries.
+		if out, err := exec.CommandContext(ctx, filepath.Join(bin, "postgres"), "--version").Output(); err == nil {
+			m.PostgreSQL = strings.TrimSpace(string(out))
+		}
 	}
 	return m
 }

@@ -65,6 +65,19 @@ type config struct {
 	recoveryRate    float64
 	recoveryTimeout time.Duration
 
+	targets []string // bridge targets of the common scenarios: "dev", "cluster"
+	shards  int      // history shards of the cluster targets
+
+	giveawayN      int
+	giveawayWindow time.Duration
+
+	scaleoutDur     time.Duration
+	scaleoutConfigs []scaleoutConfig
+
+	memoryConvs  int
+	memoryCache  int
+	memorySample int
+
 	expDuration   time.Duration
 	expUsers      int
 	render        string
@@ -159,14 +172,22 @@ func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	cfg := &config{}
 	quick := fs.Bool("quick", false, "CI variant: small numbers, under a minute; its numbers are not asserted")
-	scen := fs.String("scenarios", "steady,burst,scale,recovery,baseline", "scenarios to run; \"baseline\" also runs each on the non-durable relay")
+	scen := fs.String("scenarios", "", "scenarios to run (default steady,burst,scale,recovery,giveaway,scaleout,memory,baseline; steady,burst,scale,recovery,giveaway,baseline with -quick); \"baseline\" also runs each on the non-durable relay")
+	targets := fs.String("targets", "dev,cluster", "where the common scenarios run: dev (the Temporal dev server), cluster (the production topology of docker-compose.yml); with -quick the cluster runs steady only")
+	shards := fs.Int("shards", 0, "history shards of the cluster (default 512, compose's; 4 with -quick)")
+	giveawayN := fs.Int("giveaway", 0, "new customers of the giveaway scenario (default 2000; 50 with -quick)")
+	giveawayW := fs.Duration("giveaway-window", 0, "the giveaway's customers write within this window (default 60s; 3s with -quick)")
+	scaleoutD := fs.Duration("scaleout-duration", 0, "closed-loop phase of each scale-out configuration (default 25s)")
+	memConvs := fs.Int("memory-conversations", 0, "open conversations of the memory-bound scenario (default 1000)")
+	fs.IntVar(&cfg.memoryCache, "memory-cache", 200, "WORKFLOW_CACHE_SIZE of the memory-bound scenario's worker")
+	fs.IntVar(&cfg.memorySample, "memory-sample", 100, "conversations of each kind (evicted, cached) that get a message in the memory-bound scenario")
 	exps := fs.String("experiments", "", "bridge variants for the paced steady phase, atoms combined with + (default: default,reorder0,timerpoll,noecho,"+proposed+"; none with -quick): "+variantNames())
 	env := fs.String("env", "", "extra KEY=VALUE,... for worker and ingress of every bridge stack (e.g. GOGC=50)")
 	tflags := fs.String("temporal-flags", "", "extra dev-server arguments for every bridge stack, space-separated")
 	users := fs.Int("users", 0, "concurrent Instagram users (default 200; 20 with -quick)")
 	fs.StringVar(&cfg.out, "out", "", "Markdown report (default docs/benchmarks.md; docs/bench-raw/benchmarks-quick.md with -quick)")
 	fs.StringVar(&cfg.rawDir, "raw-dir", "docs/bench-raw", "directory for the raw JSON (\"\" = none)")
-	fs.StringVar(&cfg.adminDSN, "database-url", firstEnv("BENCH_DATABASE_URL", "E2E_DATABASE_URL"), "PostgreSQL admin DSN where databases may be created")
+	fs.StringVar(&cfg.adminDSN, "database-url", firstEnv("BENCH_DATABASE_URL", "E2E_DATABASE_URL"), "PostgreSQL admin DSN where databases may be created (default: each stack starts its own)")
 	fs.StringVar(&cfg.temporalCLI, "temporal-cli", firstEnv("TEMPORAL_CLI"), "pinned Temporal CLI (default bin/temporal)")
 	fs.StringVar(&cfg.logDir, "logs", ".data/bench-logs", "process logs")
 	rate := fs.Float64("rate", 0, "paced steady load, messages per second over all users (default 20)")
@@ -233,6 +254,27 @@ func parseFlags(args []string) (*config, error) {
 	cfg.recoveryPre = qd(0, 5*time.Second, time.Second)
 	cfg.recoveryTimeout = qd(0, 3*time.Minute, 30*time.Second)
 	cfg.expDuration = qd(*expDur, 20*time.Second, 4*time.Second)
+	cfg.giveawayN = qi(*giveawayN, 2000, 50)
+	cfg.shards = qi(*shards, 512, 4)
+	cfg.giveawayWindow = qd(*giveawayW, 60*time.Second, 3*time.Second)
+	cfg.scaleoutDur = qd(*scaleoutD, 25*time.Second, 3*time.Second)
+	cfg.memoryConvs = qi(*memConvs, 1000, 60)
+	cfg.scaleoutConfigs = defaultScaleout
+	for _, t := range strings.Split(*targets, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case "":
+		case "dev", "cluster":
+			cfg.targets = append(cfg.targets, t)
+		default:
+			return nil, fmt.Errorf("unknown target %q (dev, cluster)", t)
+		}
+	}
+	if *scen == "" {
+		*scen = "steady,burst,scale,recovery,giveaway,scaleout,memory,baseline"
+		if cfg.quick {
+			*scen = "steady,burst,scale,recovery,giveaway,baseline"
+		}
+	}
 	cfg.warmupTimeout = qd(0, 2*time.Minute, 30*time.Second)
 	cfg.drainTimeout = qd(0, time.Minute, 15*time.Second)
 	cfg.settle = qd(0, 5*time.Second, time.Second)
@@ -242,10 +284,10 @@ func parseFlags(args []string) (*config, error) {
 		case "":
 		case "baseline":
 			cfg.baseline = true
-		case "steady", "burst", "scale", "recovery":
+		case "steady", "burst", "scale", "recovery", "giveaway", "scaleout", "memory":
 			cfg.scenarios = append(cfg.scenarios, s)
 		default:
-			return nil, fmt.Errorf("unknown scenario %q (steady, burst, scale, recovery, baseline)", s)
+			return nil, fmt.Errorf("unknown scenario %q (steady, burst, scale, recovery, giveaway, scaleout, memory, baseline)", s)
 		}
 	}
 	ex := *exps
@@ -266,9 +308,6 @@ func parseFlags(args []string) (*config, error) {
 		if cfg.quick {
 			cfg.out = "docs/bench-raw/benchmarks-quick.md"
 		}
-	}
-	if cfg.adminDSN == "" && cfg.render == "" {
-		return nil, fmt.Errorf("no PostgreSQL: set -database-url or E2E_DATABASE_URL (scripts/bench.sh starts one)")
 	}
 	return cfg, nil
 }
@@ -350,47 +389,77 @@ func run(cfg *config) error {
 		log.Printf("%s on %s: %v", name, target, err)
 		r.Results = append(r.Results, &ScenarioResult{Scenario: name, Target: target, Error: err.Error()})
 	}
-	// Each scenario gets fresh targets; with -quick one bridge and one baseline serve all
+	// Each scenario gets fresh targets; with -quick one target of each kind serves all
 	// scenarios (each with its own customers), which saves the stack start-ups.
-	var sharedBridge, sharedBaseline *target
+	shared := map[string]*target{}
 	defer func() {
-		for _, t := range []*target{sharedBridge, sharedBaseline} {
-			if t != nil {
-				t.stop()
-			}
+		for _, t := range shared {
+			t.stop()
 		}
 	}()
 	ctx := context.Background()
 	get := func(kind, name string) (*target, func(), error) {
-		shared := &sharedBridge
-		if kind == "baseline" {
-			shared = &sharedBaseline
-		}
-		if cfg.quick && *shared != nil {
-			(*shared).rc.SetDown(false)
-			return *shared, func() {}, nil
+		if t := shared[kind]; cfg.quick && t != nil {
+			t.rc.SetDown(false)
+			return t, func() {}, nil
 		}
 		var t *target
 		var err error
-		if kind == "baseline" {
+		switch kind {
+		case "baseline":
 			t, err = newBaseline(ctx, cfg, name)
-		} else {
-			t, err = newBridge(ctx, cfg, name, variant{})
+		case "cluster":
+			t, err = newBridge(ctx, cfg, name+"-cluster", variant{}, stackSpec{topology: devstack.TopologyCluster})
+		default:
+			t, err = newBridge(ctx, cfg, name, variant{}, stackSpec{topology: devstack.TopologyDev})
 		}
 		if err != nil {
 			return nil, nil, err
 		}
 		if cfg.quick {
-			*shared = t
+			shared[kind] = t
 			return t, func() {}, nil
 		}
 		return t, t.stop, nil
 	}
 	scenarioFns := map[string]func(*config, *target) *ScenarioResult{
-		"steady": steady, "burst": burst, "scale": scale, "recovery": recovery,
+		"steady": steady, "burst": burst, "scale": scale, "recovery": recovery, "giveaway": giveaway,
 	}
 	for _, name := range cfg.scenarios {
-		kinds := []string{"bridge"}
+		switch name {
+		case "scaleout":
+			for _, sc := range cfg.scaleoutConfigs {
+				log.Printf("scenario scaleout: %s", sc)
+				t, err := newBridge(ctx, cfg, "scaleout-"+sc.slug(), variant{}, stackSpec{topology: devstack.TopologyCluster,
+					workers: sc.Workers, ingresses: sc.Ingresses, shards: sc.Shards})
+				if err != nil {
+					failed("scaleout", "cluster", err)
+					continue
+				}
+				runOne("scaleout", t, func(c *config, t *target) *ScenarioResult { return scaleout(c, t, sc) })
+				t.stop()
+			}
+			continue
+		case "memory":
+			log.Printf("scenario memory: cluster, WORKFLOW_CACHE_SIZE=%d", cfg.memoryCache)
+			t, err := newBridge(ctx, cfg, "memory", variant{}, stackSpec{topology: devstack.TopologyCluster,
+				env: []string{fmt.Sprintf("WORKFLOW_CACHE_SIZE=%d", cfg.memoryCache)}})
+			if err != nil {
+				failed("memory", "cluster", err)
+				continue
+			}
+			runOne("memory", t, memoryBound)
+			t.stop()
+			continue
+		}
+		var kinds []string
+		for _, tg := range cfg.targets {
+			if tg == "dev" {
+				kinds = append(kinds, "bridge")
+			} else if !cfg.quick || name == "steady" {
+				kinds = append(kinds, "cluster")
+			}
+		}
 		if cfg.baseline {
 			kinds = append(kinds, "baseline")
 		}
@@ -408,7 +477,7 @@ func run(cfg *config) error {
 	for _, e := range cfg.experiments {
 		v, _ := parseVariant(e)
 		log.Printf("experiment %s", e)
-		t, err := newBridge(ctx, cfg, "exp-"+strings.ReplaceAll(e, "+", "-"), v)
+		t, err := newBridge(ctx, cfg, "exp-"+strings.ReplaceAll(e, "+", "-"), v, stackSpec{topology: devstack.TopologyDev})
 		if err != nil {
 			failed("experiment", "bridge", err)
 			continue
@@ -511,5 +580,13 @@ func settings(cfg *config) map[string]string {
 		"experiments":          strings.Join(cfg.experiments, ","),
 		"experiment_duration":  cfg.expDuration.String(),
 		"GOMAXPROCS":           fmt.Sprint(runtime.GOMAXPROCS(0)),
+		"targets":              strings.Join(cfg.targets, ","),
+		"cluster_shards":       fmt.Sprint(cfg.shards),
+		"giveaway_customers":   fmt.Sprint(cfg.giveawayN),
+		"giveaway_window":      cfg.giveawayWindow.String(),
+		"scaleout_duration":    cfg.scaleoutDur.String(),
+		"memory_conversations": fmt.Sprint(cfg.memoryConvs),
+		"memory_cache":         fmt.Sprint(cfg.memoryCache),
+		"memory_sample":        fmt.Sprint(cfg.memorySample),
 	}
 }

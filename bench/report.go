@@ -5,7 +5,30 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/igdirect/bridge/internal/devstack"
 )
+
+// The columns of a report's tables: the bridge on the Temporal dev server ("bridge"), the
+// bridge on the production topology ("cluster"), the non-durable relay ("baseline").
+const (
+	colDev = iota
+	colCluster
+	colBase
+)
+
+// trio is one scenario's results on the three targets (nil where it did not run).
+type trio [3]*ScenarioResult
+
+func (t trio) phase(name string) [3]*PhaseResult {
+	var out [3]*PhaseResult
+	for i, r := range t {
+		if r != nil {
+			out[i] = r.phase(name)
+		}
+	}
+	return out
+}
 
 // report renders docs/benchmarks.md.
 func report(r *Run) string {
@@ -19,32 +42,37 @@ func report(r *Run) string {
 		}
 		return nil
 	}
+	get := func(scenario string) trio {
+		return trio{find(scenario, "bridge", ""), find(scenario, "cluster", ""), find(scenario, "baseline", "")}
+	}
 
 	w("# Benchmarks\n\n")
 	if r.Quick {
 		w("> **Quick variant** (`-quick`, as run in CI): small numbers that only show the benchmark works. Do not read them as performance figures.\n\n")
 	}
-	w("Written by `make bench` (`go run ./bench`) on %s in %.1f minutes. Every figure comes from the real stack — a fresh PostgreSQL database, the Temporal dev server of the pinned CLI (%s), the real `worker` and `ingress` processes — with `sandbox/meta` as Meta and `sandbox/rocketchat` as Rocket.Chat, in the benchmark's process. ", r.Machine.Date, r.Wall/60, orDash(r.Machine.TemporalCLI))
-	w("Each scenario gets a fresh stack. The same load, through the same generator, also runs against a **baseline**: a minimal relay with no durability (`bench/baseline.go`: verify the signature, parse, call the Rocket.Chat Livechat REST API — visitor, room, message — and answer; agent messages go straight to the Send API), in its own process. The ratio column is bridge ÷ baseline: what durability costs.\n\n")
-	w("How it measures:\n\n")
+	w("Written by `make bench` (`go run ./bench`) on %s in %.1f minutes. Every figure comes from real stacks started by `internal/devstack` — a fresh PostgreSQL, Temporal, the real `worker` and `ingress` processes — with `sandbox/meta` as Meta and `sandbox/rocketchat` as Rocket.Chat, in the benchmark's process. Each scenario runs, side by side, on\n\n", r.Machine.Date, r.Wall/60)
+	w("- **dev server**: the Temporal dev server of the pinned CLI (%s): one process, one history shard, SQLite — what `make run` and `make test` use;\n", orDash(r.Machine.TemporalCLI))
+	w("- **cluster**: the production topology of `docker-compose.yml` as `make run-cluster` runs it — Temporal server 1.29.1 on PostgreSQL (fsync on) with SQL visibility, frontend, history, matching and internal worker as separate processes, %s history shards, `deploy/temporal/dynamicconfig/production.yaml` — with one worker and one ingress (Scale-out adds replicas);\n", orDash(r.Settings["cluster_shards"]))
+	w("- **baseline**: a minimal relay with no durability (`bench/baseline.go`: verify the signature, parse, call the Rocket.Chat Livechat REST API — visitor, room, message — and answer; agent messages go straight to the Send API), in its own process. The ratio columns divide by it: what durability costs.\n\n")
+	w("Each scenario gets fresh stacks. How it measures:\n\n")
 	w("- **acknowledgement**: the generator signs a webhook with `sandbox/meta` (one event per POST) and times the POST until its 200. A non-200 or transport error counts as an error and is retried like Meta (up to 6 attempts over ~8 s); a message never acknowledged is lost at the sender.\n")
 	w("- **inbound end-to-end**: Meta's event timestamp (the event is created the moment the webhook is sent) → the message's `ts` in `sandbox/rocketchat`.\n")
 	w("- **outbound**: the agent's message `ts` in `sandbox/rocketchat` (the sandbox agent answers every message at once: `SetAutoReply(true, 0)`) → `SentMessage.At` of the Send API call in `sandbox/meta`.\n")
 	w("- percentiles are nearest-rank over **all** samples of the phase; *n* is stated. Rates count what reached its destination inside the phase's window. Rocket.Chat and Meta timestamps have millisecond resolution, so latency ratios use at least 1 ms for the baseline.\n")
-	w("- **CPU** is utime+stime from `/proc/<pid>/stat` over the phase; **peak memory** is VmHWM from `/proc/<pid>/status` (reset at the phase start). The bridge is worker + ingress + Temporal dev server + PostgreSQL (backends of the product; CPU only); the baseline is the relay process. The generator and both emulators share the same 2 cores, in the benchmark's process.\n\n")
+	w("- **CPU** is utime+stime from `/proc/<pid>/stat` over the phase; **peak memory** is VmHWM from `/proc/<pid>/status` (reset at the phase start). The bridge is worker + ingress + Temporal (the dev server, or the cluster's four server processes) + PostgreSQL (the postmaster and its backends; CPU only); the baseline is the relay process. The generator and both emulators share the same cores, in the benchmark's process.\n\n")
 
 	w("## Machine\n\n| | |\n|---|---|\n")
-	w("| CPUs | %d × %s |\n| memory | %.1f GiB |\n| kernel | %s |\n| Go | %s |\n| Temporal | %s |\n| PostgreSQL | %s |\n| product | %s |\n| load average at start / end | %s / %s |\n\n",
+	w("| CPUs | %d × %s |\n| memory | %.1f GiB |\n| kernel | %s |\n| Go | %s |\n| Temporal | %s; cluster: server %s, UI %s |\n| PostgreSQL | %s |\n| product | %s |\n| load average at start / end | %s / %s |\n\n",
 		r.Machine.CPUs, orDash(r.Machine.CPUModel), r.Machine.MemoryGiB, orDash(r.Machine.Kernel), r.Machine.GoVersion,
-		orDash(r.Machine.TemporalCLI), orDash(r.Machine.PostgreSQL), orDash(r.Machine.Product), r.Machine.LoadStart, r.Machine.LoadEnd)
-	w("The machine is shared with other work (tests of other changes ran at the same time): absolute numbers carry that noise; the ratios to the baseline, measured minutes apart, less so.\n\n")
+		orDash(r.Machine.TemporalCLI), devstack.TemporalServerVersion, devstack.TemporalUIVersion, orDash(r.Machine.PostgreSQL), orDash(r.Machine.Product), r.Machine.LoadStart, r.Machine.LoadEnd)
+	w("The machine is shared with other work (other engineers' tests ran on the same cores at the same time; the *others* column of the resource tables shows how much): absolute numbers carry that noise; the ratios, measured minutes apart, less so.\n\n")
 
-	w("## How to reproduce\n\n```sh\nmake bench                      # = bash scripts/bench.sh: throwaway PostgreSQL on :55434, pinned Temporal CLI, full run\n")
+	w("## How to reproduce\n\n```sh\nmake bench                      # = bash scripts/bench.sh: pinned Temporal binaries, a throwaway PostgreSQL per stack, full run\n")
 	if len(r.Args) > 0 {
 		w("bash scripts/bench.sh %s   # this run\n", strings.Join(r.Args, " "))
 	}
-	w("go run ./bench -quick -out /dev/null   # the CI variant (< 60 s)\n")
-	w("go run ./bench -scenarios steady,baseline -users 50 -rate 25   # one scenario, smaller\n```\n\n")
+	w("go run ./bench -quick -out /dev/null   # the CI variant\n")
+	w("go run ./bench -scenarios steady,baseline -targets cluster -users 50 -rate 25   # one scenario, smaller\n```\n\n")
 	w("Settings of this run: ")
 	var keys []string
 	for k := range r.Settings {
@@ -59,126 +87,173 @@ func report(r *Run) string {
 	}
 	w(". Raw samples (every message) are written to `docs/bench-raw/` (git-ignored); process logs to `.data/bench-logs/`.\n\n")
 
-	steadyB, steadyL := find("steady", "bridge", ""), find("steady", "baseline", "")
-	burstB, burstL := find("burst", "bridge", ""), find("burst", "baseline", "")
-	scaleB, scaleL := find("scale", "bridge", ""), find("scale", "baseline", "")
-	recB, recL := find("recovery", "bridge", ""), find("recovery", "baseline", "")
+	steady, burst, scl, rec, give := get("steady"), get("burst"), get("scale"), get("recovery"), get("giveaway")
 
-	goals(w, r, steadyB, scaleB)
+	goals12(w, r, steady, scl)
+	goals(w, r, steady[colDev], scl[colDev])
 
-	if steadyB != nil {
+	if steady.any() {
 		w("## Steady\n\n")
-		paced, sat, warm := steadyB.phase("paced"), steadyB.phase("saturation"), steadyB.phase("warmup")
-		w("%d users. **Paced**: every user writes every %.0f s (%.0f messages/s offered) for %s, open loop; the agent answers each message. **Saturation**: closed loop — each user writes again as soon as the agent's reply to its previous message reached Instagram (think time %s), for %s: the sustained rate of the whole pipeline. **Warm-up**: each user's first message, which starts the conversation (workflow start, visitor registration, room).\n\n",
-			paced.Users, float64(paced.Users)/r.settingF("paced_rate"), r.settingF("paced_rate"), r.Settings["paced"], r.Settings["think"], r.Settings["saturation"])
-		var pl, sl, wl *PhaseResult
-		if steadyL != nil {
-			pl, sl, wl = steadyL.phase("paced"), steadyL.phase("saturation"), steadyL.phase("warmup")
+		paced, sat, warm := steady.phase("paced"), steady.phase("saturation"), steady.phase("warmup")
+		if p := first(paced); p != nil {
+			w("%d users. **Paced**: every user writes every %.0f s (%.0f messages/s offered) for %s, open loop; the agent answers each message. **Saturation**: closed loop — each user writes again as soon as the agent's reply to its previous message reached Instagram (think time %s), for %s: the sustained rate of the whole pipeline. **Warm-up**: each user's first message, all users at once (50 concurrent senders), which starts the conversation (workflow start, visitor registration, room).\n\n",
+				p.Users, float64(p.Users)/r.settingF("paced_rate"), r.settingF("paced_rate"), r.Settings["paced"], r.Settings["think"], r.Settings["saturation"])
 		}
 		table(w, []row{
-			latRow("paced: acknowledgement", paced, pl, func(p *PhaseResult) Dist { return p.Ack }),
-			latRow("paced: inbound end-to-end", paced, pl, func(p *PhaseResult) Dist { return p.Inbound }),
-			latRow("paced: outbound (agent → Send API)", paced, pl, func(p *PhaseResult) Dist { return p.Outbound }),
-			rateRow("paced: messages/s into rooms (offered)", paced, pl, func(p *PhaseResult) float64 { return p.InboundRate }, fmt.Sprintf(" (%.0f)", paced.OfferedRate)),
-			cpuRow("paced: CPU ms per message (all processes, net of idle)", steadyB, paced, steadyL, pl),
-			latRow("warm-up: first message of a conversation, inbound", warm, wl, func(p *PhaseResult) Dist { return p.Inbound }),
-			rateRow("**saturation: sustained messages/s into rooms**", sat, sl, func(p *PhaseResult) float64 { return p.InboundRate }, ""),
-			rateRow("saturation: agent replies/s to Instagram", sat, sl, func(p *PhaseResult) float64 { return p.OutboundRate }, ""),
-			latRow("saturation: acknowledgement", sat, sl, func(p *PhaseResult) Dist { return p.Ack }),
-			latRow("saturation: inbound end-to-end", sat, sl, func(p *PhaseResult) Dist { return p.Inbound }),
-			latRow("saturation: outbound", sat, sl, func(p *PhaseResult) Dist { return p.Outbound }),
-			cpuRow("saturation: CPU ms per message (all processes, net of idle)", steadyB, sat, steadyL, sl),
-			countRow("errors (non-200 answers, all phases)", steadyB, steadyL, func(p *PhaseResult) int { return p.Errors }),
-			countRow("lost (never acknowledged, or acknowledged and never in a room)", steadyB, steadyL, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
-			countRow("duplicates in rooms / on Instagram", steadyB, steadyL, func(p *PhaseResult) int { return p.Duplicates + p.ReplyDups }),
+			latRow("paced: acknowledgement", paced, func(p *PhaseResult) Dist { return p.Ack }),
+			latRow("paced: inbound end-to-end", paced, func(p *PhaseResult) Dist { return p.Inbound }),
+			latRow("paced: outbound (agent → Send API)", paced, func(p *PhaseResult) Dist { return p.Outbound }),
+			rateRow("paced: messages/s into rooms (offered)", paced, func(p *PhaseResult) float64 { return p.InboundRate }, func(p *PhaseResult) string { return fmt.Sprintf(" (%.0f)", p.OfferedRate) }),
+			cpuRow("paced: CPU ms per message (all processes, net of idle)", steady, paced),
+			latRow("warm-up: first message of a conversation, inbound", warm, func(p *PhaseResult) Dist { return p.Inbound }),
+			rateRow("**saturation: sustained messages/s into rooms**", sat, func(p *PhaseResult) float64 { return p.InboundRate }, nil),
+			rateRow("saturation: agent replies/s to Instagram", sat, func(p *PhaseResult) float64 { return p.OutboundRate }, nil),
+			latRow("saturation: acknowledgement", sat, func(p *PhaseResult) Dist { return p.Ack }),
+			latRow("saturation: inbound end-to-end", sat, func(p *PhaseResult) Dist { return p.Inbound }),
+			latRow("saturation: outbound", sat, func(p *PhaseResult) Dist { return p.Outbound }),
+			cpuRow("saturation: CPU ms per message (all processes, net of idle)", steady, sat),
+			eventsRow("history events per customer message and its reply (sampled conversations, paced)", steady),
+			figRow("PostgreSQL sessions at saturation, role temporal / igdirect (peak)", steady, "", "%.0f", "pg_connections_temporal", "pg_connections_igdirect"),
+			countRow("errors (non-200 answers, all phases)", steady, func(p *PhaseResult) int { return p.Errors }),
+			countRow("lost (never acknowledged, or acknowledged and never in a room)", steady, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
+			countRow("duplicates in rooms / on Instagram", steady, func(p *PhaseResult) int { return p.Duplicates + p.ReplyDups }),
 		})
-		procTable(w, "Resources per process", []*PhaseResult{paced, sat}, []*PhaseResult{pl, sl})
+		procTable(w, "Resources per process", [][3]*PhaseResult{paced, sat})
 	}
 
-	if burstB != nil {
+	if burst.any() {
 		w("## Burst\n\n")
-		p := burstB.phase("burst")
-		var pl *PhaseResult
-		if burstL != nil {
-			pl = burstL.phase("burst")
+		p := burst.phase("burst")
+		if x := first(p); x != nil {
+			w("%d webhook events, one per POST, from %s concurrent senders as fast as they are acknowledged, spread over the %d open conversations of the warm-up (%d messages each); agents do not answer during the burst.\n\n",
+				x.Sent, r.Settings["burst_concurrency"], x.Users, x.Sent/max(1, x.Users))
 		}
-		w("%d webhook events, one per POST, from %s concurrent senders as fast as they are acknowledged, spread over the %d open conversations of the warm-up (%d messages each); agents do not answer during the burst.\n\n",
-			p.Sent, r.Settings["burst_concurrency"], p.Users, p.Sent/max(1, p.Users))
 		table(w, []row{
-			latRow("acknowledgement", p, pl, func(p *PhaseResult) Dist { return p.Ack }),
-			figRow("time to send all (s)", burstB, burstL, "send_s", "%.1f"),
-			rateRow("acknowledged/s", p, pl, func(p *PhaseResult) float64 { return p.AckedRate }, ""),
-			figRow("**time until all are in Rocket.Chat (s)**", burstB, burstL, "all_in_room_s", "%.1f"),
-			latRow("inbound end-to-end", p, pl, func(p *PhaseResult) Dist { return p.Inbound }),
-			countRowP("errors", p, pl, func(p *PhaseResult) int { return p.Errors }),
-			countRowP("lost", p, pl, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
-			countRowP("duplicates", p, pl, func(p *PhaseResult) int { return p.Duplicates }),
-			cpuRow("CPU ms per message (all processes)", burstB, p, burstL, pl),
+			latRow("acknowledgement", p, func(p *PhaseResult) Dist { return p.Ack }),
+			figRow("time to send all (s)", burst, "send_s", "%.1f"),
+			rateRow("acknowledged/s", p, func(p *PhaseResult) float64 { return p.AckedRate }, nil),
+			figRow("**time until all are in Rocket.Chat (s)**", burst, "all_in_room_s", "%.1f"),
+			latRow("inbound end-to-end", p, func(p *PhaseResult) Dist { return p.Inbound }),
+			countRowP("errors", p, func(p *PhaseResult) int { return p.Errors }),
+			countRowP("lost", p, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
+			countRowP("duplicates", p, func(p *PhaseResult) int { return p.Duplicates }),
+			cpuRow("CPU ms per message (all processes)", burst, p),
 		})
-		procTable(w, "Resources per process", []*PhaseResult{p}, []*PhaseResult{pl})
-		notes(w, burstB)
+		procTable(w, "Resources per process", [][3]*PhaseResult{p})
+		notes(w, burst[:]...)
 	}
 
-	if scaleB != nil {
+	if give.any() {
+		w("## Giveaway\n\n")
+		p := give.phase("giveaway")
+		if x := first(p); x != nil {
+			w("A giveaway post: %d **new** customers write within %s (%.0f per second, evenly spread, open loop), each a first message that starts a conversation — workflow start, visitor registration, room — after 20 conversations that warm the stack up. Agents do not answer: this is the first-message path alone. Goal (issue 15): first-message p99 ≤ 2 s on the cluster.\n\n",
+				x.Sent, r.Settings["giveaway_window"], firstFig(give, "offered_per_s"))
+		}
+		table(w, []row{
+			latRow("**first message, inbound end-to-end**", p, func(p *PhaseResult) Dist { return p.Inbound }),
+			latRow("acknowledgement", p, func(p *PhaseResult) Dist { return p.Ack }),
+			figRow("time to send all (s)", give, "window_s", "%.1f"),
+			figRow("**time until every customer is in a room (s)**, from the first message", give, "all_in_room_s", "%.1f"),
+			countRowP("errors (retried)", p, func(p *PhaseResult) int { return p.Errors }),
+			countRowP("lost", p, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
+			countRowP("duplicates", p, func(p *PhaseResult) int { return p.Duplicates }),
+			cpuRow("CPU ms per new conversation (all processes, net of idle)", give, p),
+		})
+		if c := give[colCluster]; c != nil {
+			if x := c.phase("giveaway"); x != nil && x.Inbound.N > 0 {
+				w("On the cluster the first-message p99 is %s: the goal of 2 s is %s.\n\n", fmtLat(x.Inbound.P99), status(x.Inbound.P99, 2000, true, "ms"))
+			}
+		}
+		procTable(w, "Resources per process", [][3]*PhaseResult{p})
+		notes(w, give[:]...)
+	}
+
+	if scl.any() {
 		w("## Scale\n\n")
-		open, each := scaleB.phase("open"), scaleB.phase("each")
-		var ol, el *PhaseResult
-		if scaleL != nil {
-			ol, el = scaleL.phase("open"), scaleL.phase("each")
+		open, each := scl.phase("open"), scl.phase("each")
+		if x := first(open); x != nil {
+			w("%d conversations opened at once (%s concurrent senders, one message each; agents do not answer, so every conversation stays open and idle). Memory is the RSS of each process %s after the last conversation was open minus its RSS before (after a 20-conversation warm-up), divided by the number of conversations; RSS includes what the Go runtime has not returned to the system, so it is an upper bound. Then %.0f of the open conversations, spread over all of them, get one message each, paced at %s messages/s.\n\n",
+				x.Sent, r.Settings["scale_concurrency"], r.Settings["settle"], firstFig(scl, "sampled_conversations"), r.Settings["scale_rate"])
 		}
-		w("%d conversations opened at once (%s concurrent senders, one message each; agents do not answer, so every conversation stays open and idle). Memory is the RSS of each process %s after the last conversation was open minus its RSS before (after a 20-conversation warm-up), divided by the number of conversations; RSS includes what the Go runtime has not returned to the system, so it is an upper bound. Then %.0f of the open conversations, spread over all of them, get one message each, paced at %s messages/s.\n\n",
-			open.Sent, r.Settings["scale_concurrency"], r.Settings["settle"], scaleB.Figures["sampled_conversations"], r.Settings["scale_rate"])
 		table(w, []row{
-			figRow("running conversation workflows", scaleB, scaleL, "open_workflows", "%.0f"),
-			figRow("time to open them all (s)", scaleB, scaleL, "open_s", "%.1f"),
-			latRow("opening: acknowledgement", open, ol, func(p *PhaseResult) Dist { return p.Ack }),
-			latRow("opening: first message inbound", open, ol, func(p *PhaseResult) Dist { return p.Inbound }),
-			figRowCmp("worker (baseline: relay) RSS before (MB)", scaleB, scaleL, "worker_rss_before_mb", "relay_rss_before_mb", "%.0f"),
-			figRowCmp("worker (baseline: relay) RSS after (MB)", scaleB, scaleL, "worker_rss_after_mb", "relay_rss_after_mb", "%.0f"),
-			figRowCmp("**worker memory per open conversation (KB)**", scaleB, scaleL, "worker_kb_per_conversation", "relay_kb_per_conversation", "%.1f"),
-			figRow("Temporal dev server memory per conversation (KB)", scaleB, nil, "temporal_kb_per_conversation", "%.1f"),
-			latRow("a message to each sampled conversation: acknowledgement", each, el, func(p *PhaseResult) Dist { return p.Ack }),
-			latRow("**a message to each sampled conversation: inbound end-to-end**", each, el, func(p *PhaseResult) Dist { return p.Inbound }),
-			countRowP("lost", each, el, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
+			figRow("running conversation workflows", scl, "open_workflows", "%.0f"),
+			figRow("time to open them all (s)", scl, "open_s", "%.1f"),
+			latRow("opening: acknowledgement", open, func(p *PhaseResult) Dist { return p.Ack }),
+			latRow("opening: first message inbound", open, func(p *PhaseResult) Dist { return p.Inbound }),
+			figRow("worker (baseline: relay) RSS before (MB)", scl, "worker_rss_before_mb", "%.0f", "", "relay_rss_before_mb"),
+			figRow("worker (baseline: relay) RSS after (MB)", scl, "worker_rss_after_mb", "%.0f", "", "relay_rss_after_mb"),
+			figRow("**worker memory per open conversation (KB)**", scl, "worker_kb_per_conversation", "%.1f", "", "relay_kb_per_conversation"),
+			figRow("Temporal memory per conversation (KB): dev server / history service", scl, "temporal_kb_per_conversation", "%.1f", "temporal-history_kb_per_conversation", "-"),
+			latRow("a message to each sampled conversation: acknowledgement", each, func(p *PhaseResult) Dist { return p.Ack }),
+			latRow("**a message to each sampled conversation: inbound end-to-end**", each, func(p *PhaseResult) Dist { return p.Inbound }),
+			countRowP("lost", each, func(p *PhaseResult) int { return p.Lost + p.NotAcked }),
 		})
-		if bd := scaleB.Breakdown; bd != nil && len(bd.Inbound) >= 6 {
-			w("The %d slowest of those messages, hop by hop (their conversations' histories; `REORDER_WINDOW=%s`):\n\n", bd.Messages, bd.ReorderWindow)
-			hops(w, "inbound hop", bd.Inbound)
+		for i, name := range []string{"dev server", "cluster"} {
+			if res := scl[i]; res != nil && res.Breakdown != nil && len(res.Breakdown.Inbound) >= 6 {
+				w("The %d slowest of those messages on the %s, hop by hop (their conversations' histories; `REORDER_WINDOW=%s`):\n\n", res.Breakdown.Messages, name, res.Breakdown.ReorderWindow)
+				hops(w, "inbound hop", res.Breakdown.Inbound)
+			}
 		}
-		procTable(w, "Resources per process", []*PhaseResult{open, each}, []*PhaseResult{ol, el})
-		notes(w, scaleB)
+		procTable(w, "Resources per process", [][3]*PhaseResult{open, each})
+		notes(w, scl[:]...)
 	}
 
-	if recB != nil {
+	if rec.any() {
 		w("## Recovery\n\n")
-		p := recB.phase("recovery")
-		var pl *PhaseResult
-		if recL != nil {
-			pl = recL.phase("recovery")
+		p := rec.phase("recovery")
+		if x := first(p); x != nil {
+			w("%d users write at %s messages/s for %s, Rocket.Chat down (`SetDown`: every REST call has its connection closed) for %s of it, starting after %s; agents answer. The backlog is what was acknowledged but is not in a room yet, sampled every second.\n\n",
+				x.Users, r.Settings["recovery_rate"], fmtS(x.Duration), r.Settings["outage"], r.Settings["recovery_pre"])
 		}
-		w("%d users write at %s messages/s for %s, Rocket.Chat down (`SetDown`: every REST call has its connection closed) for %s of it, starting after %s; agents answer. The backlog is what was acknowledged but is not in a room yet, sampled every second.\n\n",
-			p.Users, r.Settings["recovery_rate"], fmtS(p.Duration), r.Settings["outage"], r.Settings["recovery_pre"])
 		table(w, []row{
-			figRowNR("messages written during the outage", recB, recL, "written_during_outage", "%.0f"),
-			figRowNR("backlog (acknowledged, not in a room) when Rocket.Chat came back", recB, recL, "backlog_at_up", "%.0f"),
-			figRowNR("largest backlog", recB, recL, "max_backlog", "%.0f"),
-			figRowNR("**time to drain**: from Rocket.Chat back until everything acknowledged before is in a room (s)", recB, recL, "drain_s", "%.1f"),
-			figRowNR("**lost** (of all messages of the scenario)", recB, recL, "lost_total", "%.0f"),
-			figRowNR("lost of those written during the outage", recB, recL, "lost_of_those", "%.0f"),
-			countRowP("duplicates", p, pl, func(p *PhaseResult) int { return p.Duplicates + p.ReplyDups }),
-			countRowP("errors (non-200 answers, retried)", p, pl, func(p *PhaseResult) int { return p.Errors }),
-			latRow("acknowledgement", p, pl, func(p *PhaseResult) Dist { return p.Ack }),
-			latRow("inbound end-to-end (all messages)", p, pl, func(p *PhaseResult) Dist { return p.Inbound }),
+			noRatio(figRow("messages written during the outage", rec, "written_during_outage", "%.0f")),
+			noRatio(figRow("backlog (acknowledged, not in a room) when Rocket.Chat came back", rec, "backlog_at_up", "%.0f")),
+			noRatio(figRow("largest backlog", rec, "max_backlog", "%.0f")),
+			noRatio(figRow("**time to drain**: from Rocket.Chat back until everything acknowledged before is in a room (s)", rec, "drain_s", "%.1f")),
+			noRatio(figRow("**lost** (of all messages of the scenario)", rec, "lost_total", "%.0f")),
+			noRatio(figRow("lost of those written during the outage", rec, "lost_of_those", "%.0f")),
+			countRowP("duplicates", p, func(p *PhaseResult) int { return p.Duplicates + p.ReplyDups }),
+			countRowP("errors (non-200 answers, retried)", p, func(p *PhaseResult) int { return p.Errors }),
+			latRow("acknowledgement", p, func(p *PhaseResult) Dist { return p.Ack }),
+			latRow("inbound end-to-end (all messages)", p, func(p *PhaseResult) Dist { return p.Inbound }),
 		})
-		if len(recB.Backlog) > 0 {
-			w("Backlog of the bridge over time (seconds since the load started: messages): %s\n\n", backlogLine(recB.Backlog))
+		for i, name := range []string{"dev server", "cluster"} {
+			if res := rec[i]; res != nil && len(res.Backlog) > 0 {
+				w("Backlog on the %s over time (seconds since the load started: messages): %s\n\n", name, backlogLine(res.Backlog))
+			}
 		}
-		notes(w, recB)
+		notes(w, rec[:]...)
 	}
 
-	whereTheTimeGoes(w, r, steadyB, find)
-	sizing(w, r, steadyB, scaleB, burstB)
+	scaleoutSection(w, r)
+	memorySection(w, r)
+	whereTheTimeGoes(w, r, steady[colDev], find)
+	sizing(w, r, steady, scl, burst, give)
 	return b.String()
+}
+
+func (t trio) any() bool { return t[0] != nil || t[1] != nil || t[2] != nil }
+
+// first is the first phase present (for the settings a scenario's text quotes).
+func first(ps [3]*PhaseResult) *PhaseResult {
+	for _, p := range ps {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+func firstFig(t trio, key string) float64 {
+	for _, r := range t {
+		if r != nil {
+			if v, ok := r.Figures[key]; ok {
+				return v
+			}
+		}
+	}
+	return math.NaN()
 }
 
 func (r *Run) settingF(k string) float64 {
@@ -187,17 +262,65 @@ func (r *Run) settingF(k string) float64 {
 	return f
 }
 
-type row struct{ name, bridge, baseline, ratio string }
+// row is one line of a report table: a value per target and the ratios of the two bridge
+// targets to the baseline.
+type row struct {
+	name   string
+	vals   [3]string
+	ratios [2]string
+}
 
+func newRow(name string) row {
+	return row{name: name, vals: [3]string{"–", "–", "–"}, ratios: [2]string{"–", "–"}}
+}
+
+// table renders rows, leaving out the columns no row has a value in.
 func table(w func(string, ...any), rows []row) {
-	w("| figure | bridge | baseline | bridge ÷ baseline |\n|---|---:|---:|---:|\n")
+	heads := []string{"dev server", "cluster", "baseline", "dev server ÷ baseline", "cluster ÷ baseline"}
+	has := make([]bool, 5)
 	for _, r := range rows {
 		if r.name == "" {
 			continue
 		}
-		w("| %s | %s | %s | %s |\n", r.name, r.bridge, r.baseline, r.ratio)
+		for i, v := range r.vals {
+			has[i] = has[i] || v != "–"
+		}
+		for i, v := range r.ratios {
+			has[3+i] = has[3+i] || v != "–"
+		}
+	}
+	w("| figure |")
+	for i, h := range heads {
+		if has[i] {
+			w(" %s |", h)
+		}
+	}
+	w("\n|---|")
+	for i := range heads {
+		if has[i] {
+			w("---:|")
+		}
 	}
 	w("\n")
+	for _, r := range rows {
+		if r.name == "" {
+			continue
+		}
+		w("| %s |", r.name)
+		cells := append(r.vals[:], r.ratios[:]...)
+		for i, c := range cells {
+			if has[i] {
+				w(" %s |", c)
+			}
+		}
+		w("\n")
+	}
+	w("\n")
+}
+
+func noRatio(r row) row {
+	r.ratios = [2]string{"–", "–"}
+	return r
 }
 
 func ratio(a, b float64) string {
@@ -206,8 +329,6 @@ func ratio(a, b float64) string {
 	}
 	x := a / b
 	switch {
-	case x >= 100:
-		return fmt.Sprintf("×%.0f", x)
 	case x >= 10:
 		return fmt.Sprintf("×%.0f", x)
 	default:
@@ -228,34 +349,62 @@ func fmtMS(v float64) string {
 	}
 }
 
+// fmtLat is a latency with its unit ("42.0 ms", "10.1 s").
+func fmtLat(v float64) string {
+	if v >= 10000 {
+		return fmtMS(v)
+	}
+	return fmtMS(v) + " ms"
+}
+
 func fmtS(s float64) string { return fmt.Sprintf("%.0f s", s) }
 
 // latRatio divides latencies with the baseline floored at 1 ms, the resolution of the
 // emulators' timestamps: a sub-millisecond baseline is "about 1 ms", not a divisor near 0.
 func latRatio(a, b float64) string { return ratio(a, math.Max(b, 1)) }
 
-func latRow(name string, b, l *PhaseResult, f func(*PhaseResult) Dist) row {
-	if b == nil {
+func latRow(name string, ps [3]*PhaseResult, f func(*PhaseResult) Dist) row {
+	r := newRow(name + " p50 / p95 / p99 (ms)")
+	if ps[colDev] == nil && ps[colCluster] == nil {
 		return row{}
 	}
-	db := f(b)
-	r := row{name: name + " p50 / p95 / p99 (ms)", bridge: fmt.Sprintf("%s / %s / %s (n=%d)", fmtMS(db.P50), fmtMS(db.P95), fmtMS(db.P99), db.N), baseline: "–", ratio: "–"}
-	if l != nil {
+	for i, p := range ps {
+		if p != nil {
+			d := f(p)
+			r.vals[i] = fmt.Sprintf("%s / %s / %s (n=%d)", fmtMS(d.P50), fmtMS(d.P95), fmtMS(d.P99), d.N)
+		}
+	}
+	if l := ps[colBase]; l != nil {
 		dl := f(l)
-		r.baseline = fmt.Sprintf("%s / %s / %s (n=%d)", fmtMS(dl.P50), fmtMS(dl.P95), fmtMS(dl.P99), dl.N)
-		r.ratio = fmt.Sprintf("%s / %s / %s", latRatio(db.P50, dl.P50), latRatio(db.P95, dl.P95), latRatio(db.P99, dl.P99))
+		for i := range 2 {
+			if ps[i] != nil {
+				d := f(ps[i])
+				r.ratios[i] = fmt.Sprintf("%s / %s / %s", latRatio(d.P50, dl.P50), latRatio(d.P95, dl.P95), latRatio(d.P99, dl.P99))
+			}
+		}
 	}
 	return r
 }
 
-func rateRow(name string, b, l *PhaseResult, f func(*PhaseResult) float64, extra string) row {
-	if b == nil {
+func rateRow(name string, ps [3]*PhaseResult, f func(*PhaseResult) float64, extra func(*PhaseResult) string) row {
+	if ps[colDev] == nil && ps[colCluster] == nil {
 		return row{}
 	}
-	r := row{name: name, bridge: fmt.Sprintf("%.1f%s", f(b), extra), baseline: "–", ratio: "–"}
-	if l != nil {
-		r.baseline = fmt.Sprintf("%.1f", f(l))
-		r.ratio = ratio(f(b), f(l))
+	r := newRow(name)
+	for i, p := range ps {
+		if p != nil {
+			r.vals[i] = fmt.Sprintf("%.1f", f(p))
+			if extra != nil && i != colBase {
+				r.vals[i] += extra(p)
+			}
+		}
+	}
+	if l := ps[colBase]; l != nil {
+		for i := range 2 {
+			if ps[i] != nil {
+				r.ratios[i] = ratio(f(ps[i]), f(l))
+			}
+		}
 	}
 	return r
 }
@@ -269,14 +418,39 @@ func cpuPerMsg(res *ScenarioResult, p *PhaseResult) float64 {
 	return perMsg(res, p)["total"]
 }
 
-func cpuRow(name string, bres *ScenarioResult, b *PhaseResult, lres *ScenarioResult, l *PhaseResult) row {
-	if b == nil {
+func cpuRow(name string, rs trio, ps [3]*PhaseResult) row {
+	if ps[colDev] == nil && ps[colCluster] == nil {
 		return row{}
 	}
-	r := row{name: name, bridge: fmt.Sprintf("%.2f", cpuPerMsg(bres, b)), baseline: "–", ratio: "–"}
-	if l != nil {
-		r.baseline = fmt.Sprintf("%.2f", cpuPerMsg(lres, l))
-		r.ratio = ratio(cpuPerMsg(bres, b), cpuPerMsg(lres, l))
+	r := newRow(name)
+	for i, p := range ps {
+		if p != nil {
+			r.vals[i] = fmt.Sprintf("%.2f", cpuPerMsg(rs[i], p))
+		}
+	}
+	if l := ps[colBase]; l != nil {
+		for i := range 2 {
+			if ps[i] != nil {
+				r.ratios[i] = ratio(cpuPerMsg(rs[i], ps[i]), cpuPerMsg(rs[colBase], l))
+			}
+		}
+	}
+	return r
+}
+
+// eventsRow: history events per customer message and its reply, from the breakdown's
+// sampled conversations.
+func eventsRow(name string, rs trio) row {
+	r := newRow(name)
+	any := false
+	for i := range 2 {
+		if rs[i] != nil && rs[i].Breakdown != nil && rs[i].Breakdown.Messages > 0 {
+			r.vals[i] = fmt.Sprintf("%.1f", rs[i].Breakdown.EventsPerMessage)
+			any = true
+		}
+	}
+	if !any {
+		return row{}
 	}
 	return r
 }
@@ -289,93 +463,154 @@ func sumPhases(res *ScenarioResult, f func(*PhaseResult) int) int {
 	return n
 }
 
-func countRow(name string, b, l *ScenarioResult, f func(*PhaseResult) int) row {
-	if b == nil {
+func countRow(name string, rs trio, f func(*PhaseResult) int) row {
+	if rs[colDev] == nil && rs[colCluster] == nil {
 		return row{}
 	}
-	r := row{name: name, bridge: fmt.Sprint(sumPhases(b, f)), baseline: "–", ratio: "–"}
-	if l != nil {
-		r.baseline = fmt.Sprint(sumPhases(l, f))
-	}
-	return r
-}
-
-func countRowP(name string, b, l *PhaseResult, f func(*PhaseResult) int) row {
-	if b == nil {
-		return row{}
-	}
-	r := row{name: name, bridge: fmt.Sprint(f(b)), baseline: "–", ratio: "–"}
-	if l != nil {
-		r.baseline = fmt.Sprint(f(l))
-	}
-	return r
-}
-
-func figRow(name string, b, l *ScenarioResult, key, format string) row {
-	return figRowCmp(name, b, l, key, key, format)
-}
-
-// figRowNR is figRow without a ratio (counts where a ratio means nothing).
-func figRowNR(name string, b, l *ScenarioResult, key, format string) row {
-	r := figRow(name, b, l, key, format)
-	r.ratio = "–"
-	return r
-}
-
-func figRowCmp(name string, b, l *ScenarioResult, key, lkey, format string) row {
-	if b == nil {
-		return row{}
-	}
-	v, ok := b.Figures[key]
-	if !ok {
-		return row{}
-	}
-	r := row{name: name, bridge: fmt.Sprintf(format, v), baseline: "–", ratio: "–"}
-	if l != nil {
-		if lv, ok := l.Figures[lkey]; ok {
-			r.baseline = fmt.Sprintf(format, lv)
-			r.ratio = ratio(v, lv)
+	r := newRow(name)
+	for i, res := range rs {
+		if res != nil {
+			r.vals[i] = fmt.Sprint(sumPhases(res, f))
 		}
 	}
 	return r
 }
 
-func procTable(w func(string, ...any), title string, bs, ls []*PhaseResult) {
-	w("%s (CPU seconds over the phase / peak RSS in MB; *bench* is the generator and both emulators; *others* is the rest of the machine's busy time — other people's work on the shared machine — in cores on average):\n\n| phase | worker | ingress | Temporal | PostgreSQL | bridge total CPU s | bench | others | baseline relay | ratio of CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", title)
-	for i, b := range bs {
-		if b == nil {
+func countRowP(name string, ps [3]*PhaseResult, f func(*PhaseResult) int) row {
+	if ps[colDev] == nil && ps[colCluster] == nil {
+		return row{}
+	}
+	r := newRow(name)
+	for i, p := range ps {
+		if p != nil {
+			r.vals[i] = fmt.Sprint(f(p))
+		}
+	}
+	return r
+}
+
+// figRow shows a scenario figure per target. keys optionally names another figure for the
+// cluster and the baseline (in that order; "-" leaves the column empty).
+func figRow(name string, rs trio, key, format string, keys ...string) row {
+	if rs[colDev] == nil && rs[colCluster] == nil {
+		return row{}
+	}
+	k := [3]string{key, key, key}
+	for i, o := range keys {
+		if o != "" {
+			k[1+i] = o
+		}
+	}
+	// Two figures shown as "a / b" for one target (PostgreSQL sessions by role).
+	if len(keys) == 2 && key == "" {
+		k = [3]string{"", "", ""}
+	}
+	r := newRow(name)
+	var v [3]float64
+	var ok [3]bool
+	for i, res := range rs {
+		if res == nil || k[i] == "-" {
 			continue
 		}
-		pf := func(name string) string {
-			p, ok := b.Procs[name]
-			if !ok {
-				return "–"
+		if key == "" && len(keys) == 2 {
+			a, okA := res.Figures[keys[0]]
+			b, okB := res.Figures[keys[1]]
+			if okA || okB {
+				r.vals[i] = fmt.Sprintf(format+" / "+format, a, b)
 			}
-			if p.PeakRSSMB == 0 {
-				return fmt.Sprintf("%.1f s", p.CPUSeconds)
+			continue
+		}
+		if v[i], ok[i] = res.Figures[k[i]]; ok[i] {
+			r.vals[i] = fmt.Sprintf(format, v[i])
+		}
+	}
+	for i := range 2 {
+		if ok[i] && ok[colBase] {
+			r.ratios[i] = ratio(v[i], v[colBase])
+		}
+	}
+	if r.vals == [3]string{"–", "–", "–"} {
+		return row{}
+	}
+	return r
+}
+
+// procGroups are the columns of a resource table: a column sums the processes whose name
+// starts with its prefix (the cluster's four Temporal services in "Temporal", replicas in
+// "worker" and "ingress").
+var procGroups = []struct{ title, prefix string }{
+	{"worker", "worker"}, {"ingress", "ingress"}, {"Temporal", "temporal"}, {"PostgreSQL", "postgres"},
+}
+
+func groupFig(p *PhaseResult, prefix string) (ProcFigures, bool) {
+	var out ProcFigures
+	found := false
+	for name, f := range p.Procs {
+		if strings.HasPrefix(name, prefix) {
+			out.CPUSeconds += f.CPUSeconds
+			out.PeakRSSMB += f.PeakRSSMB
+			found = true
+		}
+	}
+	return out, found
+}
+
+func procTable(w func(string, ...any), title string, phases [][3]*PhaseResult) {
+	w("%s (CPU seconds over the phase / peak RSS in MB, summed over a group's processes; *bench* is the generator and both emulators; *others* is the rest of the machine's busy time — other people's work on the shared machine — in cores on average):\n\n| phase | worker | ingress | Temporal | PostgreSQL | bridge total CPU s | bench | others | baseline relay | ratio of CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", title)
+	for _, ps := range phases {
+		for i, label := range []string{"dev server", "cluster"} {
+			b := ps[i]
+			if b == nil {
+				continue
 			}
-			return fmt.Sprintf("%.1f s / %.0f MB", p.CPUSeconds, p.PeakRSSMB)
-		}
-		base, rat := "–", "–"
-		if i < len(ls) && ls[i] != nil {
-			if p, ok := ls[i].Procs["relay"]; ok {
-				base = fmt.Sprintf("%.1f s / %.0f MB", p.CPUSeconds, p.PeakRSSMB)
-				rat = ratio(cpuTotal(b.Procs), p.CPUSeconds)
+			pf := func(prefix string) string {
+				p, ok := groupFig(b, prefix)
+				if !ok {
+					return "–"
+				}
+				if p.PeakRSSMB == 0 {
+					return fmt.Sprintf("%.1f s", p.CPUSeconds)
+				}
+				return fmt.Sprintf("%.1f s / %.0f MB", p.CPUSeconds, p.PeakRSSMB)
 			}
+			base, rat := "–", "–"
+			if l := ps[colBase]; l != nil {
+				if p, ok := l.Procs["relay"]; ok {
+					base = fmt.Sprintf("%.1f s / %.0f MB", p.CPUSeconds, p.PeakRSSMB)
+					rat = ratio(cpuTotal(b.Procs), p.CPUSeconds)
+				}
+			}
+			others := "–"
+			if o, ok := b.Procs[othersName]; ok && b.Procs["wall"].CPUSeconds > 0 {
+				others = fmt.Sprintf("%.2f cores", o.CPUSeconds/b.Procs["wall"].CPUSeconds)
+			}
+			bench := "–"
+			if p, ok := b.Procs[benchProc]; ok {
+				bench = fmt.Sprintf("%.1f s / %.0f MB", p.CPUSeconds, p.PeakRSSMB)
+			}
+			w("| %s (%s) | %s | %s | %s | %s | %.1f s | %s | %s | %s | %s |\n", b.Name, label, pf("worker"), pf("ingress"), pf("temporal"), pf("postgres"), cpuTotal(b.Procs), bench, others, base, rat)
 		}
-		others := "–"
-		if o, ok := b.Procs[othersName]; ok && b.Procs["wall"].CPUSeconds > 0 {
-			others = fmt.Sprintf("%.2f cores", o.CPUSeconds/b.Procs["wall"].CPUSeconds)
-		}
-		w("| %s | %s | %s | %s | %s | %.1f s | %s | %s | %s | %s |\n", b.Name, pf("worker"), pf("ingress"), pf("temporal"), pf("postgres"), cpuTotal(b.Procs), pf(benchProc), others, base, rat)
 	}
 	w("\n")
 }
 
-func notes(w func(string, ...any), r *ScenarioResult) {
-	for _, n := range r.Notes {
-		w("> Note: %s\n\n", n)
+func notes(w func(string, ...any), rs ...*ScenarioResult) {
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		for _, n := range r.Notes {
+			w("> Note (%s): %s\n\n", targetLabel(r.Target), n)
+		}
 	}
+}
+
+func targetLabel(kind string) string {
+	switch kind {
+	case "bridge":
+		return "dev server"
+	}
+	return kind
 }
 
 func backlogLine(ps []BacklogPoint) string {
@@ -397,6 +632,30 @@ func orDash(s string) string {
 	return s
 }
 
+// status says whether a measured value meets a limit, and by how much it misses.
+func status(v, limit float64, lowerIsBetter bool, unit string) string {
+	if math.IsNaN(v) {
+		return "not measured"
+	}
+	if lowerIsBetter {
+		if v <= limit {
+			return fmt.Sprintf("met (%.0f%% of the limit)", v/limit*100)
+		}
+		d := strings.TrimSpace(fmt.Sprintf("%.1f %s", v-limit, unit))
+		if unit == "ms" {
+			d = fmtDelta(v-limit) + " ms"
+			if v-limit >= 1000 {
+				d = fmtDelta(v - limit)
+			}
+		}
+		return fmt.Sprintf("**missed** by %s (×%.1f)", d, v/limit)
+	}
+	if v >= limit {
+		return fmt.Sprintf("met (×%.1f)", v/limit)
+	}
+	return fmt.Sprintf("**missed** by %s: %.0f%% of the goal", strings.TrimSpace(fmt.Sprintf("%.1f %s", limit-v, unit)), v/limit*100)
+}
+
 // goals states the distance to each goal of issue 4, as the product runs now and, for the
 // latency goals, with the proposed changes (the experiment of that name, when it ran).
 func goals(w func(string, ...any), r *Run, steady, scale *ScenarioResult) {
@@ -406,7 +665,7 @@ func goals(w func(string, ...any), r *Run, steady, scale *ScenarioResult) {
 			prop = res.phase("paced")
 		}
 	}
-	w("## Goals\n\n| goal | measured | status |")
+	w("### Earlier goals (issue 4, dev server)\n\n| goal | measured | status |")
 	if prop != nil {
 		w(" with the proposals (`%s`, experiment) | status |", proposed)
 	}
@@ -415,28 +674,6 @@ func goals(w func(string, ...any), r *Run, steady, scale *ScenarioResult) {
 		w("---:|---|")
 	}
 	w("\n")
-	status := func(v, limit float64, lowerIsBetter bool, unit string) string {
-		if math.IsNaN(v) {
-			return "not measured"
-		}
-		if lowerIsBetter {
-			if v <= limit {
-				return fmt.Sprintf("met (%.0f%% of the limit)", v/limit*100)
-			}
-			d := fmt.Sprintf("%.0f %s", v-limit, unit)
-			if unit == "ms" {
-				d = fmtDelta(v-limit) + " ms"
-				if v-limit >= 1000 {
-					d = fmtDelta(v - limit)
-				}
-			}
-			return fmt.Sprintf("**missed** by %s (×%.1f)", d, v/limit)
-		}
-		if v >= limit {
-			return fmt.Sprintf("met (×%.1f)", v/limit)
-		}
-		return fmt.Sprintf("**missed**: %.0f%% of the goal", v/limit*100)
-	}
 	nan := math.NaN()
 	ackP99, inP50, inP99, rate, satAck := nan, nan, nan, nan, nan
 	if steady != nil {
@@ -470,10 +707,10 @@ func goals(w func(string, ...any), r *Run, steady, scale *ScenarioResult) {
 		}
 		return f(prop)
 	}
-	line("acknowledgement p99 < 20 ms while sustaining the load (paced steady)", ackP99, 20, true, "ms", fmtMS(ackP99)+" ms", p(func(x *PhaseResult) float64 { return x.Ack.P99 }))
-	line("acknowledgement p99 < 20 ms at saturation", satAck, 20, true, "ms", fmtMS(satAck)+" ms", nan)
-	line("inbound end-to-end p50 < 150 ms (paced steady)", inP50, 150, true, "ms", fmtMS(inP50)+" ms", p(func(x *PhaseResult) float64 { return x.Inbound.P50 }))
-	line("inbound end-to-end p99 < 1 s (paced steady)", inP99, 1000, true, "ms", fmtMS(inP99)+" ms", p(func(x *PhaseResult) float64 { return x.Inbound.P99 }))
+	line("acknowledgement p99 < 20 ms while sustaining the load (paced steady)", ackP99, 20, true, "ms", fmtLat(ackP99), p(func(x *PhaseResult) float64 { return x.Ack.P99 }))
+	line("acknowledgement p99 < 20 ms at saturation", satAck, 20, true, "ms", fmtLat(satAck), nan)
+	line("inbound end-to-end p50 < 150 ms (paced steady)", inP50, 150, true, "ms", fmtLat(inP50), p(func(x *PhaseResult) float64 { return x.Inbound.P50 }))
+	line("inbound end-to-end p99 < 1 s (paced steady)", inP99, 1000, true, "ms", fmtLat(inP99), p(func(x *PhaseResult) float64 { return x.Inbound.P99 }))
 	line("sustained ≥ 300 messages/s through the whole pipeline (saturation)", rate, 300, false, "/s", fmt.Sprintf("%.1f /s", rate), nan)
 	line("worker memory per idle open conversation < 20 KB (scale)", mem, 20, true, "KB", fmt.Sprintf("%.1f KB", mem), nan)
 	w("\n")

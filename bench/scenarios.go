@@ -101,11 +101,15 @@ func steady(cfg *config, t *target) *ScenarioResult {
 	})
 	var satStart, satEnd time.Time
 	var timeouts int64
+	conns := startConnSampler(t)
 	satProcs := measure(t, func() {
 		satStart = time.Now()
 		timeouts = g.closedLoop(users, "saturation", cfg.steadySat, cfg.think, 30*time.Second)
 		satEnd = time.Now()
 	})
+	for role, n := range conns() {
+		res.fig("pg_connections_"+role, float64(n))
+	}
 	g.waitFor([]string{"saturation"}, true, cfg.drainTimeout)
 	g.collect()
 	p := phaseResult(g, "paced", len(users), pacedStart, pacedEnd)

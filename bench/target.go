@@ -123,13 +123,31 @@ func addAgents(rc *rocketchat.Server) {
 		Departments: []string{devstack.DepartmentID}, Available: true})
 }
 
+// stackSpec is how a bridge target is deployed: on the dev server or the production
+// topology, with how many replicas, and with what extra environment.
+type stackSpec struct {
+	topology           devstack.Topology
+	workers, ingresses int
+	shards             int // of a cluster; 0: -shards
+	env                []string
+}
+
+// kindOf names a target by its topology: "bridge" is the dev server (as in every report
+// before the cluster), "cluster" the production topology.
+func kindOf(topo devstack.Topology) string {
+	if topo == devstack.TopologyCluster {
+		return "cluster"
+	}
+	return "bridge"
+}
+
 // newBridge starts a devstack for a scenario.
-func newBridge(ctx context.Context, cfg *config, name string, v variant) (*target, error) {
+func newBridge(ctx context.Context, cfg *config, name string, v variant, spec stackSpec) (*target, error) {
 	obs := &observer{}
-	env := append(append([]string{"LOG_LEVEL=info"}, cfg.extraEnv...), v.Env...)
-	s, err := devstack.Start(ctx, devstack.Options{
-		Name: "bench-" + name, AdminDSN: cfg.adminDSN, TemporalCLI: cfg.temporalCLI,
-		BinDir: cfg.binDir, LogDir: cfg.logDir, DropDatabase: true,
+	env := append(append(append([]string{"LOG_LEVEL=info"}, cfg.extraEnv...), v.Env...), spec.env...)
+	opts := devstack.Options{
+		Name: "bench-" + name, Topology: spec.topology, AdminDSN: cfg.adminDSN, TemporalCLI: cfg.temporalCLI,
+		BinDir: cfg.binDir, LogDir: cfg.logDir, DropDatabase: true, Workers: spec.workers, Ingresses: spec.ingresses,
 		Env: env, TemporalFlags: append(append([]string(nil), cfg.extraTemporal...), v.TemporalFlags...),
 		MetaOptions: func(o *meta.Options) {
 			metaOptions(o)
@@ -140,16 +158,33 @@ func newBridge(ctx context.Context, cfg *config, name string, v variant) (*targe
 		Agents:            []rocketchat.Agent{{ID: "agent-ana", Username: devstack.AgentName, Name: "Ana Agent", Departments: []string{devstack.DepartmentID}, Available: true}},
 		MetaHandler:       obs.wrapMeta,
 		RocketChatHandler: obs.wrapRC,
-	})
+		StartTimeout:      2 * time.Minute,
+	}
+	if spec.topology == devstack.TopologyCluster {
+		// The production topology as compose runs it (512 history shards by default, the
+		// production dynamic config), with PostgreSQL writing to disk as in production.
+		opts.AdminDSN, opts.HistoryShards, opts.DurablePostgres = "", cfg.shards, true
+		if spec.shards > 0 {
+			opts.HistoryShards = spec.shards
+		}
+		opts.TemporalFlags = nil // the dev server's flags; the cluster runs deploy/temporal/dynamicconfig
+	}
+	s, err := devstack.Start(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{kind: "bridge", name: name, meta: s.Meta(), rc: s.RC(), stack: s, tokenOf: s.VisitorToken, obs: obs,
-		pids: map[string]int{"worker": s.PID(devstack.Worker), "ingress": s.PID(devstack.Ingress), "temporal": s.PID(devstack.Temporal),
-			benchProc: os.Getpid()},
-		groups: map[string]func() []int{}}
-	if u, err := url.Parse(cfg.adminDSN); err == nil && u.Port() != "" {
+	t := &target{kind: kindOf(spec.topology), name: name, meta: s.Meta(), rc: s.RC(), stack: s, tokenOf: s.VisitorToken, obs: obs,
+		pids: map[string]int{benchProc: os.Getpid()}, groups: map[string]func() []int{}}
+	for n, pid := range s.Processes() {
+		if n != devstack.PostgresProc {
+			t.pids[n] = pid
+		}
+	}
+	if u, err := url.Parse(cfg.adminDSN); err == nil && u.Port() != "" && s.Cluster() == nil {
 		t.groups["postgres"] = postgresPIDs(u.Port())
+	} else if pm := s.PID(devstack.PostgresProc); pm > 0 {
+		// The postmaster and its backends (Temporal's and the bridge's sessions).
+		t.groups["postgres"] = func() []int { return append([]int{pm}, devstack.Children(pm)...) }
 	}
 	t.closers = append(t.closers, s.Stop)
 	return register(t), nil

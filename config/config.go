@@ -86,6 +86,16 @@ type Config struct {
 	TemporalAddress   string `envconfig:"TEMPORAL_ADDRESS" default:"localhost:7233"`
 	TemporalNamespace string `envconfig:"TEMPORAL_NAMESPACE" default:"default"`
 	TemporalTaskQueue string `envconfig:"TEMPORAL_TASK_QUEUE" default:"instagram-direct"`
+	// A Temporal that wants TLS, mutual TLS or an API key (Temporal Cloud, a secured
+	// cluster): the variables the temporal CLI reads, with its rules (internal/temporalx).
+	// All empty: plaintext, as the local stacks.
+	TemporalAPIKey                     Secret `envconfig:"TEMPORAL_API_KEY"`
+	TemporalTLS                        string `envconfig:"TEMPORAL_TLS"`
+	TemporalTLSClientCertPath          string `envconfig:"TEMPORAL_TLS_CLIENT_CERT_PATH"`
+	TemporalTLSClientKeyPath           string `envconfig:"TEMPORAL_TLS_CLIENT_KEY_PATH"`
+	TemporalTLSServerCACertPath        string `envconfig:"TEMPORAL_TLS_SERVER_CA_CERT_PATH"`
+	TemporalTLSServerName              string `envconfig:"TEMPORAL_TLS_SERVER_NAME"`
+	TemporalTLSDisableHostVerification bool   `envconfig:"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION" default:"false"`
 
 	IngressAddr string `envconfig:"INGRESS_ADDR" default:":8080"`
 	// AdminAddr is ingress's internal listener: admin API, /metrics, /readyz and the
@@ -161,6 +171,10 @@ type Config struct {
 	// clock, never Meta's. 0: no wait — what is pending (a delivery's events, what arrived
 	// while a post was in flight) is still posted in timestamp order.
 	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"0s"`
+	// WorkflowCacheSize is how many conversations the worker keeps in memory (the SDK's
+	// sticky cache, default 10,000 like the SDK); an evicted conversation is replayed from its
+	// history on its next message (docs/benchmarks.md: memory bound).
+	WorkflowCacheSize int `envconfig:"WORKFLOW_CACHE_SIZE" default:"10000"`
 	// CloseLinger keeps a closed conversation's run alive this long before it completes (and
 	// saves its dedup memory for the next run).
 	CloseLinger time.Duration `envconfig:"CLOSE_LINGER" default:"5m"`
@@ -175,6 +189,11 @@ func Load() (*Config, error) {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	c.RocketChatURL = strings.TrimRight(c.RocketChatURL, "/")
 	c.MetaGraphURL = strings.TrimRight(c.MetaGraphURL, "/")
+	switch strings.ToLower(c.TemporalTLS) {
+	case "", "true", "false", "1", "0":
+	default:
+		return nil, fmt.Errorf("TEMPORAL_TLS must be true or false (or unset: TLS when a client certificate, a CA or an API key is set), got %q", c.TemporalTLS)
+	}
 	return &c, nil
 }
 

@@ -1,9 +1,14 @@
-// Package e2e runs the product end to end: a real PostgreSQL, a real Temporal dev server,
-// the real worker and ingress processes, and the sandbox emulators of Meta and Rocket.Chat.
+// Package e2e runs the product end to end: a real PostgreSQL, a real Temporal server, the
+// real worker and ingress processes, and the sandbox emulators of Meta and Rocket.Chat.
+// Stacks are started by internal/devstack, the one starter of every stack.
 //
-// `make test` provides the environment: E2E_DATABASE_URL (a PostgreSQL server where the
-// tests may create databases) and TEMPORAL_CLI (the pinned CLI binary that runs the dev
-// server). Without them the tests skip, saying so.
+// `make test` runs them on the Temporal dev server; `make test-cluster` (E2E_TOPOLOGY=cluster)
+// on the production topology of docker-compose.yml (Temporal's services as separate
+// processes on PostgreSQL, two workers, two ingress replicas behind a round-robin proxy).
+// They need the pinned Temporal binaries in bin/ (TEMPORAL_CLI overrides the CLI) and the
+// PostgreSQL server binaries: the tests start a throwaway PostgreSQL of their own unless
+// E2E_DATABASE_URL names a server where they may create databases. Without the binaries the
+// tests skip, saying so.
 package e2e
 
 import (
@@ -17,9 +22,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,25 +32,20 @@ import (
 	_ "github.com/lib/pq"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
-	"github.com/igdirect/bridge/config"
-	"github.com/igdirect/bridge/identity"
-	"github.com/igdirect/bridge/internal/temporalx"
+	"github.com/igdirect/bridge/internal/devstack"
 	"github.com/igdirect/bridge/sandbox/meta"
 	"github.com/igdirect/bridge/sandbox/rocketchat"
-	"github.com/igdirect/bridge/workflows"
 )
 
 // The sandbox's business page and its Instagram account.
 const (
-	pageID    = "102030405060708"
-	account   = "17841400000000001"
-	pageToken = "EAAGsandboxpagetoken0000000000000000001"
-	agentName = "ana"
+	pageID    = devstack.PageID
+	account   = devstack.Account
+	pageToken = devstack.PageToken
+	agentName = devstack.AgentName
 	// setupChannel is the default ROCKETCHAT_SETUP_CHANNEL.
-	setupChannel = "omnichannel-instagram-setup"
+	setupChannel = devstack.SetupChannel
 	// e2eVerifyToken is META_VERIFY_TOKEN (secrets are at least 32 bytes).
 	e2eVerifyToken = "e2e-verify-token-0123456789abcdef"
 )
@@ -57,6 +56,17 @@ var (
 	skipWhy   string
 	logsDir   string
 	testStart = time.Now()
+
+	root     string
+	bins     *devstack.Binaries
+	adminDSN string            // where dev-server stacks create their databases
+	topology devstack.Topology // E2E_TOPOLOGY: "dev" (default) or "cluster"
+	// databases maps a stack's database name to its URL (a cluster's database lives in the
+	// cluster's own PostgreSQL).
+	databases = struct {
+		sync.Mutex
+		m map[string]string
+	}{m: map[string]string{}}
 )
 
 func TestMain(m *testing.M) {
@@ -64,8 +74,24 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if os.Getenv("E2E_DATABASE_URL") == "" || os.Getenv("TEMPORAL_CLI") == "" {
-		skipWhy = "end-to-end tests need E2E_DATABASE_URL and TEMPORAL_CLI; run them with `make test`"
+	var err error
+	if root, err = devstack.ModuleRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	topology = devstack.Topology(os.Getenv("E2E_TOPOLOGY"))
+	if topology == "" {
+		topology = devstack.TopologyDev
+	}
+	if topology != devstack.TopologyDev && topology != devstack.TopologyCluster {
+		fmt.Fprintf(os.Stderr, "E2E_TOPOLOGY=%q: want dev or cluster\n", topology)
+		return 1
+	}
+	if skipWhy = locate(); skipWhy != "" {
+		if topology == devstack.TopologyCluster {
+			fmt.Fprintln(os.Stderr, "E2E_TOPOLOGY=cluster:", skipWhy)
+			return 1
+		}
 		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "igdirect-e2e-")
@@ -80,12 +106,28 @@ func runMain(m *testing.M) int {
 		logsDir = filepath.Join(dir, "logs")
 	}
 	_ = os.MkdirAll(logsDir, 0o755)
-	build := exec.Command("go", "build", "-o", binDir+"/", "./worker", "./ingress/cmd/ingress")
-	build.Dir = ".."
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := devstack.Build(context.Background(), root, binDir); err != nil {
 		fmt.Fprintln(os.Stderr, "build:", err)
 		return 1
+	}
+	adminDSN = os.Getenv("E2E_DATABASE_URL")
+	if adminDSN == "" && topology == devstack.TopologyDev {
+		// One throwaway PostgreSQL for every dev-server stack of this run; each stack makes
+		// its own database in it. It stops with this process, however that ends.
+		pgDir, err := devstack.ScratchDir(root, "e2e-postgres")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(pgDir)
+		pg, err := devstack.StartPostgres(context.Background(), devstack.PostgresOptions{
+			Dir: filepath.Join(pgDir, "pg"), LogPath: filepath.Join(logsDir, "postgres.log")})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
+			return 1
+		}
+		defer pg.Stop()
+		adminDSN = pg.SuperuserDSN("postgres")
 	}
 	shared, err = startStack("shared", stackOptions{})
 	if err != nil {
@@ -97,13 +139,30 @@ func runMain(m *testing.M) int {
 	return code
 }
 
-// stack is one complete deployment of the product.
+// locate finds the pinned Temporal binaries and PostgreSQL; it returns why the tests
+// cannot run when something is missing.
+func locate() string {
+	if _, err := devstack.PostgresBinDir(); err != nil && os.Getenv("E2E_DATABASE_URL") == "" {
+		return "end-to-end tests need PostgreSQL (or E2E_DATABASE_URL); run them with `make test`: " + err.Error()
+	}
+	b, err := devstack.LocateBinaries(filepath.Join(root, "bin"), topology == devstack.TopologyCluster)
+	if cli := os.Getenv("TEMPORAL_CLI"); cli != "" && topology == devstack.TopologyDev {
+		b, err = &devstack.Binaries{CLI: cli}, nil
+	}
+	if err != nil {
+		return "end-to-end tests need the pinned Temporal binaries; run them with `make test` (or `make test-cluster`): " + err.Error()
+	}
+	bins = b
+	return ""
+}
+
+// stack is one complete deployment of the product (a devstack.Stack), with the fields and
+// helpers the tests use.
 type stack struct {
+	st            *devstack.Stack
 	name          string
 	dbName        string
-	temporal      *testsuite.DevServer
 	tc            client.Client
-	temporalDB    string
 	tPort         int
 	temporalFlags []string
 	meta          *meta.Server
@@ -111,7 +170,8 @@ type stack struct {
 	rc            *rocketchat.Server
 	rcHTTP        *httptest.Server
 	ingressURL    string
-	// adminURL is ingress's internal listener (ADMIN_ADDR): admin API, metrics, codec.
+	// adminURL is ingress's internal listener (ADMIN_ADDR): admin API, metrics, codec (the
+	// first replica's, on a cluster).
 	adminURL   string
 	adminToken string
 	// commandToken is the Rocket.Chat outgoing integration's token (ROCKETCHAT_COMMAND_TOKEN).
@@ -124,241 +184,116 @@ type stack struct {
 	dataConverter    converter.DataConverter
 	failureConverter converter.FailureConverter
 	env              []string
-	procs            map[string]*exec.Cmd
 }
 
 type stackOptions struct {
 	extraEnv      []string
-	temporalFlags []string // extra dev-server flags, e.g. dynamic config
+	temporalFlags []string // extra dev-server flags, e.g. dynamic config (a cluster gets their dynamic config values)
+	// topology overrides E2E_TOPOLOGY for this stack; clusterTLS turns on mutual TLS on a
+	// cluster's frontend.
+	topology   devstack.Topology
+	clusterTLS *devstack.FrontendTLS
 }
 
 func startStack(name string, opts stackOptions) (*stack, error) {
-	s := &stack{name: name, procs: map[string]*exec.Cmd{}}
-	s.dbName = fmt.Sprintf("e2e_%s_%d", name, time.Now().UnixNano()%1e9)
-	if err := createDatabase(s.dbName); err != nil {
+	topo := topology
+	if opts.topology != "" {
+		topo = opts.topology
+	}
+	b := bins
+	if topo == devstack.TopologyCluster && b.ServerDir == "" {
+		var err error
+		if b, err = devstack.LocateBinaries(filepath.Join(root, "bin"), true); err != nil {
+			return nil, err
+		}
+	}
+	codecToken := randomString(32)
+	o := devstack.Options{
+		Name: name, Topology: topo, AdminDSN: adminDSN, Binaries: b, Root: root, ClusterTLS: opts.clusterTLS,
+		BinDir: binDir, LogDir: logsDir, TaskQueue: "e2e-" + name,
+		Env: append([]string{
+			"CLOSE_LINGER=1s",
+			"REORDER_WINDOW=300ms",
+			"LOG_LEVEL=debug",
+			"REAUTH_RETRY_INTERVAL=1s",
+			"META_VERIFY_TOKEN=" + e2eVerifyToken,
+			"CODEC_AUTH_TOKEN=" + codecToken,
+		}, opts.extraEnv...),
+		TemporalFlags: opts.temporalFlags,
+		MetaOptions: func(o *meta.Options) {
+			o.RetryInitial, o.RetryMax = 200*time.Millisecond, 2*time.Second
+		},
+		RocketChatOptions: func(o *rocketchat.Options) {
+			o.WebhookTimeout = 500 * time.Millisecond
+			// The worst case an admin can configure: visitor messages are sent to the webhook
+			// too; they must never go back to Instagram.
+			o.OnVisitorMessage = true
+		},
+		StartTimeout: 2 * time.Minute,
+	}
+	if topo == devstack.TopologyCluster {
+		// The production topology: replicas behind the proxy, several history shards.
+		o.Workers, o.Ingresses, o.HistoryShards = 2, 2, 4
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := devstack.Start(ctx, o)
+	if err != nil {
 		return nil, err
 	}
-	s.temporalDB = filepath.Join(os.TempDir(), fmt.Sprintf("igdirect-%s-%d.db", name, time.Now().UnixNano()))
-	s.tPort = freePort()
-	s.temporalFlags = opts.temporalFlags
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	var err error
-	if s.dataConverter, s.failureConverter, err = temporalx.Converters(&config.Config{
-		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(key))}); err != nil {
-		return nil, err
-	}
-	if err := s.startTemporal(); err != nil {
-		return nil, err
-	}
-	s.visitorKey = config.DeriveKey(key, "visitor-token")
-	appSecret, webhookToken, botToken := randomString(32), randomString(32), randomString(32)
-	s.adminToken = randomString(32)
-	s.commandToken = randomString(32)
-	s.codecToken = randomString(32)
-	s.secrets = map[string]string{"META_APP_SECRET": appSecret, "ROCKETCHAT_WEBHOOK_TOKEN": webhookToken,
-		"ROCKETCHAT_AUTH_TOKEN": botToken, "ADMIN_API_TOKEN": s.adminToken, "ROCKETCHAT_COMMAND_TOKEN": s.commandToken, "CODEC_AUTH_TOKEN": s.codecToken,
-		"TOKEN_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(key), "page access token": pageToken}
-	ingressPort := freePort()
-	s.ingressURL = fmt.Sprintf("http://127.0.0.1:%d", ingressPort)
-	adminPort := freePort()
-	s.adminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-
-	s.meta = meta.New(meta.Options{AppSecret: appSecret, WebhookURL: s.ingressURL + "/webhooks/instagram",
-		RetryInitial: 200 * time.Millisecond, RetryMax: 2 * time.Second})
-	s.meta.AddPage(meta.Page{PageID: pageID, IGAccountID: account, Username: "casaazul.store", Name: "Casa Azul", AccessToken: pageToken})
-	s.metaHTTP = httptest.NewServer(s.meta.Handler())
-	s.meta.SetPublicURL(s.metaHTTP.URL) // CDN links of customer media point here
-
-	rcOpts := rocketchat.DefaultOptions()
-	rcOpts.WebhookURL, rcOpts.WebhookSecret = s.ingressURL+"/webhooks/rocketchat", webhookToken
-	rcOpts.BotUserID, rcOpts.BotAuthToken = "bridge-bot", botToken
-	rcOpts.WebhookTimeout = 500 * time.Millisecond
-	// The worst case an admin can configure: visitor messages are sent to the webhook too;
-	// they must never go back to Instagram.
-	rcOpts.OnVisitorMessage = true
-	s.rc = rocketchat.New(rcOpts)
-	s.rc.AddDepartment("dept-ig", "Instagram", "")
-	s.rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: agentName, Name: "Ana Agent", Departments: []string{"dept-ig"}, Available: true})
-	s.rc.AddAgent(rocketchat.Agent{ID: "agent-bruno", Username: "bruno", Name: "Bruno Backup", Departments: []string{"dept-ig"}, Available: false})
 	// An agent of another department, always online: never serves the page's conversations.
-	s.rc.AddDepartment("dept-web", "Website", "")
-	s.rc.AddAgent(rocketchat.Agent{ID: "agent-wendy", Username: "wendy", Name: "Wendy Web", Departments: []string{"dept-web"}, Available: true})
-	s.rc.AddChannel(setupChannel) // where the bot posts authorization buttons and reports
-	s.rcHTTP = httptest.NewServer(s.rc.Handler())
-
-	s.env = append(os.Environ(),
-		"DATABASE_URL="+databaseURL(s.dbName),
-		fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", s.tPort),
-		"TEMPORAL_TASK_QUEUE=e2e-"+name,
-		fmt.Sprintf("INGRESS_ADDR=127.0.0.1:%d", ingressPort),
-		fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", adminPort),
-		"PUBLIC_URL="+s.ingressURL,
-		"ROCKETCHAT_URL="+s.rcHTTP.URL, "ROCKETCHAT_USER_ID=bridge-bot", "ROCKETCHAT_AUTH_TOKEN="+botToken,
-		"ROCKETCHAT_WEBHOOK_TOKEN="+webhookToken,
-		"META_APP_ID=910000000000001", "META_APP_SECRET="+appSecret, "META_VERIFY_TOKEN="+e2eVerifyToken,
-		"META_GRAPH_URL="+s.metaHTTP.URL, "META_DIALOG_URL="+s.metaHTTP.URL,
-		"MEDIA_FETCH_TEST_ORIGINS="+s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
-		"ROCKETCHAT_COMMAND_TOKEN="+s.commandToken,
-		"TOKEN_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(key),
-		"ADMIN_API_TOKEN="+s.adminToken,
-		"CODEC_AUTH_TOKEN="+s.codecToken,
-		"CLOSE_LINGER=1s",
-		"REORDER_WINDOW=300ms",
-		"LOG_LEVEL=debug",
-		"METRICS_ADDR=127.0.0.1:0", // several stacks run side by side
-		"REAUTH_RETRY_INTERVAL=1s",
-	)
-	s.env = append(s.env, opts.extraEnv...)
-	if err := s.startProcess("worker"); err != nil {
-		return nil, err
+	st.RC().AddDepartment("dept-web", "Website", "")
+	st.RC().AddAgent(rocketchat.Agent{ID: "agent-wendy", Username: "wendy", Name: "Wendy Web", Departments: []string{"dept-web"}, Available: true})
+	s := &stack{st: st, name: name, dbName: st.DatabaseName(), tc: st.Temporal(), temporalFlags: opts.temporalFlags,
+		meta: st.Meta(), metaHTTP: st.MetaHTTP(), rc: st.RC(), rcHTTP: st.RCHTTP(), ingressURL: st.IngressURL(),
+		adminURL: st.AdminURL(), adminToken: st.AdminToken(), commandToken: st.CommandToken(), codecToken: codecToken,
+		secrets: st.Secrets(), visitorKey: st.VisitorKey(), env: st.Env()}
+	s.secrets["CODEC_AUTH_TOKEN"] = codecToken
+	s.dataConverter, s.failureConverter = st.Converters()
+	if _, port, err := net.SplitHostPort(st.TemporalAddress()); err == nil {
+		fmt.Sscan(port, &s.tPort)
 	}
-	if err := s.startProcess("ingress"); err != nil {
-		return nil, err
-	}
-	if err := waitHTTP(s.ingressURL+"/healthz", 60*time.Second); err != nil {
-		return nil, err
-	}
-	if err := s.connectPage(); err != nil {
-		return nil, err
-	}
+	databases.Lock()
+	databases.m[s.dbName] = st.DatabaseURL()
+	databases.Unlock()
 	return s, nil
 }
 
+// startTemporal starts Temporal again after stopTemporal (the dev server, or every service
+// of the cluster) and reconnects s.tc.
 func (s *stack) startTemporal() error {
-	sa := temporal.NewSearchAttributes()
-	var keys []temporal.SearchAttributeUpdate
-	for _, k := range []temporal.SearchAttributeKeyKeyword{workflows.SAPageID, workflows.SAAccount, workflows.SAUsername,
-		workflows.SARoomID, workflows.SADepartment, workflows.SAState} {
-		keys = append(keys, k.ValueSet(""))
+	if err := s.st.StartTemporal(); err != nil {
+		return err
 	}
-	sa = temporal.NewSearchAttributes(keys...)
-	logf, _ := os.OpenFile(filepath.Join(logsDir, s.name+"-temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-		ExistingPath: os.Getenv("TEMPORAL_CLI"),
-		ClientOptions: &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", s.tPort),
-			DataConverter: s.dataConverter, FailureConverter: s.failureConverter},
-		DBFilename:       s.temporalDB,
-		SearchAttributes: sa,
-		LogLevel:         "warn",
-		ExtraArgs: append([]string{
-			"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-			"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-			// Sub-second timers (the reorder window) fire on time instead of after ~1 s, and
-			// activities start in the worker that scheduled them (docs/benchmarks.md).
-			"--dynamic-config-value", `history.timerProcessorMaxTimeShift="20ms"`,
-			"--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
-			"--dynamic-config-value", "system.enableActivityEagerExecution=true",
-			"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
-		}, s.temporalFlags...),
-		Stdout: logf, Stderr: logf,
-	})
-	if err != nil {
-		return fmt.Errorf("start Temporal dev server: %w", err)
-	}
-	s.temporal, s.tc = srv, srv.Client()
+	s.tc = s.st.Temporal()
 	return nil
 }
 
-func (s *stack) stopTemporal() {
-	if s.temporal != nil {
-		_ = s.temporal.Stop()
-		s.temporal = nil
-	}
-}
+// stopTemporal stops Temporal: the dev server, or every service of the cluster.
+func (s *stack) stopTemporal() { s.st.StopTemporal() }
 
-func (s *stack) startProcess(name string) error {
-	logf, err := os.OpenFile(filepath.Join(logsDir, s.name+"-"+name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(binDir, name))
-	cmd.Env = s.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.procs[name] = cmd
-	return nil
-}
+// startProcess starts a process of the stack: "worker", "ingress", or on a cluster a
+// Temporal service (devstack.History, …) or devstack.PostgresProc.
+func (s *stack) startProcess(name string) error { return s.st.StartProcess(name) }
 
-func (s *stack) stopProcess(name string, sig syscall.Signal) {
-	if cmd := s.procs[name]; cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Signal(sig)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		delete(s.procs, name)
-	}
-}
+// stopProcess signals a process and waits for it to exit.
+func (s *stack) stopProcess(name string, sig syscall.Signal) { s.st.StopProcess(name, sig) }
 
-func (s *stack) stop() {
-	for name := range s.procs {
-		s.stopProcess(name, syscall.SIGTERM)
-	}
-	s.stopTemporal()
-	s.meta.Close()
-	s.metaHTTP.Close()
-	s.rc.Close()
-	s.rcHTTP.Close()
-	_ = os.Remove(s.temporalDB)
-}
+func (s *stack) stop() { s.st.Stop() }
 
-func (s *stack) connectPage() error {
-	body := fmt.Sprintf(`{"ig_account_id":%q,"ig_username":"casaazul.store","name":"Casa Azul","access_token":%q,"department":"Instagram"}`, account, pageToken)
-	req, _ := http.NewRequest(http.MethodPut, s.adminURL+"/admin/api/pages/"+pageID, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+s.adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("connect page: HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
+func (s *stack) connectPage() error { return s.st.ConnectPage() }
 
-// admin calls the admin API and decodes the JSON answer into out (if not nil).
+// admin calls the admin API and returns the status and the body.
 func (s *stack) admin(method, path, body string) (int, string, error) {
-	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	return s.st.Admin(method, path, body)
 }
 
 // setSetting writes an application setting straight into the product's database, as an
 // admin's command would, while everything runs.
-func (s *stack) setSetting(key, value string) error {
-	db, err := sqlx.Open("postgres", databaseURL(s.dbName))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Exec(`INSERT INTO app_settings (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, key, value)
-	return err
-}
+func (s *stack) setSetting(key, value string) error { return s.st.SetSetting(key, value) }
 
 // visitorToken is the Rocket.Chat visitor token the product uses for a customer.
-func (s *stack) visitorToken(igsid string) string {
-	return identity.VisitorToken(s.visitorKey, account, igsid)
-}
+func (s *stack) visitorToken(igsid string) string { return s.st.VisitorToken(igsid) }
 
 func requireStack(t *testing.T) *stack {
 	t.Helper()
@@ -373,8 +308,19 @@ func requireStack(t *testing.T) *stack {
 	return shared
 }
 
+// requireCluster skips a test that needs the production topology.
+func requireCluster(t *testing.T) *stack {
+	t.Helper()
+	s := requireStack(t)
+	if topology != devstack.TopologyCluster {
+		t.Skip("needs the production topology: run with `make test-cluster` (E2E_TOPOLOGY=cluster)")
+	}
+	return s
+}
+
+// createDatabase creates a database on the server where dev-server stacks make theirs.
 func createDatabase(name string) error {
-	db, err := sqlx.Open("postgres", os.Getenv("E2E_DATABASE_URL"))
+	db, err := sqlx.Open("postgres", adminDSN)
 	if err != nil {
 		return err
 	}
@@ -383,28 +329,36 @@ func createDatabase(name string) error {
 	return err
 }
 
+// databaseURL is the URL of a database: a stack's own, or one on the server where
+// dev-server stacks make theirs.
 func databaseURL(name string) string {
-	u, err := url.Parse(os.Getenv("E2E_DATABASE_URL"))
+	databases.Lock()
+	u, ok := databases.m[name]
+	databases.Unlock()
+	if ok {
+		return u
+	}
+	pu, err := url.Parse(adminDSN)
 	if err != nil {
 		panic(err)
 	}
-	u.Path = "/" + name
-	return u.String()
+	pu.Path = "/" + name
+	return pu.String()
 }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := devstack.FreePort()
 	if err != nil {
 		panic(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 func waitHTTP(u string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get(u); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

@@ -1,31 +1,58 @@
 #!/usr/bin/env bash
-# `make test`: static checks, unit tests, and the end-to-end tests against a real
-# PostgreSQL (a throwaway cluster under .data/test-pg, or E2E_DATABASE_URL) and real
-# Temporal dev servers started by the tests from the pinned CLI (or TEMPORAL_CLI).
+# `make test`: static checks, unit tests, the end-to-end tests on the Temporal dev server,
+# brief fuzzing, a representative part of the end-to-end tests on the production topology,
+# and the quick benchmark. `make test-cluster` (`test.sh cluster`) runs every end-to-end
+# test on the production topology; `make test-faults` (`test.sh faults`) the fault suite with
+# more messages; `make screenshots` (`test.sh screenshots`) the console's browser test alone.
+# Stacks (PostgreSQL included) are started and stopped by the tests themselves through
+# internal/devstack, on free ports: nothing outlives the run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+MODE=${1:-all}
 
-log "go vet"
-go vet ./...
-log "workflowcheck (determinism of workflow code)"
-go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 -show-pos ./workflows/...
-vulncheck
+# The end-to-end tests on the production topology that `make test` runs: the conversation
+# tests, the cluster-only faults, the log scan for secrets (all of them: make test-cluster).
+CLUSTER_SUBSET='TestMessagesArriveInOrderExactlyOnce|TestAgentReplyReachesInstagramAndEchoIsNotPosted|TestClosingRoomCompletesRunAndNextMessageOpensNewRoom|TestTemporalDownThenRetriedDeliverySucceeds|TestClusterFaults|TestZZNoSecretInAnyLog'
 
-if [[ -z "${TEMPORAL_CLI:-}" ]]; then
-  ensure_temporal_cli
-  export TEMPORAL_CLI="$TEMPORAL"
+if [[ "$MODE" == all ]]; then
+  log "go vet"
+  go vet ./...
+  log "workflowcheck (determinism of workflow code)"
+  go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 -show-pos ./workflows/...
+  vulncheck
 fi
-if [[ -z "${E2E_DATABASE_URL:-}" ]]; then
-  PG_TEST_PORT=${PG_TEST_PORT:-55433}
-  trap 'pg_stop "$ROOT/.data/test-pg"' EXIT
-  pg_start "$ROOT/.data/test-pg" "$PG_TEST_PORT" postgres
-  export E2E_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_TEST_PORT/postgres?sslmode=disable"
-fi
+
+PG_BINDIR=$(pg_bindir)
+export PG_BINDIR
+log "Temporal CLI, server and UI (pinned; built into bin/ the first time)"
+devstack build -cluster
+
 # The console's browser test drives Debian's headless Chromium (installed when missing).
 source "$ROOT/scripts/chromium.sh"
 ensure_chromium
+
 export E2E_LOGS="$ROOT/.data/test-logs"
 rm -rf "$E2E_LOGS"; mkdir -p "$E2E_LOGS"
+
+case "$MODE" in
+cluster)
+  log "end-to-end tests on the production topology"
+  E2E_LOGS="$E2E_LOGS/cluster" E2E_TOPOLOGY=cluster go test -count=1 -timeout 40m ${GOTESTFLAGS:--v} ./e2e/
+  exit
+  ;;
+faults)
+  log "fault-injection suite, ${FAULT_MESSAGES:-4} messages each way per case"
+  go test -count=1 -timeout 25m -run TestFaults -v ${GOTESTFLAGS:-} ./e2e/
+  exit
+  ;;
+screenshots)
+  log "the console's screenshots (CONSOLE_SCREENSHOTS=${CONSOLE_SCREENSHOTS:-a temporary folder})"
+  go test -count=1 -timeout 10m -run TestConsoleInABrowser -v ./e2e/
+  exit
+  ;;
+all) ;;
+*) die "unknown mode $MODE (all, cluster, faults, screenshots)" ;;
+esac
 
 log "go test (unit and end-to-end)"
 go test -count=1 -timeout 25m ${GOTESTFLAGS:-} ./...
@@ -48,6 +75,10 @@ for target in "./ingress/ FuzzInstagramWebhook" "./instagram/ FuzzParseWebhook" 
     log "fuzzing $2 stopped without a failing input (the engine, not the code); output above"
   fi
 done
+
+log "end-to-end tests on the production topology, a representative part (all of them: make test-cluster)"
+# Histories are recorded from the dev-server run only (make record-histories).
+env -u RECORD_HISTORIES E2E_LOGS="$E2E_LOGS/cluster" E2E_TOPOLOGY=cluster go test -count=1 -timeout 20m -run "$CLUSTER_SUBSET" ./e2e/
 
 log "benchmark, quick variant (keeps \`make bench\` working; its numbers are not asserted)"
 go run ./bench -quick -out /dev/null -raw-dir "" -logs "$E2E_LOGS/bench"

@@ -111,6 +111,8 @@ func run(log *slog.Logger) error {
 
 		SetupChannel: cfg.RocketChatSetupChannel,
 	}
+	// A process-wide setting of the SDK; it must be set before the first worker is created.
+	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 	w := worker.New(tc, cfg.TemporalTaskQueue, workerOptions(reg.Interceptor()))
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)

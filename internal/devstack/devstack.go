@@ -1,17 +1,22 @@
-// Package devstack starts one complete deployment of the bridge for tests and benchmarks:
-// a fresh PostgreSQL database, a Temporal dev server from the pinned CLI (the flags of
-// specs/temporal-go.md §6.4 and the search attributes of workflows.SearchAttributeTypes),
-// the real worker and ingress binaries as processes, and the sandbox emulators of Meta and
-// Rocket.Chat in-process, with the sandbox's business page connected through the admin API.
+// Package devstack starts the bridge's stacks on one machine — the one way every stack is
+// started: `make run` and `make run-cluster` (cmd/devstack), the end-to-end tests (e2e/) and
+// the benchmark (bench/).
 //
-// It is the harness of e2e/ made reusable. The concepts map one to one: e2e's
-// stackOptions{extraEnv, temporalFlags} are Options.Env and Options.TemporalFlags; e2e's
-// settings (CLOSE_LINGER=1s, REORDER_WINDOW=300ms, LOG_LEVEL=debug, a 500 ms Rocket.Chat
-// webhook timeout, visitor-message webhooks on, 200 ms/2 s Meta retries) are expressed as
+// A Stack (tests, benchmark) is one complete deployment: PostgreSQL, Temporal — the dev
+// server of the pinned CLI, or the production topology of docker-compose.yml run natively
+// (Cluster) — the real worker and ingress binaries as processes (one or more replicas each,
+// several ingress replicas behind a round-robin proxy), and the sandbox emulators of Meta
+// and Rocket.Chat in-process, with the sandbox's business page connected through the admin
+// API. Everything a stack starts is a child process with a parent-death signal, on free
+// ports, with its state in a scratch directory of the checkout: it stops with Stop, and with
+// the process that started it however that process ends.
+//
+// e2e's settings (CLOSE_LINGER=1s, REORDER_WINDOW=300ms, LOG_LEVEL=debug, a 500 ms
+// Rocket.Chat webhook timeout, visitor-message webhooks on, 200 ms/2 s Meta retries) are
+// expressed as
 //
 //	devstack.Options{
-//		Name: "shared", TaskQueue: "e2e-shared", AdminDSN: os.Getenv("E2E_DATABASE_URL"),
-//		TemporalCLI: os.Getenv("TEMPORAL_CLI"), BinDir: binDir, LogDir: logsDir,
+//		Name: "shared", TaskQueue: "e2e-shared", AdminDSN: dsn, Binaries: bins, BinDir: binDir, LogDir: logsDir,
 //		Env: []string{"CLOSE_LINGER=1s", "REORDER_WINDOW=300ms", "LOG_LEVEL=debug"},
 //		MetaOptions: func(o *meta.Options) { o.RetryInitial, o.RetryMax = 200*time.Millisecond, 2*time.Second },
 //		RocketChatOptions: func(o *rocketchat.Options) {
@@ -31,38 +36,32 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // PostgreSQL driver
 	enumspb "go.temporal.io/api/enums/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/sandbox/meta"
 	"github.com/igdirect/bridge/sandbox/rocketchat"
-	"github.com/igdirect/bridge/workflows"
 )
 
 // The sandbox's business page, its Instagram account, its Rocket.Chat department and agents.
@@ -82,28 +81,50 @@ const (
 	BotUserID = "bridge-bot"
 )
 
-// Process names for StartProcess, StopProcess and PID.
+// Process names for StartProcess, StopProcess and PID. Replicas after the first are
+// "worker-2", "ingress-2", … (ReplicaName); the cluster's processes are Frontend, History,
+// Matching, InternalWorker, UI and PostgresProc.
 const (
-	Worker   = "worker"
-	Ingress  = "ingress"
+	Worker  = "worker"
+	Ingress = "ingress"
+	// Temporal is the dev server's process, or, on a cluster, every Temporal service at once.
 	Temporal = "temporal"
 )
 
-// Options configures a stack. AdminDSN and TemporalCLI are required.
+// Topology is how Temporal runs.
+type Topology string
+
+const (
+	// TopologyDev: `temporal server start-dev` of the pinned CLI (one process, SQLite, one
+	// history shard), what `make run` and `make test` use.
+	TopologyDev Topology = "dev"
+	// TopologyCluster: the production topology of docker-compose.yml (StartCluster).
+	TopologyCluster Topology = "cluster"
+)
+
+// Options configures a stack.
 type Options struct {
 	// Name names the stack's database, task queue and log files ("shared", "bench-steady").
-	Name string
-	// AdminDSN is a PostgreSQL DSN of a server where the stack may create a database.
+	Name     string
+	Topology Topology
+	// AdminDSN is a PostgreSQL DSN of a server where the stack may create its database (dev
+	// server topology). Empty: the stack starts a PostgreSQL of its own. A cluster always
+	// runs its own (the one compose runs), which holds the bridge's database too.
 	AdminDSN string
-	// TemporalCLI is the pinned Temporal CLI binary that runs the dev server.
+	// Binaries are the pinned Temporal programs (the cluster needs the server's too).
+	// Nil: TemporalCLI for the dev server, the checkout's bin/ for a cluster.
+	Binaries *Binaries
+	// TemporalCLI is the pinned Temporal CLI binary (when Binaries is nil).
 	TemporalCLI string
+	// Root is the checkout (docker-compose.yml, deploy/, bin/; default: found from the
+	// working directory).
+	Root string
 	// BinDir holds the built worker and ingress binaries (see Build). Empty: Start builds
 	// them into a temporary directory from ModuleDir.
 	BinDir string
-	// ModuleDir is the module root to build from when BinDir is empty (default: found by
-	// walking up from the working directory to go.mod).
+	// ModuleDir is the module root to build from when BinDir is empty (default Root).
 	ModuleDir string
-	// LogDir receives <name>-temporal.log, <name>-worker.log, <name>-ingress.log. Empty: a
+	// LogDir receives <name>-temporal.log, <name>-worker.log, <name>-ingress.log, … Empty: a
 	// temporary directory, removed by Stop.
 	LogDir string
 	// TaskQueue is TEMPORAL_TASK_QUEUE (default "devstack-<name>").
@@ -111,8 +132,20 @@ type Options struct {
 	// Env is added to the environment of worker and ingress after the stack's own
 	// variables, so it overrides them (e.g. "REORDER_WINDOW=0s", "LOG_LEVEL=debug").
 	Env []string
-	// TemporalFlags are extra dev-server arguments, e.g. dynamic config values.
+	// TemporalFlags are extra dev-server arguments, e.g. dynamic config values. On a
+	// cluster, its "--dynamic-config-value KEY=JSON" pairs are added to the dynamic config.
 	TemporalFlags []string
+	// Workers and Ingresses are replica counts (default 1 each).
+	Workers, Ingresses int
+	// HistoryShards of a cluster (default 4).
+	HistoryShards int
+	// ClusterTLS turns on mutual TLS on a cluster's frontend; the bridge gets the client
+	// certificate through TEMPORAL_TLS_* variables.
+	ClusterTLS *FrontendTLS
+	// DurablePostgres keeps fsync on in the stack's own PostgreSQL (benchmarks).
+	DurablePostgres bool
+	// TemporalLogLevel is the cluster servers' LOG_LEVEL (default warn).
+	TemporalLogLevel string
 	// MetaOptions and RocketChatOptions adjust the emulators' options before they are built.
 	MetaOptions       func(*meta.Options)
 	RocketChatOptions func(*rocketchat.Options)
@@ -133,77 +166,82 @@ type Options struct {
 
 // Stack is one running deployment. Its methods are safe for concurrent use except Stop.
 type Stack struct {
-	opts       Options
-	name       string
-	dbName     string
-	dbURL      string
-	taskQueue  string
-	binDir     string
-	logDir     string
-	ownLogDir  bool
-	ownBinDir  string
-	temporalDB string
-	tPort      int
+	opts      Options
+	name      string
+	root      string
+	dir       string // scratch directory, removed by Stop
+	dbName    string
+	dbURL     string
+	adminDSN  string
+	taskQueue string
+	binDir    string
+	logDir    string
+	ownBinDir string
+	bins      *Binaries
+	namespace string
 
-	mu       sync.Mutex
-	temporal *testsuite.DevServer
-	tc       client.Client
-	tPID     int
-	procs    map[string]*proc
+	mu      sync.Mutex
+	pg      *Postgres // the stack's own PostgreSQL (no AdminDSN)
+	dev     *DevServer
+	cluster *Cluster
+	tc      client.Client
+	bridge  *Bridge
 
 	meta     *meta.Server
 	metaHTTP *httptest.Server
 	rc       *rocketchat.Server
 	rcHTTP   *httptest.Server
 
-	ingressURL   string
-	adminURL     string // ingress's internal listener (ADMIN_ADDR)
 	adminToken   string
 	commandToken string
 	webhookToken string
 	appSecret    string
 	botToken     string
 	visitorKey   []byte
+	key          []byte // TOKEN_ENCRYPTION_KEY
 	// dc and fc encrypt and decrypt payloads as the product's processes do.
 	dc  converter.DataConverter
 	fc  converter.FailureConverter
 	env []string
 }
 
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
 // Start starts a stack. On error everything started so far is stopped again.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	if opts.AdminDSN == "" || opts.TemporalCLI == "" {
-		return nil, errors.New("devstack: AdminDSN and TemporalCLI are required")
-	}
 	if opts.Name == "" {
 		opts.Name = "stack"
+	}
+	if opts.Topology == "" {
+		opts.Topology = TopologyDev
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	s := &Stack{opts: opts, name: opts.Name, procs: map[string]*proc{}}
+	s := &Stack{opts: opts, name: opts.Name, root: opts.Root, namespace: "default"}
 	defer func() {
 		if err != nil {
 			s.Stop()
 		}
 	}()
+	if s.root == "" {
+		if s.root, err = ModuleRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.locateBinaries(); err != nil {
+		return nil, err
+	}
 	s.taskQueue = opts.TaskQueue
 	if s.taskQueue == "" {
 		s.taskQueue = "devstack-" + s.name
 	}
+	if s.dir, err = ScratchDir(s.root, "stack-"+s.name); err != nil {
+		return nil, err
+	}
 	s.logDir = opts.LogDir
 	if s.logDir == "" {
-		if s.logDir, err = os.MkdirTemp("", "devstack-logs-"); err != nil {
-			return nil, err
-		}
-		s.ownLogDir = true
-	} else if err = os.MkdirAll(s.logDir, 0o755); err != nil {
+		s.logDir = filepath.Join(s.dir, "logs")
+	}
+	if err = os.MkdirAll(s.logDir, 0o755); err != nil {
 		return nil, err
 	}
 	s.binDir = opts.BinDir
@@ -212,52 +250,47 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			return nil, err
 		}
 		s.binDir = s.ownBinDir
-		if err = Build(ctx, opts.ModuleDir, s.binDir); err != nil {
+		mod := opts.ModuleDir
+		if mod == "" {
+			mod = s.root
+		}
+		if err = Build(ctx, mod, s.binDir); err != nil {
 			return nil, err
 		}
 	}
 
-	s.dbName = DatabaseName(s.name, time.Now())
-	if s.dbURL, err = createDatabase(ctx, opts.AdminDSN, s.dbName); err != nil {
-		return nil, err
-	}
-	s.temporalDB = filepath.Join(os.TempDir(), fmt.Sprintf("devstack-%s-%d.db", safeName(s.name), time.Now().UnixNano()))
-	if s.tPort, err = FreePort(); err != nil {
-		return nil, err
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	s.key = make([]byte, 32)
+	_, _ = rand.Read(s.key)
+	key := s.key
 	if s.dc, s.fc, err = temporalx.Converters(&config.Config{
 		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(key))}); err != nil {
 		return nil, err
 	}
-	if err = s.StartTemporal(); err != nil {
+	if err := s.startTemporalAndDatabase(ctx); err != nil {
 		return nil, err
 	}
 	s.visitorKey = config.DeriveKey(key, "visitor-token")
+	// Every secret the bridge compares is at least 32 bytes (it refuses shorter ones).
 	s.appSecret, s.webhookToken, s.botToken = RandomString(32), RandomString(32), RandomString(32)
 	s.adminToken, s.commandToken = RandomString(32), RandomString(32)
-	ingressPort, err := FreePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	s.ingressURL = fmt.Sprintf("http://127.0.0.1:%d", ingressPort)
-	adminPort, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	s.adminURL = fmt.Sprintf("http://127.0.0.1:%d", adminPort)
+	ingressAddr := fmt.Sprintf("127.0.0.1:%d", port) // the one ingress, or the proxy in front of several
+	ingressURL := "http://" + ingressAddr
 
-	mo := meta.Options{AppSecret: s.appSecret, WebhookURL: s.ingressURL + "/webhooks/instagram"}
+	mo := meta.Options{AppSecret: s.appSecret, WebhookURL: ingressURL + "/webhooks/instagram"}
 	if opts.MetaOptions != nil {
 		opts.MetaOptions(&mo)
 	}
 	s.meta = meta.New(mo)
 	s.meta.AddPage(meta.Page{PageID: PageID, IGAccountID: Account, Username: PageUsername, Name: PageName, AccessToken: PageToken})
 	s.metaHTTP = httptest.NewServer(wrap(s.meta.Handler(), opts.MetaHandler))
+	s.meta.SetPublicURL(s.metaHTTP.URL) // CDN links of customer media point here
 
 	ro := rocketchat.DefaultOptions()
-	ro.WebhookURL, ro.WebhookSecret = s.ingressURL+"/webhooks/rocketchat", s.webhookToken
+	ro.WebhookURL, ro.WebhookSecret = ingressURL+"/webhooks/rocketchat", s.webhookToken
 	ro.BotUserID, ro.BotAuthToken = BotUserID, s.botToken
 	if opts.RocketChatOptions != nil {
 		opts.RocketChatOptions(&ro)
@@ -277,14 +310,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.rc.AddChannel(SetupChannel) // where the bot posts authorization buttons and reports
 	s.rcHTTP = httptest.NewServer(wrap(s.rc.Handler(), opts.RocketChatHandler))
 
-	s.env = MergeEnv(os.Environ(), []string{
+	own := []string{
 		"DATABASE_URL=" + s.dbURL,
-		fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", s.tPort),
-		"TEMPORAL_NAMESPACE=default",
+		"TEMPORAL_ADDRESS=" + s.TemporalAddress(),
+		"TEMPORAL_NAMESPACE=" + s.namespace,
 		"TEMPORAL_TASK_QUEUE=" + s.taskQueue,
-		fmt.Sprintf("INGRESS_ADDR=127.0.0.1:%d", ingressPort),
-		fmt.Sprintf("ADMIN_ADDR=127.0.0.1:%d", adminPort),
-		"PUBLIC_URL=" + s.ingressURL,
+		"PUBLIC_URL=" + ingressURL,
 		"ROCKETCHAT_URL=" + s.rcHTTP.URL, "ROCKETCHAT_USER_ID=" + BotUserID, "ROCKETCHAT_AUTH_TOKEN=" + s.botToken,
 		"ROCKETCHAT_WEBHOOK_TOKEN=" + s.webhookToken,
 		"ROCKETCHAT_COMMAND_TOKEN=" + s.commandToken,
@@ -293,18 +324,26 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		"MEDIA_FETCH_TEST_ORIGINS=" + s.metaHTTP.URL, // the sandbox's CDN is plain HTTP on loopback
 		"TOKEN_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(key),
 		"ADMIN_API_TOKEN=" + s.adminToken,
-	}, opts.Env)
-
-	if err = s.StartProcess(Worker); err != nil {
+		"METRICS_ADDR=127.0.0.1:0", // several stacks and replicas run side by side
+	}
+	if s.cluster != nil {
+		own = append(own, s.cluster.ClientTLSEnv()...)
+	}
+	s.env = MergeEnv(os.Environ(), own, opts.Env)
+	s.bridge, err = NewBridge(BridgeOptions{BinDir: s.binDir, LogDir: s.logDir, LogPrefix: safeName(s.name) + "-",
+		Env: s.env, Workers: opts.Workers, Ingresses: opts.Ingresses, Addr: ingressAddr})
+	if err != nil {
 		return nil, err
 	}
-	if err = s.StartProcess(Ingress); err != nil {
+	if err = s.bridge.Start(); err != nil {
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-	if err = s.waitHTTP(wctx, s.ingressURL+"/healthz"); err != nil {
-		return nil, err
+	for _, u := range s.bridge.ReplicaURLs() {
+		if err = s.waitHTTP(wctx, u+"/healthz"); err != nil {
+			return nil, err
+		}
 	}
 	if err = s.WaitWorkerReady(wctx); err != nil {
 		return nil, err
@@ -317,6 +356,134 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
+func (s *Stack) locateBinaries() error {
+	s.bins = s.opts.Binaries
+	if s.opts.Topology == TopologyCluster {
+		if s.bins == nil || s.bins.ServerDir == "" {
+			b, err := LocateBinaries(filepath.Join(s.root, "bin"), true)
+			if err != nil {
+				return err
+			}
+			s.bins = b
+		}
+		return nil
+	}
+	if s.bins == nil {
+		if s.opts.TemporalCLI == "" {
+			return errors.New("devstack: Binaries or TemporalCLI is required")
+		}
+		s.bins = &Binaries{CLI: s.opts.TemporalCLI}
+	}
+	return nil
+}
+
+// startTemporalAndDatabase starts Temporal and makes the bridge's database: on the admin
+// server (or the stack's own PostgreSQL) for the dev server; in the cluster's PostgreSQL,
+// owned by the role compose makes for the bridge, for a cluster.
+func (s *Stack) startTemporalAndDatabase(ctx context.Context) error {
+	s.dbName = DatabaseName(s.name, time.Now())
+	if s.opts.Topology == TopologyCluster {
+		dc, err := dynamicConfigOf(s.opts.TemporalFlags)
+		if err != nil {
+			return err
+		}
+		level := s.opts.TemporalLogLevel
+		if level == "" {
+			level = "warn"
+		}
+		shards := s.opts.HistoryShards
+		if shards == 0 {
+			shards = 4
+		}
+		s.cluster, err = StartCluster(ctx, ClusterOptions{Root: s.root, Binaries: s.bins, Dir: filepath.Join(s.dir, "cluster"),
+			LogDir: s.logDir, LogPrefix: safeName(s.name) + "-", HistoryShards: shards, LogLevel: level,
+			DynamicConfig: dc, TLS: s.opts.ClusterTLS, PostgresDurable: s.opts.DurablePostgres})
+		if err != nil {
+			return err
+		}
+		s.namespace = s.cluster.Namespace()
+		s.adminDSN = s.cluster.Postgres().SuperuserDSN("postgres")
+		if err := createDatabaseOwned(ctx, s.adminDSN, s.dbName, "igdirect"); err != nil {
+			return err
+		}
+		var err2 error
+		s.dbURL, err2 = DSNWithDatabase(s.cluster.BridgeDSN(), s.dbName)
+		if err2 != nil {
+			return err2
+		}
+		return s.connectClient(ctx)
+	}
+	s.adminDSN = s.opts.AdminDSN
+	if s.adminDSN == "" {
+		pg, err := StartPostgres(ctx, PostgresOptions{Dir: filepath.Join(s.dir, "postgres"),
+			LogPath: filepath.Join(s.logDir, safeName(s.name)+"-postgres.log"), Durable: s.opts.DurablePostgres})
+		if err != nil {
+			return err
+		}
+		s.pg = pg
+		s.adminDSN = pg.SuperuserDSN("postgres")
+	}
+	var err error
+	if s.dbURL, err = createDatabase(ctx, s.adminDSN, s.dbName); err != nil {
+		return err
+	}
+	s.dev, err = StartDevServer(ctx, DevServerOptions{CLI: s.bins.CLI, DBFile: filepath.Join(s.dir, "temporal.db"),
+		Flags: s.opts.TemporalFlags, LogPath: filepath.Join(s.logDir, safeName(s.name)+"-temporal.log")})
+	if err != nil {
+		return err
+	}
+	return s.connectClient(ctx)
+}
+
+// dynamicConfigOf turns dev-server "--dynamic-config-value KEY=JSON" pairs into dynamic
+// config values for a cluster; any other flag has no cluster equivalent.
+func dynamicConfigOf(flags []string) (map[string]any, error) {
+	out := map[string]any{}
+	for i := 0; i < len(flags); i++ {
+		if flags[i] != "--dynamic-config-value" || i+1 == len(flags) {
+			return nil, fmt.Errorf("devstack: dev-server flag %q has no cluster equivalent", flags[i])
+		}
+		k, v, ok := strings.Cut(flags[i+1], "=")
+		if !ok {
+			return nil, fmt.Errorf("devstack: %q is not KEY=JSON", flags[i+1])
+		}
+		var val any
+		if err := json.Unmarshal([]byte(v), &val); err != nil {
+			return nil, fmt.Errorf("devstack: dynamic config %s: %w", k, err)
+		}
+		out[k] = val
+		i++
+	}
+	return out, nil
+}
+
+// connectClient (re)connects the stack's own Temporal client, with the bridge's code and
+// the TEMPORAL_TLS_* settings the bridge gets.
+func (s *Stack) connectClient(ctx context.Context) error {
+	cfg := &config.Config{TemporalAddress: s.TemporalAddress(), TemporalNamespace: s.namespace,
+		TokenEncryptionKey: config.Secret(base64.StdEncoding.EncodeToString(s.key))}
+	if t := s.opts.ClusterTLS; s.cluster != nil && t != nil {
+		cfg.TemporalTLSClientCertPath, cfg.TemporalTLSClientKeyPath = t.ClientCert, t.ClientKey
+		cfg.TemporalTLSServerCACertPath, cfg.TemporalTLSServerName = t.ClientCA, t.ServerName
+	}
+	opts, err := temporalx.Options(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	c, err := dialReady(ctx, opts, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.tc
+	s.tc = c
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
 func wrap(h http.Handler, with func(http.Handler) http.Handler) http.Handler {
 	if with == nil {
 		return h
@@ -324,190 +491,143 @@ func wrap(h http.Handler, with func(http.Handler) http.Handler) http.Handler {
 	return with(h)
 }
 
-// StartTemporal starts the dev server on the stack's port and database file (again, after
-// StopTemporal: the file keeps the history).
+// StartTemporal starts Temporal again after StopTemporal: the dev server on its port and
+// database file, or every service of the cluster. The client is reconnected.
 func (s *Stack) StartTemporal() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.temporal != nil {
-		return nil
-	}
-	logf, err := os.OpenFile(filepath.Join(s.logDir, safeName(s.name)+"-temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if s.cluster != nil {
+		if err := s.cluster.StartServices(ctx); err != nil {
+			return err
+		}
+	} else if err := s.dev.Start(ctx); err != nil {
 		return err
 	}
-	sa, err := searchAttributes()
-	if err != nil {
-		logf.Close()
-		return err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", s.tPort)
-	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-		ExistingPath:     s.opts.TemporalCLI,
-		ClientOptions:    &client.Options{HostPort: addr, DataConverter: s.dc, FailureConverter: s.fc},
-		DBFilename:       s.temporalDB,
-		SearchAttributes: sa,
-		LogLevel:         "warn",
-		ExtraArgs:        append(TemporalArgs(), s.opts.TemporalFlags...),
-		Stdout:           logf, Stderr: logf,
-	})
-	if err != nil {
-		logf.Close()
-		return fmt.Errorf("start Temporal dev server: %w", err)
-	}
-	s.temporal, s.tc = srv, srv.Client()
-	s.tPID = findChildPID(os.Getpid(), "--port", fmt.Sprint(s.tPort))
-	return nil
+	return s.connectClient(ctx)
 }
 
-// TemporalArgs are the dev-server flags every stack uses, the same as scripts/lib.sh and
-// e2e/harness_test.go (specs/temporal-go.md §6.4, docs/benchmarks.md): WAL journal, the
-// transfer-queue poll rate that removes ~50 ms per task hop, sub-second timers that fire on
-// time instead of after ~1 s (the reorder window), activities that start in the worker that
-// scheduled them, and search attributes visible at once.
-func TemporalArgs() []string {
-	return []string{
-		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
-		"--dynamic-config-value", `history.timerProcessorMaxTimeShift="20ms"`,
-		"--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
-		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
-		"--dynamic-config-value", "system.forceSearchAttributesCacheRefreshOnRead=true",
-	}
-}
-
-// StopTemporal stops the dev server (its database file stays for StartTemporal).
+// StopTemporal stops Temporal (the dev server, or every service of the cluster; the
+// history stays).
 func (s *Stack) StopTemporal() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.temporal != nil {
-		_ = s.temporal.Stop()
-		s.temporal, s.tPID = nil, 0
+	if s.cluster != nil {
+		s.cluster.StopServices()
+	} else if s.dev != nil {
+		s.dev.Stop()
 	}
 }
 
-// searchAttributes turns workflows.SearchAttributeTypes into the dev server's option.
-func searchAttributes() (temporal.SearchAttributes, error) {
-	var updates []temporal.SearchAttributeUpdate
-	for name, typ := range workflows.SearchAttributeTypes {
-		switch typ {
-		case enumspb.INDEXED_VALUE_TYPE_KEYWORD:
-			updates = append(updates, temporal.NewSearchAttributeKeyKeyword(name).ValueSet(""))
-		case enumspb.INDEXED_VALUE_TYPE_TEXT:
-			updates = append(updates, temporal.NewSearchAttributeKeyString(name).ValueSet(""))
-		case enumspb.INDEXED_VALUE_TYPE_INT:
-			updates = append(updates, temporal.NewSearchAttributeKeyInt64(name).ValueSet(0))
-		case enumspb.INDEXED_VALUE_TYPE_DOUBLE:
-			updates = append(updates, temporal.NewSearchAttributeKeyFloat64(name).ValueSet(0))
-		case enumspb.INDEXED_VALUE_TYPE_BOOL:
-			updates = append(updates, temporal.NewSearchAttributeKeyBool(name).ValueSet(false))
-		case enumspb.INDEXED_VALUE_TYPE_DATETIME:
-			updates = append(updates, temporal.NewSearchAttributeKeyTime(name).ValueSet(time.Time{}))
-		case enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST:
-			updates = append(updates, temporal.NewSearchAttributeKeyKeywordList(name).ValueSet(nil))
-		default:
-			return temporal.SearchAttributes{}, fmt.Errorf("devstack: search attribute %s has unsupported type %s", name, typ)
-		}
-	}
-	return temporal.NewSearchAttributes(updates...), nil
-}
-
-// StartProcess starts "worker" or "ingress" with the stack's environment.
+// StartProcess starts a process of the stack again: a worker or ingress replica, a
+// service of the cluster, the cluster's PostgreSQL, or Temporal as a whole.
 func (s *Stack) StartProcess(name string) error {
-	if name != Worker && name != Ingress {
-		return fmt.Errorf("devstack: unknown process %q", name)
+	switch {
+	case name == Temporal:
+		return s.StartTemporal()
+	case s.cluster != nil && name == PostgresProc:
+		return s.cluster.Postgres().StartAgain(context.Background())
+	case s.cluster != nil && isClusterService(name):
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		return s.cluster.StartService(ctx, name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := s.procs[name]; p != nil {
-		select {
-		case <-p.done:
-		default:
-			return fmt.Errorf("devstack: %s is already running", name)
+	return s.bridge.StartProcess(name)
+}
+
+func isClusterService(name string) bool {
+	for _, sv := range serverServices {
+		if sv.name == name {
+			return true
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(s.logDir, safeName(s.name)+"-"+name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(s.binDir, name))
-	cmd.Env = s.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	s.procs[name] = p
-	return nil
+	return false
 }
 
 // StopProcess signals a process (SIGTERM for a clean stop, SIGKILL for a crash) and waits
-// up to 15 s for it to exit, then kills it.
+// for it to exit (killing it after a grace period).
 func (s *Stack) StopProcess(name string, sig os.Signal) {
-	s.mu.Lock()
-	p := s.procs[name]
-	delete(s.procs, name)
-	s.mu.Unlock()
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Running reports whether a process is running (it may have exited by itself).
-func (s *Stack) Running(name string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.procs[name]
-	if p == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// PID returns the process id of "worker", "ingress" or "temporal" (the dev server), 0 when
-// it is not running or (temporal, outside Linux) cannot be found.
-func (s *Stack) PID(name string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if name == Temporal {
-		return s.tPID
-	}
-	if p := s.procs[name]; p != nil {
-		select {
-		case <-p.done:
-			return 0
-		default:
-			return p.cmd.Process.Pid
+	switch {
+	case name == Temporal:
+		s.StopTemporal()
+	case s.cluster != nil && name == PostgresProc:
+		if sig == syscall.SIGTERM {
+			sig = syscall.SIGINT // PostgreSQL's fast shutdown; SIGTERM waits for every session
 		}
+		s.cluster.Postgres().StopWith(sig)
+	case s.cluster != nil && (isClusterService(name) || name == UI):
+		s.cluster.StopService(name, sig)
+	default:
+		s.bridge.StopProcess(name, sig)
+	}
+}
+
+// Running reports whether a process runs (it may have exited by itself).
+func (s *Stack) Running(name string) bool {
+	return s.PID(name) > 0
+}
+
+// PID returns the process id of a process of the stack, 0 when it is not running.
+func (s *Stack) PID(name string) int {
+	if name == Temporal && s.dev != nil {
+		return s.dev.PID()
+	}
+	if s.cluster != nil {
+		if pid, ok := s.cluster.PIDs()[name]; ok {
+			return pid
+		}
+	}
+	if name == PostgresProc && s.pg != nil {
+		return s.pg.PID()
+	}
+	if s.bridge == nil {
+		return 0
+	}
+	if p := s.bridge.Process(name); p != nil && p.Running() {
+		return p.PID()
 	}
 	return 0
 }
 
-// Stop stops the processes, the dev server and the emulators, removes the dev server's
-// database file, and drops the database when Options.DropDatabase is set.
-func (s *Stack) Stop() {
-	for _, name := range []string{Ingress, Worker} {
-		s.StopProcess(name, syscall.SIGTERM)
+// Processes maps the name of every running process of the stack to its id: the bridge's
+// replicas, the dev server ("temporal") or the cluster's processes, and PostgreSQL
+// ("postgres", the postmaster) when the stack runs its own.
+func (s *Stack) Processes() map[string]int {
+	out := map[string]int{}
+	if s.bridge == nil {
+		return out
 	}
-	s.StopTemporal()
+	for _, n := range s.bridge.Names() {
+		if pid := s.PID(n); pid > 0 {
+			out[n] = pid
+		}
+	}
+	if s.dev != nil && s.dev.PID() > 0 {
+		out[Temporal] = s.dev.PID()
+	}
+	if s.cluster != nil {
+		for n, pid := range s.cluster.PIDs() {
+			out[n] = pid
+		}
+	}
+	if s.pg != nil && s.pg.PID() > 0 {
+		out[PostgresProc] = s.pg.PID()
+	}
+	return out
+}
+
+// Stop stops the processes, Temporal and the emulators, drops the database when
+// Options.DropDatabase is set, and removes the stack's scratch directory.
+func (s *Stack) Stop() {
+	if s.bridge != nil {
+		s.bridge.Stop()
+	}
+	s.mu.Lock()
+	if s.tc != nil {
+		s.tc.Close()
+		s.tc = nil
+	}
+	s.mu.Unlock()
+	if s.dev != nil {
+		s.dev.Stop()
+	}
 	if s.meta != nil {
 		s.meta.Close()
 	}
@@ -520,51 +640,88 @@ func (s *Stack) Stop() {
 	if s.rcHTTP != nil {
 		s.rcHTTP.Close()
 	}
-	if s.temporalDB != "" {
-		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
-			_ = os.Remove(s.temporalDB + suffix)
-		}
-	}
-	if s.opts.DropDatabase && s.dbName != "" && s.dbURL != "" {
+	if s.opts.DropDatabase && s.dbName != "" && s.opts.AdminDSN != "" && s.cluster == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_ = dropDatabase(ctx, s.opts.AdminDSN, s.dbName)
 		cancel()
 	}
-	if s.ownLogDir {
-		_ = os.RemoveAll(s.logDir)
+	if s.cluster != nil {
+		s.cluster.Stop()
+	}
+	if s.pg != nil {
+		s.pg.Stop()
 	}
 	if s.ownBinDir != "" {
 		_ = os.RemoveAll(s.ownBinDir)
+	}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir) // the state, and the logs unless they went to LogDir
 	}
 }
 
 // Accessors.
 
-func (s *Stack) Name() string            { return s.name }
-func (s *Stack) Meta() *meta.Server      { return s.meta }
-func (s *Stack) RC() *rocketchat.Server  { return s.rc }
-func (s *Stack) MetaURL() string         { return s.metaHTTP.URL }
-func (s *Stack) RocketChatURL() string   { return s.rcHTTP.URL }
-func (s *Stack) IngressURL() string      { return s.ingressURL }
-func (s *Stack) AdminURL() string        { return s.adminURL }
-func (s *Stack) AdminToken() string      { return s.adminToken }
-func (s *Stack) CommandToken() string    { return s.commandToken }
-func (s *Stack) WebhookToken() string    { return s.webhookToken }
-func (s *Stack) AppSecret() string       { return s.appSecret }
-func (s *Stack) BotToken() string        { return s.botToken }
-func (s *Stack) VisitorKey() []byte      { return s.visitorKey }
-func (s *Stack) DatabaseName() string    { return s.dbName }
-func (s *Stack) DatabaseURL() string     { return s.dbURL }
-func (s *Stack) TaskQueue() string       { return s.taskQueue }
-func (s *Stack) LogDir() string          { return s.logDir }
-func (s *Stack) TemporalDBFile() string  { return s.temporalDB }
-func (s *Stack) TemporalAddress() string { return fmt.Sprintf("127.0.0.1:%d", s.tPort) }
-func (s *Stack) Env() []string           { return append([]string(nil), s.env...) }
+func (s *Stack) Name() string               { return s.name }
+func (s *Stack) Meta() *meta.Server         { return s.meta }
+func (s *Stack) RC() *rocketchat.Server     { return s.rc }
+func (s *Stack) MetaURL() string            { return s.metaHTTP.URL }
+func (s *Stack) MetaHTTP() *httptest.Server { return s.metaHTTP }
+func (s *Stack) RCHTTP() *httptest.Server   { return s.rcHTTP }
+func (s *Stack) RocketChatURL() string      { return s.rcHTTP.URL }
+func (s *Stack) IngressURL() string         { return s.bridge.URL() }
+func (s *Stack) IngressReplicas() []string  { return s.bridge.ReplicaURLs() }
+func (s *Stack) AdminToken() string         { return s.adminToken }
+func (s *Stack) CommandToken() string       { return s.commandToken }
+func (s *Stack) WebhookToken() string       { return s.webhookToken }
+func (s *Stack) AppSecret() string          { return s.appSecret }
+func (s *Stack) BotToken() string           { return s.botToken }
+func (s *Stack) VisitorKey() []byte         { return s.visitorKey }
+func (s *Stack) DatabaseName() string       { return s.dbName }
+func (s *Stack) DatabaseURL() string        { return s.dbURL }
+func (s *Stack) TaskQueue() string          { return s.taskQueue }
+func (s *Stack) Namespace() string          { return s.namespace }
+func (s *Stack) LogDir() string             { return s.logDir }
+func (s *Stack) Topology() Topology         { return s.opts.Topology }
+func (s *Stack) Env() []string              { return append([]string(nil), s.env...) }
 func (s *Stack) VisitorToken(igsid string) string {
 	return identity.VisitorToken(s.visitorKey, Account, igsid)
 }
 
-// Temporal returns the client of the running dev server (nil while it is stopped).
+// AdminURL is the first ingress replica's internal listener (ADMIN_ADDR): admin API,
+// metrics, readiness, payload codec.
+func (s *Stack) AdminURL() string { return s.bridge.AdminURLs()[0] }
+
+// Converters encrypt and decrypt payloads as the stack's processes do.
+func (s *Stack) Converters() (converter.DataConverter, converter.FailureConverter) { return s.dc, s.fc }
+
+// Cluster is the stack's Temporal cluster (nil on the dev server).
+func (s *Stack) Cluster() *Cluster { return s.cluster }
+
+// TemporalAddress is the frontend's address.
+func (s *Stack) TemporalAddress() string {
+	if s.cluster != nil {
+		return s.cluster.FrontendAddress()
+	}
+	return s.dev.Address()
+}
+
+// Secrets are the credentials the stack configured, by name (no log may contain one).
+func (s *Stack) Secrets() map[string]string {
+	out := map[string]string{
+		"META_APP_SECRET": s.appSecret, "ROCKETCHAT_WEBHOOK_TOKEN": s.webhookToken,
+		"ROCKETCHAT_AUTH_TOKEN": s.botToken, "ADMIN_API_TOKEN": s.adminToken, "ROCKETCHAT_COMMAND_TOKEN": s.commandToken,
+		"TOKEN_ENCRYPTION_KEY": envValue(s.env, "TOKEN_ENCRYPTION_KEY"), "page access token": PageToken,
+	}
+	if s.cluster != nil {
+		for k, v := range s.cluster.Passwords() {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Temporal returns the stack's client (nil while Temporal is stopped and not yet
+// reconnected).
 func (s *Stack) Temporal() client.Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -590,7 +747,7 @@ func (s *Stack) ConnectPage() error {
 
 // Admin calls the admin API and returns the status and body.
 func (s *Stack) Admin(method, path, body string) (int, string, error) {
-	req, err := http.NewRequest(method, s.adminURL+"/admin/api"+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, s.AdminURL()+"/admin/api"+path, strings.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
@@ -626,21 +783,25 @@ func (s *Stack) AppSecretProof(token string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// WaitWorkerReady waits until a worker polls the stack's task queue for workflow tasks.
+// WaitWorkerReady waits until every worker replica polls the stack's task queue for
+// workflow tasks.
 func (s *Stack) WaitWorkerReady(ctx context.Context) error {
+	want := max(s.opts.Workers, 1)
 	for {
 		if tc := s.Temporal(); tc != nil {
 			resp, err := tc.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
-				Namespace:     "default",
+				Namespace:     s.namespace,
 				TaskQueue:     &taskqueuepb.TaskQueue{Name: s.taskQueue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
 				TaskQueueType: enumspb.TASK_QUEUE_TYPE_WORKFLOW,
 			})
-			if err == nil && len(resp.GetPollers()) > 0 {
+			if err == nil && len(resp.GetPollers()) >= want {
 				return nil
 			}
 		}
-		if !s.Running(Worker) {
-			return fmt.Errorf("worker exited; see %s", filepath.Join(s.logDir, safeName(s.name)+"-worker.log"))
+		for i := 1; i <= want; i++ {
+			if n := ReplicaName(Worker, i); !s.Running(n) {
+				return fmt.Errorf("%s exited; see %s\n%s", n, s.bridge.LogPath(n), tail(s.bridge.LogPath(n), 15))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -659,8 +820,10 @@ func (s *Stack) waitHTTP(ctx context.Context, u string) error {
 				return nil
 			}
 		}
-		if !s.Running(Ingress) {
-			return fmt.Errorf("ingress exited; see %s", filepath.Join(s.logDir, safeName(s.name)+"-ingress.log"))
+		for i := 1; i <= max(s.opts.Ingresses, 1); i++ {
+			if n := ReplicaName(Ingress, i); !s.Running(n) {
+				return fmt.Errorf("%s exited; see %s\n%s", n, s.bridge.LogPath(n), tail(s.bridge.LogPath(n), 15))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -668,140 +831,4 @@ func (s *Stack) waitHTTP(ctx context.Context, u string) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// Build builds the worker and ingress binaries of the module at moduleDir ("" = found from
-// the working directory) into binDir.
-func Build(ctx context.Context, moduleDir, binDir string) error {
-	if moduleDir == "" {
-		var err error
-		if moduleDir, err = ModuleRoot(); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		return err
-	}
-	abs, err := filepath.Abs(binDir)
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", abs+string(filepath.Separator), "./worker", "./ingress/cmd/ingress")
-	cmd.Dir = moduleDir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("build worker and ingress: %w\n%s", err, out)
-	}
-	return nil
-}
-
-// ModuleRoot walks up from the working directory to the directory holding go.mod.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("devstack: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// DatabaseName is the name of a stack's database: devstack_<name>_<9 digits of t>.
-func DatabaseName(name string, t time.Time) string {
-	return fmt.Sprintf("devstack_%s_%09d", strings.ReplaceAll(safeName(name), "-", "_"), t.UnixNano()%1e9)
-}
-
-var unsafeChars = regexp.MustCompile(`[^a-z0-9_-]+`)
-
-// safeName lowercases name and replaces anything but letters, digits, '_' and '-'.
-func safeName(name string) string {
-	n := unsafeChars.ReplaceAllString(strings.ToLower(name), "_")
-	if len(n) > 40 {
-		n = n[:40]
-	}
-	if n == "" {
-		n = "stack"
-	}
-	return n
-}
-
-func createDatabase(ctx context.Context, adminDSN, name string) (string, error) {
-	db, err := sqlx.Open("postgres", adminDSN)
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
-	}
-	return DSNWithDatabase(adminDSN, name)
-}
-
-func dropDatabase(ctx context.Context, adminDSN, name string) error {
-	db, err := sqlx.Open("postgres", adminDSN)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
-	return err
-}
-
-// DSNWithDatabase replaces the database of a URL-form PostgreSQL DSN.
-func DSNWithDatabase(dsn, name string) (string, error) {
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("devstack: the admin DSN must be a postgres:// URL")
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
-
-// MergeEnv returns base with every KEY=VALUE of the overrides applied in order: a later
-// value replaces an earlier one of the same key, which keeps its position.
-func MergeEnv(base []string, overrides ...[]string) []string {
-	out := make([]string, 0, len(base))
-	idx := map[string]int{}
-	add := func(kv string) {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			return
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	for _, kv := range base {
-		add(kv)
-	}
-	for _, o := range overrides {
-		for _, kv := range o {
-			add(kv)
-		}
-	}
-	return out
-}
-
-// FreePort returns a free TCP port on the loopback interface.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// RandomString returns n random URL-safe characters.
-func RandomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }

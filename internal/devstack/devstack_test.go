@@ -5,14 +5,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/igdirect/bridge/workflows"
 )
 
 func TestMergeEnvOverridesInPlace(t *testing.T) {
@@ -32,17 +32,6 @@ func TestDSNWithDatabase(t *testing.T) {
 	require.Equal(t, "postgres://postgres@127.0.0.1:55434/devstack_x?sslmode=disable", got)
 	_, err = DSNWithDatabase("host=localhost dbname=x", "y")
 	require.Error(t, err)
-}
-
-func TestSearchAttributesCoverTheWorkflowsList(t *testing.T) {
-	sa, err := searchAttributes()
-	require.NoError(t, err)
-	require.Equal(t, len(workflows.SearchAttributeTypes), sa.Size())
-	for k := range sa.GetUntypedValues() {
-		typ, ok := workflows.SearchAttributeTypes[k.GetName()]
-		require.True(t, ok, k.GetName())
-		require.Equal(t, typ, k.GetValueType(), k.GetName())
-	}
 }
 
 func TestReadUsageOfThisProcess(t *testing.T) {
@@ -84,35 +73,9 @@ func TestFindChildPID(t *testing.T) {
 	require.Contains(t, Children(os.Getpid()), cmd.Process.Pid)
 }
 
-// TestStackStartsAndCarriesAMessage starts a whole stack (about 10 s with a warm build
-// cache) when the end-to-end environment is there.
-func TestStackStartsAndCarriesAMessage(t *testing.T) {
-	dsn, cli := os.Getenv("E2E_DATABASE_URL"), os.Getenv("TEMPORAL_CLI")
-	if dsn == "" || cli == "" {
-		t.Skip("needs E2E_DATABASE_URL and TEMPORAL_CLI; run with `make test`")
-	}
-	if testing.Short() {
-		t.Skip("starts a whole stack")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Options{Name: "devstack-test", AdminDSN: dsn, TemporalCLI: cli, DropDatabase: true,
-		Env: []string{"REORDER_WINDOW=0s"}})
-	require.NoError(t, err)
-	t.Cleanup(s.Stop)
-
-	require.Positive(t, s.PID(Worker))
-	require.Positive(t, s.PID(Ingress))
-	require.Positive(t, s.PID(Temporal), "dev server found in /proc")
-	_, err = ReadUsage(s.PID(Temporal))
-	require.NoError(t, err)
-	require.Contains(t, s.Env(), "REORDER_WINDOW=0s")
-
-	status, body, err := s.Admin(http.MethodGet, "/pages/"+PageID, "")
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, status, body)
-
-	igsid := "6900000000000001"
+// roundTrip: a customer message reaches a room, the agent's answer reaches Instagram.
+func roundTrip(t *testing.T, s *Stack, igsid string) {
+	t.Helper()
 	s.Meta().UserSendsText(Account, igsid, "hello from devstack")
 	var rid string
 	require.Eventually(t, func() bool {
@@ -128,11 +91,87 @@ func TestStackStartsAndCarriesAMessage(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 50*time.Millisecond)
-	_, err = s.RC().AgentSend(rid, AgentName, "hi!")
+	_, err := s.RC().AgentSend(rid, AgentName, "hi!")
 	require.NoError(t, err)
-	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	sent, err := s.Meta().WaitForSent(sctx, Account, igsid, 1)
 	require.NoError(t, err)
 	require.Contains(t, sent[0].Text, "hi!")
+}
+
+func devBinaries(t *testing.T) *Binaries {
+	t.Helper()
+	requirePostgresBinaries(t)
+	if cli := os.Getenv("TEMPORAL_CLI"); cli != "" {
+		return &Binaries{CLI: cli}
+	}
+	b, err := LocateBinaries(filepath.Join(moduleRoot(t), "bin"), false)
+	if err != nil {
+		t.Skipf("needs the pinned Temporal CLI (make test builds it): %v", err)
+	}
+	return b
+}
+
+// TestStackStartsAndCarriesAMessage starts a whole dev-server stack with its own
+// PostgreSQL (about 10 s with a warm build cache) and leaves nothing behind.
+func TestStackStartsAndCarriesAMessage(t *testing.T) {
+	bins := devBinaries(t)
+	if testing.Short() {
+		t.Skip("starts a whole stack")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Name: "devstack-test", Binaries: bins, DropDatabase: true,
+		Env: []string{"REORDER_WINDOW=0s"}})
+	require.NoError(t, err)
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			s.Stop()
+		}
+	})
+
+	procs := s.Processes()
+	for _, name := range []string{Worker, Ingress, Temporal, PostgresProc} {
+		require.Positive(t, procs[name], name)
+		_, err = ReadUsage(procs[name])
+		require.NoError(t, err)
+	}
+	require.Contains(t, s.Env(), "REORDER_WINDOW=0s")
+
+	status, body, err := s.Admin(http.MethodGet, "/pages/"+PageID, "")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, body)
+	roundTrip(t, s, "6900000000000001")
+
+	s.Stop()
+	stopped = true
+	for name, pid := range procs {
+		require.Error(t, syscall.Kill(pid, 0), "%s (pid %d) still runs after Stop", name, pid)
+	}
+}
+
+// TestClusterStackWithReplicas: the production topology with two workers and two ingress
+// replicas behind the proxy carries a conversation, and keeps carrying it with one worker
+// killed.
+func TestClusterStackWithReplicas(t *testing.T) {
+	bins := clusterBinaries(t)
+	if testing.Short() {
+		t.Skip("starts a whole cluster stack")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{Name: "devstack-cluster", Topology: TopologyCluster, Binaries: bins,
+		Workers: 2, Ingresses: 2, Env: []string{"REORDER_WINDOW=0s"}})
+	require.NoError(t, err)
+	t.Cleanup(s.Stop)
+	procs := s.Processes()
+	for _, name := range []string{Worker, "worker-2", Ingress, "ingress-2", Frontend, History, Matching, InternalWorker, PostgresProc} {
+		require.Positive(t, procs[name], name)
+	}
+	require.Len(t, s.IngressReplicas(), 2)
+	roundTrip(t, s, "6900000000000002")
+	s.StopProcess(Worker, syscall.SIGKILL)
+	roundTrip(t, s, "6900000000000003")
 }

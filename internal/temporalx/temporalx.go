@@ -18,19 +18,21 @@ import (
 )
 
 // Options builds client options from the configuration. Payloads are encrypted
-// (codec.go): a process without a valid key does not connect at all.
+// (codec.go): a process without a valid key does not connect at all. TLS, mutual TLS and
+// an API key come from the TEMPORAL_TLS_* and TEMPORAL_API_KEY settings (connection.go).
 func Options(cfg *config.Config, log *slog.Logger) (client.Options, error) {
 	dc, fc, err := Converters(cfg)
 	if err != nil {
 		return client.Options{}, err
 	}
-	return client.Options{
+	opts := client.Options{
 		HostPort:         cfg.TemporalAddress,
 		Namespace:        cfg.TemporalNamespace,
 		Logger:           tlog.NewStructuredLogger(log.With("component", "temporal")),
 		DataConverter:    dc,
 		FailureConverter: fc,
-	}, nil
+	}
+	return opts, applyConnection(&opts, cfg)
 }
 
 // Dial connects, retrying for up to wait, so processes may start before the server.
