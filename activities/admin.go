@@ -70,8 +70,11 @@ func (a *Admin) PostSetupMessage(ctx context.Context, m workflows.SetupMessage) 
 			at.ButtonURL = u
 		}
 		pa := rocketchat.PostAttachment{Title: at.Title, TitleLink: at.ButtonURL, Text: at.Text, Color: at.Color}
-		if at.ButtonURL != "" {
+		switch {
+		case at.ButtonURL != "":
 			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, URL: at.ButtonURL}}
+		case at.ButtonMsg != "":
+			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, Msg: at.ButtonMsg}}
 		}
 		atts = append(atts, pa)
 	}

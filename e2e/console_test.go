@@ -44,6 +44,17 @@ func TestCommandsMatchTheOriginalApp(t *testing.T) {
 		link, ok = guide.ButtonURL("Open console")
 		require.True(t, ok)
 		require.Equal(t, s.ingressURL+"/console/", link)
+		// The sign-in button types `instagram console` as whoever clicks it (Rocket.Chat's
+		// msg_in_chat_window), so the link goes to them by direct message.
+		var signIn rocketchat.AttachmentAction
+		for _, a := range guide.ParsedAttachments() {
+			for _, act := range a.Actions {
+				if act.Text == "Send me a sign-in link" {
+					signIn = act
+				}
+			}
+		}
+		require.Equal(t, rocketchat.AttachmentAction{Type: "button", Text: "Send me a sign-in link", Msg: "instagram console", MsgInChatWindow: true}, signIn)
 		// A restart does not post it again.
 		before := len(s.botMessages())
 		s.stopProcess("worker", 15)

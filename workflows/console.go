@@ -203,6 +203,8 @@ func SetupGuideMessage(f setupguide.Facts, items []setupguide.Item, in SetupGuid
 				Text: "Opens the console (sign in with `instagram console` or ADMIN_API_TOKEN), then Meta's login dialog."},
 			{Title: "Web console", Color: "#2de0a5", ButtonText: "Open console", ButtonURL: f.ConsoleURL(),
 				Text: "Accounts, page configuration, settings, conversations that need attention, diagnosis."},
+			{Title: "Sign in to the console", Color: "#2de0a5", ButtonText: "Send me a sign-in link", ButtonMsg: "instagram console",
+				Text: "Types `instagram console` for you: the bot sends you a one-time sign-in link by direct message (10 minutes)."},
 		},
 	}
 }

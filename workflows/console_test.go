@@ -119,10 +119,13 @@ func TestSetupGuide(t *testing.T) {
 			"the Omnichannel webhook has not called us yet", "*Still missing:*"} {
 			require.Contains(t, m.Text, want)
 		}
-		require.Len(t, m.Attachments, 2)
+		require.Len(t, m.Attachments, 3)
 		require.Equal(t, "Start Authentication", m.Attachments[0].ButtonText)
 		require.Equal(t, "https://bridge.example.com/console/authorize", m.Attachments[0].ButtonURL)
 		require.Equal(t, "https://bridge.example.com/console/", m.Attachments[1].ButtonURL)
+		// The sign-in button types the command as whoever clicks it: the link is theirs.
+		require.Equal(t, "instagram console", m.Attachments[2].ButtonMsg)
+		require.Empty(t, m.Attachments[2].ButtonURL)
 		require.Zero(t, f.marked, "only the first-start guide is recorded")
 	})
 
