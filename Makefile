@@ -5,7 +5,7 @@
 #   make test-cluster  the end-to-end tests on the production topology
 #   make bench  load benchmark of the real stack against a non-durable baseline → docs/benchmarks.md
 
-.PHONY: run run-cluster test test-cluster test-faults bench build vet vulncheck fmt clean record-histories
+.PHONY: run run-cluster test test-cluster test-faults bench build vet vulncheck fmt clean record-histories screenshots
 
 run:
 	@bash scripts/run.sh
@@ -36,6 +36,11 @@ record-histories:
 	@RECORD_HISTORIES=$(CURDIR)/workflows/testdata GOTESTFLAGS="-run $(RECORDED_TESTS) -v" bash scripts/test.sh
 
 RECORDED_TESTS = TestWelcomeFinishedAndAgentDisplayName|TestNoAgentOnlineMessagesWaitAndOpenWhenAgentIsBack|TestHandoverWhenAnotherAppOwnsTheThread|TestEchoBeforeSendResponseIsRecognised|TestEveryEventKindInMetaOrders|TestInboundMediaAndNotes|TestAgentRepliesInRocketChatOrder|TestFaults/(dead_token|department|worker_killed_after)|TestLongConversationContinuesAsNew
+
+# Retakes the console's screenshots in docs/console (linked from the README) with the
+# browser test, in headless Chromium: run after a change to the console, and commit them.
+screenshots:
+	@CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console bash scripts/test.sh screenshots
 
 build:
 	go build -o bin/ ./worker ./ingress/cmd/ingress ./sandbox/cmd/sandbox

@@ -11,6 +11,7 @@ import (
 	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/setupguide/gather"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -29,6 +30,8 @@ type Admin struct {
 	// Keys derive OAuth states from the workflow's references (current key for new states,
 	// any key for states made before a rotation).
 	Keys *keys.Ring
+	// Setup is what the setup guide needs to know of the configuration.
+	Setup gather.Config
 }
 
 // Register registers every administration activity under the name the workflows use.
@@ -44,6 +47,11 @@ func (a *Admin) Register(r worker.ActivityRegistry) {
 		workflows.ActivityRevokeAuthorizations:   a.RevokeAuthorizations,
 		workflows.ActivityForgetTokens:           a.ForgetTokens,
 		workflows.ActivityPostSetupMessage:       a.PostSetupMessage,
+		workflows.ActivityListDepartments:        a.ListDepartments,
+		workflows.ActivitySendConsoleLink:        a.SendConsoleLink,
+		workflows.ActivityDiagnosePage:           a.DiagnosePage,
+		workflows.ActivitySetupFacts:             a.SetupFacts,
+		workflows.ActivityMarkSetupGuidePosted:   a.MarkSetupGuidePosted,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -62,8 +70,11 @@ func (a *Admin) PostSetupMessage(ctx context.Context, m workflows.SetupMessage) 
 			at.ButtonURL = u
 		}
 		pa := rocketchat.PostAttachment{Title: at.Title, TitleLink: at.ButtonURL, Text: at.Text, Color: at.Color}
-		if at.ButtonURL != "" {
+		switch {
+		case at.ButtonURL != "":
 			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, URL: at.ButtonURL}}
+		case at.ButtonMsg != "":
+			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, Msg: at.ButtonMsg}}
 		}
 		atts = append(atts, pa)
 	}

@@ -158,13 +158,9 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 			req.MessagingType, req.Tag = "MESSAGE_TAG", "HUMAN_AGENT"
 		}
 	}
-	text, buttons := rocketchat.AgentContent(m.Msg, m.Blocks)
-	text, qrs := quickReplies(text, buttons)
+	text, qrs := replyContent(m, settings.AgentDisplayName)
 	if len(qrs) > maxQuickReplies {
 		return refuse(fmt.Sprintf("Instagram allows at most %d quick replies; this message has %d", maxQuickReplies, len(qrs)))
-	}
-	if text != "" || m.File == nil {
-		text = signed(text, m.U.Name, m.U.Username, settings.AgentDisplayName)
 	}
 	var parts []string
 	if text != "" {
@@ -251,6 +247,27 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 	}
 	sent.MIDs = mids
 	return sent, nil, nil, nil
+}
+
+// buttonsOnlyText is the text of a reply that is only buttons: Instagram shows quick
+// replies under a text and refuses them without one, and with agent_display_name "none"
+// there is not even a signature to carry them. A pointing hand reads the same in every
+// language the customers may write in.
+const buttonsOnlyText = "👇"
+
+// replyContent is what an agent's message says on Instagram: its text signed as
+// agent_display_name says, and its buttons as quick replies. A file without text goes
+// unsigned (the file is the message).
+func replyContent(m rocketchat.HistoryMessage, displayName string) (string, []instagram.QuickReply) {
+	text, buttons := rocketchat.AgentContent(m.Msg, m.Blocks)
+	text, qrs := quickReplies(text, buttons)
+	if text == "" && len(qrs) > 0 {
+		text = buttonsOnlyText
+	}
+	if text != "" || m.File == nil {
+		text = signed(text, m.U.Name, m.U.Username, displayName)
+	}
+	return text, qrs
 }
 
 // signed prefixes a reply with the agent's display name: "Ana: text".

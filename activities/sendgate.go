@@ -63,6 +63,11 @@ func (a *Activities) sendGate(ctx context.Context, account string, media bool) (
 	if err != nil {
 		return "", "", nil, err
 	}
+	// Without a token first: an uninstalled account is gone, not waiting for a
+	// re-authorization, so its replies get a note instead of waiting.
+	if !page.HasToken {
+		return "", "", nil, errNotConnected
+	}
 	if page.NeedsReauth {
 		return "", "", &workflows.Stop{Kind: workflows.StopAuth, Reason: "Meta refused the account's access token"}, nil
 	}

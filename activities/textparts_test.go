@@ -82,3 +82,34 @@ func TestASCIIFileNames(t *testing.T) {
 	require.Equal(t, name, mediaFileName("aWdfZAG1faXRlbToxOk", "image/png"))
 	require.NotEqual(t, name, mediaFileName("another mid", "image/png"))
 }
+
+// TestReplyContentSignsAndCarriesButtons: every agent_display_name, with and without text,
+// buttons and a file. A reply that is only buttons still has a text for Instagram to show
+// them under — also with "none", where it used to send nothing at all (issue 14.4).
+func TestReplyContentSignsAndCarriesButtons(t *testing.T) {
+	agent := rocketchat.HistoryUser{ID: "a1", Username: "ana", Name: "Ana Souza"}
+	file := &rocketchat.WebhookFile{Name: "menu.pdf", Type: "application/pdf"}
+	tests := []struct {
+		name, msg, mode string
+		file            *rocketchat.WebhookFile
+		wantText        string
+		wantButtons     int
+	}{
+		{"text, name", "Hello", "name", nil, "Ana Souza: Hello", 0},
+		{"text, username", "Hello", "username", nil, "ana: Hello", 0},
+		{"text, none", "Hello", "none", nil, "Hello", 0},
+		{"buttons only, none", "[[Yes]] [[No|NO]]", "none", nil, "👇", 2},
+		{"buttons only, name", "[[Yes]] [[No|NO]]", "name", nil, "Ana Souza: 👇", 2},
+		{"buttons only, username", "[[Yes]]", "username", nil, "ana: 👇", 1},
+		{"text and buttons, none", "Which one? [[A]] [[B]]", "none", nil, "Which one?", 2},
+		{"file only", "", "name", file, "", 0},
+		{"file with text", "the menu", "name", file, "Ana Souza: the menu", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, qrs := replyContent(rocketchat.HistoryMessage{Msg: tt.msg, U: agent, File: tt.file}, tt.mode)
+			require.Equal(t, tt.wantText, text)
+			require.Len(t, qrs, tt.wantButtons)
+		})
+	}
+}

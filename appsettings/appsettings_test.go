@@ -54,3 +54,47 @@ func TestAcceptsMediaType(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginalAppValuesAndKeys(t *testing.T) {
+	for _, tt := range []struct{ key, in, want string }{
+		{UnsendAction, "yes", "delete"},
+		{UnsendAction, "No", "keep"},
+		{HandoverAction, "Take Thread Control", "take"},
+		{HandoverAction, "request_thread_control", "request"},
+		{MaxUploadBytes, "25MB", "26214400"},
+		{MaxUploadBytes, "512 KB", "524288"},
+		{MaxUploadBytes, "100MiB", "104857600"},
+	} {
+		got, err := Validate(tt.key, tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("Validate(%q, %q) = %q, %v; want %q", tt.key, tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := Validate(MaxUploadBytes, "101MB"); err == nil {
+		t.Error("101MB accepted")
+	}
+	for typed, want := range map[string]string{
+		"Agents Display Name": AgentDisplayName, "agents_display_name": AgentDisplayName, "AGENT_DISPLAY_NAME": AgentDisplayName,
+		"File Upload Enabled": FileUploadEnabled, "Maximum File Size": MaxUploadBytes, "Accepted Media Types": AcceptedMediaTypes,
+		`Delete messages once it has been "Unsend" from Instagram`: UnsendAction,
+		"Instagram Handover Protocol Action":                       HandoverAction, "instagram-handover-protocol-metadata": HandoverMetadata,
+		"colour": "colour",
+	} {
+		if got := NormalizeKey(typed); got != want {
+			t.Errorf("NormalizeKey(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	for _, d := range Docs {
+		if d.Label == "" || d.Help == "" || d.Meaning == "" {
+			t.Errorf("%s lacks a label or help text", d.Key)
+		}
+		if _, err := Validate(d.Key, d.Default); err != nil {
+			t.Errorf("%s: default %q invalid: %v", d.Key, d.Default, err)
+		}
+		for _, c := range d.Choices {
+			if v, err := Validate(d.Key, c.Value); err != nil || v != c.Value {
+				t.Errorf("%s: choice %q normalises to %q, %v", d.Key, c.Value, v, err)
+			}
+		}
+	}
+}

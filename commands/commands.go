@@ -26,13 +26,20 @@ const (
 	Edit        = "edit"
 	Settings    = "settings"
 	Help        = "help"
+	Console     = "console"
+	Setup       = "setup"
+	Doctor      = "doctor"
 )
 
 // aliases maps what admins may type to a command name.
 var aliases = map[string]string{
 	Authorize: Authorize, Unauthorize: Unauthorize, "uninstall": Unauthorize, List: List,
 	Subscribe: Subscribe, Unsubscribe: Unsubscribe, Edit: Edit, Settings: Settings, Help: Help,
+	Console: Console, Setup: Setup, Doctor: Doctor,
 }
+
+// names lists the commands, for suggestions.
+var names = []string{Authorize, Unauthorize, List, Subscribe, Unsubscribe, Edit, Settings, Help, Console, Setup, Doctor}
 
 // Command is a parsed, validated command.
 type Command struct {
@@ -40,8 +47,11 @@ type Command struct {
 	// Page is the page reference (page ID, Instagram account ID or username) of subscribe,
 	// unsubscribe and edit.
 	Page string
-	// Edit holds the fields of edit; nil = unchanged, "" = clear.
-	Edit PageEdit
+	// Edit holds the fields of edit; nil = unchanged, "" = clear. ShowPage: edit was given
+	// a page and nothing to change, so it shows the page's configuration (as the original
+	// app's `/instagram edit <pageId>` opened its form).
+	Edit     PageEdit
+	ShowPage bool
 	// Settings holds the validated, normalised values of settings; empty = show them.
 	Settings map[string]string
 }
@@ -51,8 +61,12 @@ type Command struct {
 // anyone in the setup channel may read.
 func (c Command) Changes() bool {
 	switch c.Name {
-	case Authorize, Unauthorize, Subscribe, Unsubscribe, Edit:
+	case Authorize, Unauthorize, Subscribe, Unsubscribe:
 		return true
+	case Console:
+		return true // a console session may change everything
+	case Edit:
+		return !c.ShowPage
 	case Settings:
 		return len(c.Settings) > 0
 	}
@@ -117,7 +131,7 @@ func Parse(line string) (Command, error) {
 	switch name {
 	case Help:
 		return cmd, nil
-	case Authorize, Unauthorize, List:
+	case Authorize, Unauthorize, List, Console, Setup, Doctor:
 		if len(args) > 0 {
 			return Command{}, &Error{Msg: fmt.Sprintf("`%s` takes no arguments.", name), Usage: Usage(name)}
 		}
@@ -130,10 +144,14 @@ func Parse(line string) (Command, error) {
 		}
 	case Edit:
 		if len(args) == 0 {
-			return Command{}, &Error{Msg: "`edit` needs a page and at least one field.", Usage: Usage(name)}
+			return Command{}, &Error{Msg: "`edit` needs a page (its ID or Instagram username; see `" + Trigger + " list`).", Usage: Usage(name)}
 		}
 		if cmd.Page, err = pageRef(name, args[0]); err != nil {
 			return Command{}, err
+		}
+		if len(args) == 1 {
+			cmd.ShowPage = true
+			return cmd, nil
 		}
 		if cmd.Edit, err = parseEdit(args[1:]); err != nil {
 			return Command{}, err
@@ -176,72 +194,40 @@ func assignments(cmd string, args []string) (map[string]string, error) {
 	return out, nil
 }
 
-// MaxMessageBytes bounds a page's automated messages: they are sent to Instagram, whose
-// Send API refuses texts over 1000 UTF-8 bytes (instagram-messaging.md §4.2).
-const MaxMessageBytes = 1000
-
-// editFields maps the field names edit accepts to the PageEdit field they set.
-var editFields = map[string]func(*PageEdit) **string{
-	"department":       func(e *PageEdit) **string { return &e.Department },
-	"welcome":          func(e *PageEdit) **string { return &e.Welcome },
-	"welcome_message":  func(e *PageEdit) **string { return &e.Welcome },
-	"finished":         func(e *PageEdit) **string { return &e.Finished },
-	"finished_message": func(e *PageEdit) **string { return &e.Finished },
-	"offline":          func(e *PageEdit) **string { return &e.Offline },
-	"offline_message":  func(e *PageEdit) **string { return &e.Offline },
-}
-
 func parseEdit(args []string) (PageEdit, error) {
 	var e PageEdit
-	if len(args) == 0 {
-		return e, &Error{Msg: "Nothing to change: give at least one of department, welcome, finished, offline.", Usage: Usage(Edit)}
-	}
 	pairs, err := assignments(Edit, args)
 	if err != nil {
 		return e, err
 	}
 	for _, k := range sortedKeys(pairs) {
-		field, ok := editFields[k]
+		f, ok := PageFieldOf(k)
 		if !ok {
-			return e, &Error{Msg: fmt.Sprintf("Unknown field `%s`; a page has department, welcome, finished and offline.", k), Usage: Usage(Edit)}
+			return e, &Error{Msg: fmt.Sprintf("Unknown field `%s`; a page has department, welcome, finished and offline (or the original app's labels: Department, Welcome Message, Conversation Finished Message, Default message for offline service).", k), Usage: Usage(Edit)}
 		}
-		if *field(&e) != nil {
-			return e, &Error{Msg: fmt.Sprintf("`%s` is given twice.", k), Usage: Usage(Edit)}
+		if *f.of(&e) != nil {
+			return e, &Error{Msg: fmt.Sprintf("`%s` is given twice.", f.Key), Usage: Usage(Edit)}
 		}
-		v := strings.TrimSpace(pairs[k])
-		if err := CheckPageField(k, v); err != nil {
-			return e, err
-		}
-		*field(&e) = &v
+		v := pairs[k]
+		*f.of(&e) = &v
 	}
-	return e, nil
-}
-
-// CheckPageField validates one page configuration value (command or admin API).
-func CheckPageField(key, value string) error {
-	if key == "department" || key == "dept" {
-		if len(value) > 200 || strings.ContainsAny(value, "\r\n") {
-			return &Error{Msg: "A department is a Rocket.Chat department name or ID: one line, at most 200 characters."}
-		}
-		return nil
-	}
-	if len(value) > MaxMessageBytes {
-		return &Error{Msg: fmt.Sprintf("`%s` is %d bytes long; Instagram accepts at most %d bytes per message.", key, len(value), MaxMessageBytes)}
-	}
-	if !utf8.ValidString(value) {
-		return &Error{Msg: fmt.Sprintf("`%s` is not valid UTF-8 text.", key)}
-	}
-	return nil
+	return ValidatePageEdit(e)
 }
 
 // ValidateSettings validates application settings (appsettings.Validate) all at once and
-// returns their normalised values; every bad one is named in the error, and nothing is
-// valid unless all are.
+// returns their normalised values under their keys (aliases and the original app's labels
+// are accepted); every bad one is named in the error, and nothing is valid unless all are.
+// The command, the admin API and the console all change settings through this.
 func ValidateSettings(values map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(values))
 	var problems []string
-	for _, k := range sortedKeys(values) {
-		v, err := appsettings.Validate(k, values[k])
+	for _, typed := range sortedKeys(values) {
+		k := appsettings.NormalizeKey(typed)
+		if _, dup := out[k]; dup {
+			problems = append(problems, fmt.Sprintf("%s is given twice", k))
+			continue
+		}
+		v, err := appsettings.Validate(k, values[typed])
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -266,7 +252,7 @@ func sortedKeys(m map[string]string) []string {
 // suggest returns the command closest to a mistyped word (at most two edits away).
 func suggest(word string) string {
 	best, bestDist := "", 3
-	for _, name := range []string{Authorize, Unauthorize, List, Subscribe, Unsubscribe, Edit, Settings, Help} {
+	for _, name := range names {
 		if d := distance(word, name); d < bestDist {
 			best, bestDist = name, d
 		}

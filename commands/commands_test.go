@@ -55,6 +55,16 @@ func TestParse(t *testing.T) {
 		{"settings unsend_action=DELETE file_upload_enabled=0", Command{Name: Settings,
 			Settings: map[string]string{"unsend_action": "delete", "file_upload_enabled": "false"}}},
 		{`settings handover_metadata="two words"`, Command{Name: Settings, Settings: map[string]string{"handover_metadata": "two words"}}},
+		// The original app's shortcuts and labels.
+		{"edit casaazul.store", Command{Name: Edit, Page: "casaazul.store", ShowPage: true}},
+		{"EDIT 102030405060708", Command{Name: Edit, Page: "102030405060708", ShowPage: true}},
+		{`edit 1020 "Welcome Message"="Olá!" "Conversation Finished Message"=Tchau "Default message for offline service"="Já voltamos" Department=Vendas`,
+			Command{Name: Edit, Page: "1020", Edit: PageEdit{Department: str("Vendas"), Welcome: str("Olá!"), Finished: str("Tchau"), Offline: str("Já voltamos")}}},
+		{`settings "Agents Display Name"=Username "Instagram Handover Protocol Action"="Take Thread Control" "Maximum File Size"=10MB`,
+			Command{Name: Settings, Settings: map[string]string{"agent_display_name": "username", "handover_action": "take", "max_upload_bytes": "10485760"}}},
+		{"console", Command{Name: Console}},
+		{"setup", Command{Name: Setup}},
+		{"doctor", Command{Name: Doctor}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
@@ -77,7 +87,10 @@ func TestParseErrors(t *testing.T) {
 		{"subscribe", []string{"exactly one page", "instagram subscribe <pageId|username>"}},
 		{"unsubscribe 1 2", []string{"exactly one page"}},
 		{"edit", []string{"needs a page"}},
-		{"edit 1020", []string{"Nothing to change"}},
+		{"console now", []string{"takes no arguments"}},
+		{"edit 1020 welcome=a \"Welcome Message\"=b", []string{"given twice"}},
+		{"edit 1020 " + `welcome="` + strings.Repeat("é", 501) + `" offline="` + strings.Repeat("x", 1001) + `"`, []string{"Nothing was changed", "Welcome Message (`welcome`) is 1002 bytes", "Default message for offline service (`offline`) is 1001 bytes"}},
+		{"settings agent_display_name=name \"Agents Display Name\"=none", []string{"agent_display_name is given twice"}},
 		{`edit welcome="hi"`, []string{"first argument must be a page ID"}},
 		{"edit 1020 color=red", []string{"Unknown field `color`"}},
 		{"edit 1020 welcome", []string{"not of the form key=value"}},
@@ -124,8 +137,36 @@ func TestTokenize(t *testing.T) {
 
 func TestHelpMentionsEveryCommand(t *testing.T) {
 	h := HelpText()
-	for _, name := range []string{Authorize, Unauthorize, List, Subscribe, Unsubscribe, Edit, Settings, Help} {
+	for _, name := range names {
 		require.Contains(t, h, "`instagram "+name)
 	}
 	require.Contains(t, h, "unsend_action")
+}
+
+func TestChangesNeedPermission(t *testing.T) {
+	for line, want := range map[string]bool{
+		"list": false, "help": false, "settings": false, "doctor": false, "setup": false, "edit casaazul.store": false,
+		"settings unsend_action=keep": true, "edit casaazul.store welcome=hi": true, "console": true,
+		"authorize": true, "unauthorize": true, "subscribe 1": true, "unsubscribe 1": true,
+	} {
+		cmd, err := Parse(line)
+		require.NoError(t, err, line)
+		require.Equal(t, want, cmd.Changes(), line)
+	}
+}
+
+func TestMatchDepartment(t *testing.T) {
+	deps := []Department{{ID: "dept-ig", Name: "Instagram", Enabled: true}, {ID: "dept-web", Name: "Website"}, {ID: "d3", Name: "Sales"}, {ID: "d4", Name: "SALES"}}
+	for typed, want := range map[string]string{"Instagram": "dept-ig", "dept-web": "dept-web", "instagram": "dept-ig", "Sales": "d3", "SALES": "d4"} {
+		d, err := MatchDepartment(typed, deps)
+		require.NoError(t, err, typed)
+		require.Equal(t, want, d.ID, typed)
+	}
+	for typed, msg := range map[string]string{"Instagarm": "no department `Instagarm`", "sales": "no department `sales`"} {
+		_, err := MatchDepartment(typed, deps)
+		require.ErrorContains(t, err, msg)
+		require.ErrorContains(t, err, "`Instagram`, `Website`")
+	}
+	_, err := MatchDepartment("Instagram", nil)
+	require.ErrorContains(t, err, "no departments at all")
 }

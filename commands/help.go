@@ -6,15 +6,19 @@ import (
 	"github.com/igdirect/bridge/appsettings"
 )
 
-// help lists every command with its syntax and what it does, in the order shown.
+// help lists every command with its syntax and what it does, in the order shown. The first
+// five are the original app's shortcuts.
 var help = []struct{ name, syntax, what string }{
 	{Authorize, "authorize", "connect Instagram business accounts: posts a *Start Authentication* button in the setup channel"},
+	{Unauthorize, "unauthorize", "uninstall: unsubscribe every page, revoke the app's permissions at Meta, delete every stored token (also `uninstall`)"},
+	{Edit, `edit <pageId|username> [department=… welcome="…" finished="…" offline="…"]`, "alone: the page's configuration and the console link to edit it; with fields: change the Rocket.Chat department and automated messages (an empty value clears one)"},
 	{List, "list", "connected accounts: page, Instagram username, webhook subscription, token health, department, messages"},
 	{Subscribe, "subscribe <pageId|username>", "subscribe the page's webhooks (messages start flowing)"},
 	{Unsubscribe, "unsubscribe <pageId|username>", "remove the page's webhook subscription (messages stop)"},
-	{Edit, `edit <pageId|username> department=… welcome="…" finished="…" offline="…"`, "change a page's Rocket.Chat department and automated messages; an empty value clears one"},
-	{Settings, "settings [key=value …]", "show the application settings, or change some"},
-	{Unauthorize, "unauthorize", "uninstall: unsubscribe every page, revoke the app's permissions at Meta, delete every stored token"},
+	{Settings, "settings [key=value …]", "show the application settings, or change some (keys or the original app's labels)"},
+	{Console, "console", "sends you a sign-in link to the web console by direct message (valid 10 minutes, once)"},
+	{Setup, "setup", "posts the setup instructions: what to configure where, the URLs to paste, what is still missing"},
+	{Doctor, "doctor", "why messages may not arrive: per account, the webhook subscription and token as Meta reports them, the last events received, blocked conversations"},
 	{Help, "help", "this list"},
 }
 
@@ -31,7 +35,7 @@ func Usage(name string) string {
 // HelpText is the answer to `instagram help`.
 func HelpText() string {
 	var b strings.Builder
-	b.WriteString("*Instagram Direct commands*")
+	b.WriteString("*Instagram Direct commands* (type them as `" + Trigger + " …` or `/" + Trigger + " …`)")
 	for _, h := range help {
 		b.WriteString("\n• `" + Trigger + " " + h.syntax + "` — " + h.what)
 	}

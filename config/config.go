@@ -144,6 +144,10 @@ type Config struct {
 	// endpoint, comma-separated.
 	CodecCORSOrigins string `envconfig:"CODEC_CORS_ORIGINS" default:"http://localhost:8233,http://127.0.0.1:8233"`
 
+	// TemporalUIURL is where operators open the Temporal UI (the dev server's in `make
+	// run`): the console links each conversation that needs attention there. Empty: no links.
+	TemporalUIURL string `envconfig:"TEMPORAL_UI_URL" default:"http://localhost:8233"`
+
 	// MediaFetchHosts are the DNS suffixes customers' media may be fetched from (HTTPS
 	// only); MediaFetchConcurrency bounds the transfers a worker runs at once.
 	MediaFetchHosts       string `envconfig:"MEDIA_FETCH_HOSTS" default:"fbsbx.com,cdninstagram.com,fbcdn.net"`

@@ -122,10 +122,10 @@ func TestCommandsFromRocketChat(t *testing.T) {
 	}
 
 	t.Run("edit changes the page; bad input changes nothing", func(t *testing.T) {
-		rep := s.command(t, `instagram edit casaazul.store department=Sales welcome="Olá! Como podemos ajudar?" offline="Voltamos já."`)
+		rep := s.command(t, `instagram edit casaazul.store department=website welcome="Olá! Como podemos ajudar?" offline="Voltamos já."`)
 		require.Contains(t, rep.Text, "Saved.")
 		p := readPage(t, s, pageID)
-		require.Equal(t, "Sales", p.Department)
+		require.Equal(t, "Website", p.Department, "the department as Rocket.Chat spells it")
 		require.Equal(t, "Olá! Como podemos ajudar?", p.Welcome)
 		require.Equal(t, "Voltamos já.", p.Offline)
 
@@ -133,7 +133,7 @@ func TestCommandsFromRocketChat(t *testing.T) {
 			`instagram edit casaazul.store colour=blue`:                        "Unknown field `colour`",
 			`instagram edit casaazul.store department=Other welcome="unclosed`: "closing quote",
 			`instagram edit nosuchpage department=Other`:                       "No connected page matches `nosuchpage`",
-			`instagram edit casaazul.store`:                                    "Nothing to change",
+			`instagram edit casaazul.store department=Sales`:                   "Rocket.Chat has no department `Sales`",
 		} {
 			require.Contains(t, s.command(t, cmd).Text, want, cmd)
 		}
@@ -194,7 +194,7 @@ func TestCommandsFromRocketChat(t *testing.T) {
 		require.Equal(t, "Instagram", p.Department, "configuration kept for a later authorization")
 		require.Zero(t, count(t, s, `SELECT count(*) FROM oauth_states`), "the pending authorization is gone too")
 		s.waitBotMessage(t, before, "Instagram uninstalled (requested by maria.admin)")
-		require.Contains(t, s.command(t, "instagram list").Text, "not connected (no token)")
+		require.Contains(t, s.command(t, "instagram list").Text, "removed by the uninstall of", "listed as removed, not as broken")
 		require.Contains(t, s.command(t, "instagram subscribe "+pageID).Text, "has no token")
 	})
 }

@@ -95,8 +95,17 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name must be one line of text, at most 200 bytes")
 		return
 	}
-	if err := checkPageConfig(&req.PageConfig); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	edit, err := commands.ValidatePageEdit(pageEdit(req.PageConfig))
+	if err != nil {
+		s.writeOpError(w, err)
+		return
+	}
+	current := ""
+	if existing, err := s.store.FindPage(r.Context(), pageID); err == nil && existing.PageID == pageID {
+		current = existing.Department
+	}
+	if err := s.checkDepartment(r.Context(), &edit, current); err != nil {
+		s.writeOpError(w, err)
 		return
 	}
 	p := store.Page{PageID: pageID, IGAccountID: req.IGAccountID, IGUsername: strings.TrimPrefix(req.IGUsername, "@"), Name: req.Name}
@@ -104,33 +113,24 @@ func (s *Server) connectPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "could not store page (is the Instagram account connected to another page?)")
 		return
 	}
-	page, err := s.store.UpdatePageConfig(r.Context(), pageID, req.PageConfig)
+	page, err := s.store.UpdatePageConfig(r.Context(), pageID, pageConfig(edit))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "could not store page configuration")
 		return
 	}
+	s.audit(apiCaller, "page connected with a page token", "page", pageID)
 	s.wakeBlocked(page.IGAccountID, "page connected")
 	writeJSON(w, http.StatusOK, page)
 }
 
-// checkPageConfig applies the command's validation (commands.CheckPageField) to the admin
-// API's fields, and its trimming, so both ways in accept and store exactly the same
-// values; nothing is stored unless every field is valid.
-func checkPageConfig(c *store.PageConfig) error {
-	for _, f := range []struct {
-		key string
-		v   **string
-	}{{"department", &c.Department}, {"welcome_message", &c.WelcomeMessage}, {"finished_message", &c.FinishedMessage}, {"offline_message", &c.OfflineMessage}} {
-		if *f.v == nil {
-			continue
-		}
-		v := strings.TrimSpace(**f.v)
-		if err := commands.CheckPageField(f.key, v); err != nil {
-			return err
-		}
-		*f.v = &v
-	}
-	return nil
+// pageEdit and pageConfig convert between the admin API's fields and the command's edit,
+// so both go through commands.ValidatePageEdit.
+func pageEdit(c store.PageConfig) commands.PageEdit {
+	return commands.PageEdit{Department: c.Department, Welcome: c.WelcomeMessage, Finished: c.FinishedMessage, Offline: c.OfflineMessage}
+}
+
+func pageConfig(e commands.PageEdit) store.PageConfig {
+	return store.PageConfig{Department: e.Department, WelcomeMessage: e.Welcome, FinishedMessage: e.Finished, OfflineMessage: e.Offline}
 }
 
 // validUsername: Instagram usernames are letters, digits, '.' and '_', at most 30.
@@ -154,18 +154,10 @@ func (s *Server) editPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		return
 	}
-	if err := checkPageConfig(&c); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	p, err := s.editPageConfig(r.Context(), mux.Vars(r)["page"], pageEdit(c), apiCaller)
+	if err != nil {
+		s.writeOpError(w, err)
 		return
 	}
-	p, err := s.store.UpdatePageConfig(r.Context(), mux.Vars(r)["page"], c)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no page with that ID or username")
-		return
-	} else if err != nil {
-		writeError(w, http.StatusInternalServerError, "could not update page")
-		return
-	}
-	s.wakeBlocked(p.IGAccountID, "page edited")
 	writeJSON(w, http.StatusOK, p)
 }

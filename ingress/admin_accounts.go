@@ -135,7 +135,7 @@ func (s *Server) apiUpdateSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	views, err := s.updateSettings(r.Context(), values)
+	views, err := s.updateSettings(r.Context(), values, apiCaller)
 	if err != nil {
 		s.writeOpError(w, err)
 		return

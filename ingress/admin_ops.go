@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/commands"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/ingress/console"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -33,6 +35,9 @@ type opError struct {
 }
 
 func (e *opError) Error() string { return e.Msg }
+
+// HTTPStatus is the status the console answers with.
+func (e *opError) HTTPStatus() int { return e.Status }
 
 func refuse(status int, format string, args ...any) error {
 	return &opError{Status: status, Msg: fmt.Sprintf(format, args...)}
@@ -79,6 +84,7 @@ func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, er
 		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.UpdateAuthorizationLink, WaitForStage: client.WorkflowUpdateStageCompleted},
 	})
 	if err == nil {
+		s.audit(who, "authorization started", "workflow_id", id)
 		var link workflows.AuthorizationLink
 		if err = h.Get(ctx, &link); err == nil {
 			// The workflow hands back a reference; the link (the state) is derived here.
@@ -151,6 +157,9 @@ func (s *Server) unauthorize(ctx context.Context, who string) (workflows.Unautho
 		ID: "instagram-unauthorize", WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary: "Instagram uninstall requested by " + who,
 	}, workflows.UnauthorizeWorkflowName, workflows.UnauthorizeInput{RequestedBy: who}, &res)
+	if err == nil {
+		s.audit(who, "uninstalled", "pages", len(res.Pages), "page_tokens_deleted", res.Deleted.PageTokens)
+	}
 	return res, err
 }
 
@@ -189,12 +198,27 @@ func (s *Server) setSubscription(ctx context.Context, ref string, subscribe bool
 	if err != nil {
 		return p, err
 	}
+	s.audit(who, strings.ToLower(verb)+"d webhooks", "page", p.PageID)
 	return s.findPage(ctx, p.PageID)
 }
 
-// editPageConfig changes a page's department and automated messages.
-func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.PageEdit) (store.Page, error) {
-	p, err := s.store.UpdatePageConfig(ctx, ref, store.PageConfig{
+// editPageConfig changes a page's department and automated messages: the one way the
+// command, the admin API and the console change them. Every value is checked first
+// (commands.ValidatePageEdit), then a department that changes against Rocket.Chat's
+// departments (read by the worker); nothing is stored unless everything is valid.
+func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.PageEdit, who string) (store.Page, error) {
+	e, err := commands.ValidatePageEdit(e)
+	if err != nil {
+		return store.Page{}, &opError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	p, err := s.findPage(ctx, ref)
+	if err != nil {
+		return p, err
+	}
+	if err := s.checkDepartment(ctx, &e, p.Department); err != nil {
+		return p, err
+	}
+	p, err = s.store.UpdatePageConfig(ctx, p.PageID, store.PageConfig{
 		Department: e.Department, WelcomeMessage: e.Welcome, FinishedMessage: e.Finished, OfflineMessage: e.Offline,
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -204,16 +228,98 @@ func (s *Server) editPageConfig(ctx context.Context, ref string, e commands.Page
 		s.log.Error("Could not update page", "error", err)
 		return p, refuse(http.StatusInternalServerError, "Could not update the page in the database.")
 	}
+	s.audit(who, "page configuration changed", "page", p.PageID, "fields", editedFields(e))
 	s.wakeBlocked(p.IGAccountID, "page edited")
 	return p, nil
 }
 
-// accountView is a page as `list` and GET /admin/api/accounts show it.
-type accountView struct {
-	store.Page
-	HealthProblem string     `json:"health_problem,omitempty"`
-	CheckedAt     *time.Time `json:"health_checked_at,omitempty"`
+// editedFields names the fields an edit sets, for the audit log (not their values: a
+// message may hold anything).
+func editedFields(e commands.PageEdit) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"department", e.Department}, {"welcome", e.Welcome}, {"finished", e.Finished}, {"offline", e.Offline}} {
+		if f.v != nil {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
+
+// checkDepartment checks a department that an edit changes against Rocket.Chat's
+// departments, and replaces what was typed with the reference Rocket.Chat knows (its
+// spelling of the name, or the ID). Clearing the department, or leaving it as it is, needs
+// no check: a page must stay editable while Rocket.Chat is away.
+func (s *Server) checkDepartment(ctx context.Context, e *commands.PageEdit, current string) error {
+	if e.Department == nil || *e.Department == "" || *e.Department == current {
+		return nil
+	}
+	deps, err := s.departments(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := commands.MatchDepartment(*e.Department, toCommandDepartments(deps))
+	if err != nil {
+		return &opError{Status: http.StatusBadRequest, Msg: err.Error()}
+	}
+	ref := d.Name
+	if *e.Department == d.ID {
+		ref = d.ID
+	}
+	e.Department = &ref
+	return nil
+}
+
+func toCommandDepartments(deps []workflows.Department) []commands.Department {
+	out := make([]commands.Department, 0, len(deps))
+	for _, d := range deps {
+		out = append(out, commands.Department{ID: d.ID, Name: d.Name, Enabled: d.Enabled})
+	}
+	return out
+}
+
+// departmentsWait bounds a read of Rocket.Chat's departments (the activity gives up after
+// 12 s): an admin is waiting, and a command must answer within Rocket.Chat's 20 s.
+const departmentsWait = 14 * time.Second
+
+// departments reads Rocket.Chat's Omnichannel departments through the worker, which holds
+// the bot's credentials (ingress never calls Rocket.Chat itself).
+func (s *Server) departments(ctx context.Context) ([]workflows.Department, error) {
+	ctx, cancel := context.WithTimeout(ctx, departmentsWait)
+	defer cancel()
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "rocketchat-departments:" + randomHex(6), TaskQueue: s.cfg.TemporalTaskQueue,
+		WorkflowExecutionTimeout: time.Minute, StaticSummary: "Read Rocket.Chat's Omnichannel departments",
+	}, workflows.DepartmentsWorkflowName)
+	if err != nil {
+		s.log.Error("Could not start the departments workflow", "error", err)
+		return nil, refuse(http.StatusServiceUnavailable, "Temporal is not reachable, so Rocket.Chat's departments could not be checked; nothing was changed.")
+	}
+	var deps []workflows.Department
+	err = run.Get(ctx, &deps)
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return deps, nil
+	case errors.As(err, &app):
+		return nil, refuse(http.StatusBadGateway, "Rocket.Chat's departments could not be read (%s); nothing was changed.", app.Message())
+	case ctx.Err() != nil:
+		return nil, refuse(http.StatusServiceUnavailable, "Rocket.Chat's departments could not be read in time (is the worker running, is Rocket.Chat reachable?); nothing was changed.")
+	}
+	s.log.Error("Departments workflow failed", "workflow_id", run.GetID(), "error", err)
+	return nil, refuse(http.StatusBadGateway, "Rocket.Chat's departments could not be read; nothing was changed.")
+}
+
+// audit logs a change with who made it (a Rocket.Chat user, "admin API", or a console
+// session's admin).
+func (s *Server) audit(who, what string, attrs ...any) {
+	s.log.Info("Admin change: "+what, append([]any{"by", who}, attrs...)...)
+}
+
+// accountView is a page as `list`, GET /admin/api/accounts and the console show it.
+type accountView = console.Account
 
 func (s *Server) accounts(ctx context.Context) ([]accountView, error) {
 	pages, err := s.store.Pages(ctx)
@@ -234,14 +340,9 @@ func (s *Server) accounts(ctx context.Context) ([]accountView, error) {
 	return out, nil
 }
 
-// settingView is one application setting with its documentation.
-type settingView struct {
-	Key     string `json:"key"`
-	Value   string `json:"value"`
-	Default string `json:"default"`
-	Allowed string `json:"allowed"`
-	Meaning string `json:"meaning"`
-}
+// settingView is one application setting with its documentation (the original app's
+// label and help text among it).
+type settingView = console.Setting
 
 // settings returns every setting's effective value (stored, else default).
 func (s *Server) settings(ctx context.Context) ([]settingView, error) {
@@ -256,13 +357,14 @@ func (s *Server) settings(ctx context.Context) ([]settingView, error) {
 		if !ok {
 			v = d.Default
 		}
-		out = append(out, settingView{Key: d.Key, Value: v, Default: d.Default, Allowed: d.Allowed, Meaning: d.Meaning})
+		out = append(out, settingView{Doc: d, Value: v})
 	}
 	return out, nil
 }
 
-// updateSettings validates every value first and stores them all, or none.
-func (s *Server) updateSettings(ctx context.Context, values map[string]string) ([]settingView, error) {
+// updateSettings validates every value first and stores them all, or none: the one way the
+// command, the admin API and the console change settings.
+func (s *Server) updateSettings(ctx context.Context, values map[string]string, who string) ([]settingView, error) {
 	valid, err := commands.ValidateSettings(values)
 	if err != nil {
 		return nil, &opError{Status: http.StatusBadRequest, Msg: err.Error()}
@@ -272,6 +374,7 @@ func (s *Server) updateSettings(ctx context.Context, values map[string]string) (
 			s.log.Error("Could not store settings", "error", err)
 			return nil, refuse(http.StatusInternalServerError, "Could not store the settings; nothing was changed.")
 		}
+		s.audit(who, "settings changed", "settings", valid)
 	}
 	return s.settings(ctx)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -85,6 +87,8 @@ func pageText(a accountView) string {
 	}
 	var status []string
 	switch {
+	case !p.HasToken && p.RemovedAt != nil:
+		status = append(status, "🔌 removed by the uninstall of "+p.RemovedAt.UTC().Format("2006-01-02 15:04 MST")+" (`instagram authorize` connects it again)")
 	case !p.HasToken:
 		status = append(status, "⚠️ not connected (no token)")
 	case p.NeedsReauth:
@@ -92,9 +96,11 @@ func pageText(a accountView) string {
 	default:
 		status = append(status, "token ok")
 	}
-	if p.Subscribed {
+	switch {
+	case !p.HasToken:
+	case p.Subscribed:
 		status = append(status, "webhooks subscribed")
-	} else {
+	default:
 		status = append(status, "webhooks *not* subscribed")
 	}
 	if a.HealthProblem != "" && !p.NeedsReauth {
@@ -103,6 +109,30 @@ func pageText(a accountView) string {
 	status = append(status, "department: "+orDash(p.Department))
 	b.WriteString("\n   " + strings.Join(status, " · "))
 	fmt.Fprintf(&b, "\n   welcome: %s · finished: %s · offline: %s", quoteOrDash(p.WelcomeMessage), quoteOrDash(p.FinishedMessage), quoteOrDash(p.OfflineMessage))
+	return b.String()
+}
+
+// pageConfigText is the answer to `instagram edit <page>` alone: the page's whole
+// configuration under the original app's labels, and where to edit it.
+func pageConfigText(p store.Page, consoleLink string) string {
+	var b strings.Builder
+	b.WriteString("*Page config* of " + pageLabel(p))
+	if p.Name != "" {
+		b.WriteString(" " + safetext.Neutralize(p.Name))
+	}
+	values := map[string]string{"department": p.Department, "welcome": p.WelcomeMessage, "finished": p.FinishedMessage, "offline": p.OfflineMessage}
+	for _, f := range commands.PageFields {
+		v := values[f.Key]
+		switch {
+		case v == "":
+			fmt.Fprintf(&b, "\n• *%s* (`%s`): —", f.Label, f.Key)
+		case f.MaxBytes == 0:
+			fmt.Fprintf(&b, "\n• *%s* (`%s`): `%s`", f.Label, f.Key, v)
+		default:
+			fmt.Fprintf(&b, "\n• *%s* (`%s`, %d of %d bytes):\n```\n%s\n```", f.Label, f.Key, len(v), f.MaxBytes, strings.ReplaceAll(v, "```", "ˋˋˋ"))
+		}
+	}
+	fmt.Fprintf(&b, "\nEdit it in the console: %s (sign in with `instagram console`), or here: `instagram edit %s welcome=\"…\"`.", consoleLink, p.PageID)
 	return b.String()
 }
 

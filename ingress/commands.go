@@ -10,10 +10,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/igdirect/bridge/commands"
+	"github.com/igdirect/bridge/ingress/doctor"
 	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
+	"github.com/igdirect/bridge/workflows"
 )
 
 // outgoingMessage is the body of a Rocket.Chat outgoing integration ("Message Sent",
@@ -82,10 +85,12 @@ func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !secretEqual(msg.Token, s.cfg.RocketChatCommandToken) {
+		s.activity.note(store.SourceCommand, "", store.RefusedPrefix+"token")
 		s.log.Warn("Rocket.Chat command with a wrong token refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "token does not match")
 		return
 	}
+	s.activity.note(store.SourceCommand, "", "message")
 	line, ours := commands.StripTrigger(msg.Text, msg.TriggerWord)
 	if msg.fromBot() || msg.IsEdited || !ours {
 		writeJSON(w, http.StatusOK, struct{}{})
@@ -116,7 +121,7 @@ func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("Admin command", "command", cmd.Name, "user_id", msg.UserID, "user", msg.UserName, "channel_id", msg.ChannelID, "channel", msg.ChannelName)
-	writeJSON(w, http.StatusOK, s.runCommand(r.Context(), cmd, msg.UserName))
+	writeJSON(w, http.StatusOK, s.runCommand(r.Context(), cmd, msg.UserID, msg.UserName))
 }
 
 // inSetupChannel: the command was typed in ROCKETCHAT_SETUP_CHANNEL, named by id or by
@@ -137,7 +142,7 @@ func (s *Server) mayChange(userID string) bool {
 }
 
 // runCommand executes a parsed command and words the answer.
-func (s *Server) runCommand(ctx context.Context, cmd commands.Command, user string) commandReply {
+func (s *Server) runCommand(ctx context.Context, cmd commands.Command, userID, user string) commandReply {
 	who := user
 	if who == "" {
 		who = "a Rocket.Chat user"
@@ -175,7 +180,11 @@ func (s *Server) runCommand(ctx context.Context, cmd commands.Command, user stri
 		}
 	case commands.Edit:
 		var p store.Page
-		if p, err = s.editPageConfig(ctx, cmd.Page, cmd.Edit); err == nil {
+		if cmd.ShowPage {
+			if p, err = s.findPage(ctx, cmd.Page); err == nil {
+				text = pageConfigText(p, s.consoleURL("/pages/"+p.PageID))
+			}
+		} else if p, err = s.editPageConfig(ctx, cmd.Page, cmd.Edit, who); err == nil {
 			text = "Saved. " + pageText(accountView{Page: p})
 		}
 	case commands.Settings:
@@ -183,10 +192,29 @@ func (s *Server) runCommand(ctx context.Context, cmd commands.Command, user stri
 		if len(cmd.Settings) == 0 {
 			views, err = s.settings(ctx)
 		} else {
-			views, err = s.updateSettings(ctx, cmd.Settings)
+			views, err = s.updateSettings(ctx, cmd.Settings, who)
 		}
 		if err == nil {
 			text = settingsText(views, cmd.Settings)
+		}
+	case commands.Console:
+		var res workflows.ConsoleLinkResult
+		if res, err = s.sendConsoleLink(ctx, userID, user); err == nil {
+			text = fmt.Sprintf("I sent you a sign-in link to the console by direct message (%s). It works once, until %s. Without Rocket.Chat: %s with ADMIN_API_TOKEN.",
+				res.SentTo, res.ExpiresAt.UTC().Format("15:04 MST"), s.consoleURL("/login"))
+		}
+	case commands.Setup:
+		var res workflows.SetupGuideResult
+		if res, err = s.postSetupGuide(ctx, who); err == nil {
+			text = "Setup instructions posted above."
+			if len(res.Missing) > 0 {
+				text += " Still missing: " + strings.Join(res.Missing, ", ") + "."
+			}
+		}
+	case commands.Doctor:
+		var rep doctor.Report
+		if rep, err = s.doctor(ctx); err == nil {
+			text = doctor.Markdown(rep, time.Now(), s.consoleURL("/doctor"))
 		}
 	default:
 		text = commands.HelpText()

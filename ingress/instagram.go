@@ -19,6 +19,7 @@ import (
 
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/instagram"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -79,6 +80,7 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := instagram.VerifySignature(s.cfg.MetaAppSecret.Value(), body, sigs[0]); {
 	case err != nil:
+		s.activity.note(store.SourceInstagram, "", store.RefusedPrefix+"signature")
 		s.log.Warn("Instagram webhook with a bad signature refused", "remote", r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "signature does not match")
 		return
@@ -91,6 +93,7 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	if env.Object != "instagram" && env.Object != "page" {
 		// Signed by Meta but not ours to handle (e.g. a field of another product): a
 		// non-200 would make Meta retry and eventually disable the subscription.
+		s.activity.note(store.SourceInstagram, "", "other")
 		s.log.Info("Webhook object not handled", "object", env.Object)
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": "object " + env.Object + " is not handled"})
 		return
@@ -104,6 +107,12 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, d := range deliveries {
 		s.countEvents("instagram", d.event.Kind, "recorded", 1)
+		s.activity.note(store.SourceInstagram, d.account, d.event.Kind)
+	}
+	if len(deliveries) == 0 {
+		// A signed delivery with nothing for a conversation (a dashboard test, app_roles)
+		// still proves Meta reaches us.
+		s.activity.note(store.SourceInstagram, "", "other")
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "events": len(deliveries)})
 }

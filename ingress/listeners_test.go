@@ -49,7 +49,7 @@ func TestInternalEndpointsAreNotPublic(t *testing.T) {
 	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/instagram", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)
 	// Every public path is in the documented allow-list.
-	for _, p := range []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rocketchat/command", "/oauth/start", "/oauth/callback", "/media/", "/healthz"} {
+	for _, p := range []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rocketchat/command", "/oauth/start", "/oauth/callback", "/media/", "/healthz", "/console/"} {
 		require.Contains(t, PublicPaths, p)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -24,6 +25,7 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-RocketChat-Livechat-Token") == "" {
 			status = http.StatusUnauthorized
 		}
+		s.activity.note(store.SourceRocketChat, "", store.RefusedPrefix+"token")
 		writeError(w, status, "missing or wrong X-RocketChat-Livechat-Token")
 		return
 	}
@@ -37,6 +39,9 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "malformed webhook body: "+err.Error())
 		return
 	}
+	// Every authenticated call counts, also for rooms that are not ours and Rocket.Chat's
+	// "webhook test": it proves the Omnichannel webhook reaches us.
+	s.activity.note(store.SourceRocketChat, "", p.Type)
 	account, igsid, err := identity.ParseVisitorTokenWith(s.visitorKeys, p.Visitor.Token)
 	if err != nil {
 		// A room of another Livechat channel (web widget, WhatsApp...), or webhook.test.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/ingress/console"
 	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/store"
@@ -47,12 +48,21 @@ type Server struct {
 	// adminWaitTime bounds how long an admin operation waits for its workflow (0 = the
 	// default, below Rocket.Chat's outgoing-integration timeout).
 	adminWaitTime time.Duration
+	// activity counts webhook and command calls for the doctor (activity.go).
+	activity *activityRecorder
+	// console serves the web console on the public listener (console.go); nil without a
+	// database.
+	console http.Handler
 }
 
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
 // is unreachable.
 func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log}
+	s := &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log, activity: newActivityRecorder()}
+	if st != nil {
+		s.console = s.newConsole().Handler()
+	}
+	return s
 }
 
 // SetKeyRing sets every key ingress checks with from the key ring: visitor tokens and
@@ -89,6 +99,10 @@ func (s *Server) Handler() http.Handler {
 	r.HandleFunc("/webhooks/rocketchat", s.receiveRocketChat).Methods(http.MethodPost)
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	s.addPublicAccountRoutes(r) // OAuth and /rocketchat/command (admin_accounts.go)
+	if s.console != nil {
+		r.PathPrefix(console.Prefix + "/").Handler(s.console)
+		r.Path(console.Prefix).Handler(s.console)
+	}
 	notFound(r)
 	return r
 }
@@ -96,7 +110,7 @@ func (s *Server) Handler() http.Handler {
 // PublicPaths are the path prefixes Handler serves: the allow-list for a reverse proxy
 // in front of the public listener (README).
 var PublicPaths = []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rocketchat/command",
-	workflows.OAuthStartPath, workflows.OAuthCallbackPath, "/media/", "/healthz"}
+	workflows.OAuthStartPath, workflows.OAuthCallbackPath, "/media/", "/healthz", console.Prefix + "/"}
 
 // AdminHandler returns the internal routes, for operators and monitoring only: the admin
 // API (bearer ADMIN_API_TOKEN), /metrics, /readyz, /healthz and the payload codec

@@ -242,3 +242,20 @@ func TestDebugToken(t *testing.T) {
 		noLeak(t, err.Error())
 	})
 }
+
+func TestPageInstagramAccount(t *testing.T) {
+	ctx := context.Background()
+	path := "/v23.0/" + testPageID
+	for _, tc := range []struct{ name, body, want string }{
+		{"linked", `{"instagram_business_account":{"id":"17841400000000001"},"id":"` + testPageID + `"}`, "17841400000000001"},
+		{"unlinked: the field is left out", `{"id":"` + testPageID + `"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeGraph(t, step{want{http.MethodGet, path, pageQuery("fields", "instagram_business_account{id}"), noBodyHeader, ""}, reply{body: tc.body}})
+			got, err := newTestClient(f).PageInstagramAccount(ctx, testPageID, testPageToken)
+			if err != nil || got != tc.want {
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

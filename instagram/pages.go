@@ -149,3 +149,26 @@ func (c *Client) SubscribedFields(ctx context.Context, pageID, pageToken string)
 	}
 	return nil, nil
 }
+
+// PageInstagramAccount returns the id of the Instagram professional account linked to the
+// Page, "" when none is (GET {page}?fields=instagram_business_account, spec §8.1): what
+// tells an admin that the page was unlinked from its Instagram account.
+func (c *Client) PageInstagramAccount(ctx context.Context, pageID, pageToken string) (string, error) {
+	if pageID == "" {
+		return "", fmt.Errorf("%w: empty page id", ErrInvalidRequest)
+	}
+	var out struct {
+		IG *struct {
+			ID ID `json:"id"`
+		} `json:"instagram_business_account"`
+	}
+	if err := c.do(ctx, call{method: http.MethodGet, path: seg(pageID),
+		query: url.Values{"fields": {"instagram_business_account{id}"}},
+		token: pageToken, proof: true, usageID: pageID}, &out); err != nil {
+		return "", err
+	}
+	if out.IG == nil {
+		return "", nil
+	}
+	return string(out.IG.ID), nil
+}

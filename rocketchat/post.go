@@ -13,13 +13,17 @@ type PostAttachment struct {
 	Actions                       []Action
 }
 
-// Action is a link button on an attachment. Type defaults to "button".
-type Action struct{ Type, Text, URL string }
+// Action is a button on an attachment. Type defaults to "button". With URL it opens the
+// link; with Msg instead, a click sends Msg into the room as the user who clicked
+// (msg_in_chat_window), as if they had typed it.
+type Action struct{ Type, Text, URL, Msg string }
 
 type wireAction struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
-	URL  string `json:"url"`
+	Type            string `json:"type"`
+	Text            string `json:"text"`
+	URL             string `json:"url,omitempty"`
+	Msg             string `json:"msg,omitempty"`
+	MsgInChatWindow bool   `json:"msg_in_chat_window,omitempty"`
 }
 
 type wirePostAttachment struct {
@@ -64,7 +68,7 @@ func (c *Client) PostMessage(ctx context.Context, channel, text string, attachme
 			if typ == "" {
 				typ = "button"
 			}
-			wa.Actions = append(wa.Actions, wireAction{Type: typ, Text: act.Text, URL: act.URL})
+			wa.Actions = append(wa.Actions, wireAction{Type: typ, Text: act.Text, URL: act.URL, Msg: act.Msg, MsgInChatWindow: act.Msg != ""})
 		}
 		body.Attachments = append(body.Attachments, wa)
 	}

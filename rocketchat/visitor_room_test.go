@@ -249,6 +249,8 @@ func TestPostMessage(t *testing.T) {
 		{"attachment with button", "@ana", "New Instagram conversation", []PostAttachment{{Title: "Maria", TitleLink: "https://chat.example.com/live/r1",
 			Text: "hi", Color: "#36a64f", Actions: []Action{{Text: "Open", URL: "https://chat.example.com/live/r1"}, {Type: "button", Text: "IG", URL: "https://ig.me/x"}}}},
 			`{"channel":"@ana","text":"New Instagram conversation","attachments":[{"title":"Maria","title_link":"https://chat.example.com/live/r1","text":"hi","color":"#36a64f","actions":[{"type":"button","text":"Open","url":"https://chat.example.com/live/r1"},{"type":"button","text":"IG","url":"https://ig.me/x"}]}]}`},
+		{"button that types a message", "#ig-admin", "Setup", []PostAttachment{{Title: "Sign in", Actions: []Action{{Text: "Send me a sign-in link", Msg: "instagram console"}}}},
+			`{"channel":"#ig-admin","text":"Setup","attachments":[{"title":"Sign in","actions":[{"type":"button","text":"Send me a sign-in link","msg":"instagram console","msg_in_chat_window":true}]}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

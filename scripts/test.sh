@@ -3,8 +3,9 @@
 # brief fuzzing, a representative part of the end-to-end tests on the production topology,
 # and the quick benchmark. `make test-cluster` (`test.sh cluster`) runs every end-to-end
 # test on the production topology; `make test-faults` (`test.sh faults`) the fault suite with
-# more messages. Stacks (PostgreSQL included) are started and stopped by the tests
-# themselves through internal/devstack, on free ports: nothing outlives the run.
+# more messages; `make screenshots` (`test.sh screenshots`) the console's browser test alone.
+# Stacks (PostgreSQL included) are started and stopped by the tests themselves through
+# internal/devstack, on free ports: nothing outlives the run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 MODE=${1:-all}
@@ -26,6 +27,10 @@ export PG_BINDIR
 log "Temporal CLI, server and UI (pinned; built into bin/ the first time)"
 devstack build -cluster
 
+# The console's browser test drives Debian's headless Chromium (installed when missing).
+source "$ROOT/scripts/chromium.sh"
+ensure_chromium
+
 export E2E_LOGS="$ROOT/.data/test-logs"
 rm -rf "$E2E_LOGS"; mkdir -p "$E2E_LOGS"
 
@@ -40,8 +45,13 @@ faults)
   go test -count=1 -timeout 25m -run TestFaults -v ${GOTESTFLAGS:-} ./e2e/
   exit
   ;;
+screenshots)
+  log "the console's screenshots (CONSOLE_SCREENSHOTS=${CONSOLE_SCREENSHOTS:-a temporary folder})"
+  go test -count=1 -timeout 10m -run TestConsoleInABrowser -v ./e2e/
+  exit
+  ;;
 all) ;;
-*) die "unknown mode $MODE (all, cluster, faults)" ;;
+*) die "unknown mode $MODE (all, cluster, faults, screenshots)" ;;
 esac
 
 log "go test (unit and end-to-end)"

@@ -135,3 +135,10 @@ func (s *Store) ClearNotices(ctx context.Context, prefix string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM admin_notices WHERE starts_with(key, $1)`, prefix)
 	return err
 }
+
+// NoticePosted reports whether a notice key is recorded.
+func (s *Store) NoticePosted(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM admin_notices WHERE key = $1`, key)
+	return n > 0, err
+}

@@ -270,7 +270,11 @@ func (s *Store) ForgetAllTokens(ctx context.Context) (Forgotten, error) {
 		n *int
 		q string
 	}{
-		{&f.PageTokens, `UPDATE pages SET access_token = NULL, subscribed = false, updated_at = now() WHERE access_token IS NOT NULL`},
+		// A removed page is not "broken": what the health check or a refused token left on it
+		// goes too, so it is listed as removed and its replies get a note instead of waiting
+		// for a re-authorization (activities.sendGate).
+		{&f.PageTokens, `UPDATE pages SET access_token = NULL, subscribed = false, needs_reauth = false, health_problem = '',
+			removed_at = now(), updated_at = now() WHERE access_token IS NOT NULL`},
 		{nil, `UPDATE pages SET subscribed = false, updated_at = now() WHERE subscribed`},
 		{&f.UserTokens, `DELETE FROM meta_user_tokens`},
 		{&f.OAuthStates, `DELETE FROM oauth_states WHERE used_at IS NULL AND expires_at > now()`},

@@ -93,10 +93,13 @@ type Page struct {
 	OfflineMessage  string    `db:"offline_message" json:"offline_message"`
 	CreatedAt       time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt       time.Time `db:"updated_at" json:"updated_at"`
+	// RemovedAt is when an uninstall removed the page's token (nil: never, or connected
+	// again since). A removed page is listed as removed, not as broken.
+	RemovedAt *time.Time `db:"removed_at" json:"removed_at,omitempty"`
 }
 
 const pageColumns = `page_id, ig_account_id, ig_username, name, access_token IS NOT NULL AS has_token,
-	subscribed, needs_reauth, department, welcome_message, finished_message, offline_message, created_at, updated_at`
+	subscribed, needs_reauth, department, welcome_message, finished_message, offline_message, created_at, updated_at, removed_at`
 
 // PageByAccount finds a page by its Instagram account ID (webhook entry.id).
 func (s *Store) PageByAccount(ctx context.Context, account string) (Page, error) {
@@ -139,7 +142,7 @@ func (s *Store) ConnectPage(ctx context.Context, p Page, token string) error {
 		VALUES ($1, $2, $3, $4, $5, false)
 		ON CONFLICT (page_id) DO UPDATE SET ig_account_id = EXCLUDED.ig_account_id,
 			ig_username = EXCLUDED.ig_username, name = EXCLUDED.name,
-			access_token = EXCLUDED.access_token, needs_reauth = false, updated_at = now()`,
+			access_token = EXCLUDED.access_token, needs_reauth = false, removed_at = NULL, updated_at = now()`,
 		p.PageID, p.IGAccountID, p.IGUsername, p.Name, sealed)
 	return err
 }

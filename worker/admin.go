@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,6 +14,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/igdirect/bridge/activities"
+	"github.com/igdirect/bridge/setupguide"
+	"github.com/igdirect/bridge/setupguide/gather"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -25,6 +28,10 @@ func registerAdmin(w worker.Worker, admin *activities.Admin) {
 		workflows.PageSubscriptionWorkflowName: workflows.PageSubscription,
 		workflows.HealthCheckWorkflowName:      workflows.HealthCheck,
 		workflows.SetupNoticeWorkflowName:      workflows.SetupNotice,
+		workflows.DepartmentsWorkflowName:      workflows.RocketChatDepartments,
+		workflows.ConsoleLinkWorkflowName:      workflows.ConsoleLink,
+		workflows.DoctorWorkflowName:           workflows.Doctor,
+		workflows.SetupGuideWorkflowName:       workflows.SetupGuide,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
@@ -70,4 +77,35 @@ func ensureHealthSchedule(ctx context.Context, tc client.Client, taskQueue strin
 		return fmt.Errorf("update health-check schedule: %w", err)
 	}
 	return nil
+}
+
+// postSetupGuideAtFirstStart posts the setup instructions in the setup channel the first
+// time a worker starts on this database: the counterpart of the original app's install
+// message. It runs before the worker takes work, bounded to a few seconds, so a Rocket.Chat
+// that is down delays the start only that long; then the next start tries again.
+func postSetupGuideAtFirstStart(ctx context.Context, log *slog.Logger, admin *activities.Admin) {
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	facts, err := admin.SetupFacts(ctx)
+	if err != nil {
+		log.Warn("Setup guide not posted: facts not readable", "error", err)
+		return
+	}
+	if facts.GuidePosted {
+		return
+	}
+	// Claimed before posting: of workers starting together, one posts.
+	if claimed, err := admin.Store.ClaimNotice(ctx, gather.SetupGuideNotice); err != nil || !claimed {
+		return
+	}
+	items := setupguide.Items(facts, time.Now())
+	msg := workflows.SetupGuideMessage(facts, items, workflows.SetupGuideInput{FirstStart: true})
+	if err := admin.PostSetupMessage(ctx, msg); err != nil {
+		log.Warn("Setup guide not posted in the setup channel; the next start tries again", "channel", admin.SetupChannel, "error", err)
+		if err := admin.Store.ClearNotices(context.WithoutCancel(ctx), gather.SetupGuideNotice); err != nil {
+			log.Warn("Setup guide claim not released", "error", err)
+		}
+		return
+	}
+	log.Info("Setup guide posted in the setup channel", "channel", admin.SetupChannel, "missing", setupguide.Missing(items))
 }

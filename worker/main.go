@@ -25,6 +25,7 @@ import (
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/internal/temporalx"
 	"github.com/igdirect/bridge/rocketchat"
+	"github.com/igdirect/bridge/setupguide/gather"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -115,9 +116,13 @@ func run(log *slog.Logger) error {
 	w := worker.New(tc, cfg.TemporalTaskQueue, workerOptions(reg.Interceptor()))
 	w.RegisterWorkflowWithOptions(workflows.Conversation, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 	acts.Register(w)
-	registerAdmin(w, &activities.Admin{
+	admin := &activities.Admin{
 		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel, Keys: ring,
-	})
+		Setup: gather.Config{PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel, MetaAppID: cfg.MetaAppID != "",
+			CommandsEnabled: cfg.RocketChatCommandToken.Value() != "", AdminAPIToken: cfg.AdminAPIToken.Value() != ""},
+	}
+	registerAdmin(w, admin)
+	postSetupGuideAtFirstStart(ctx, log, admin)
 	// The schedule is set up in the background: a Temporal server that is briefly away at
 	// start-up must not stop the worker (the conversations need it more than the check).
 	go keepHealthSchedule(ctx, log, tc, cfg.TemporalTaskQueue)

@@ -188,6 +188,9 @@ type SetupAttachment struct {
 	Color      string `json:"color,omitempty"`
 	ButtonText string `json:"button_text,omitempty"`
 	ButtonURL  string `json:"button_url,omitempty"`
+	// ButtonMsg, instead of a URL: a click sends this text into the setup channel as the
+	// user who clicked (a command, run as them).
+	ButtonMsg string `json:"button_msg,omitempty"`
 	// ButtonAuthorization makes the button the authorization link of this state: the
 	// activity derives the URL, so it is never in the workflow's history.
 	ButtonAuthorization *OAuthStateRef `json:"button_authorization,omitempty"`

@@ -78,6 +78,18 @@ func run(log *slog.Logger) error {
 	if cfg.AdminAddr != "" {
 		servers = append(servers, ingress.NewHTTPServer(cfg.AdminAddr, handler.AdminHandler()))
 	}
+	// Webhook activity for the doctor: counted in memory, written every few seconds, and
+	// once more at shutdown.
+	actx, stopActivity := context.WithCancel(context.Background())
+	activityDone := make(chan struct{})
+	go func() { handler.RecordActivity(actx); close(activityDone) }()
+	defer func() {
+		stopActivity()
+		select {
+		case <-activityDone:
+		case <-time.After(5 * time.Second):
+		}
+	}()
 	errc := make(chan error, len(servers))
 	for _, srv := range servers {
 		go func() { errc <- srv.ListenAndServe() }()
