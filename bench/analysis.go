@@ -181,8 +181,6 @@ func hops(w func(string, ...any), title string, hs []Hop) {
 // experiment measured it.
 func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[string]*ScenarioResult, find func(string, string, string) *ScenarioResult) {
 	w("### What to change\n\n")
-	w("Written against the conversation workflow before issue 12's rewrite, which since applied items 1 (`REORDER_WINDOW` defaults to `0s`), 3 (ingress drops the echoes of the bridge's own sends) and 4 (local activities for the per-message calls); the experiments above measure the product as it is now, so the `default`, `reorder0` and `noecho` rows measure much the same thing. Kept for the measured effects and the open items.\n\n")
-	w("Measured where an experiment above could show it without changing code (each against the `default` row); the rest are expectations and say so.\n\n")
 	get := func(v string) *PhaseResult {
 		if e := exps[v]; e != nil {
 			return e.phase("paced")
@@ -196,44 +194,23 @@ func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[
 		}
 		return fmt.Sprintf("%s → %s ms", fmtMS(f(a)), fmtMS(f(b)))
 	}
-	cpu := func(v string) string {
-		a, b := get("default"), get(v)
-		if a == nil || b == nil {
-			return "CPU (not measured in this run)"
-		}
-		ca, cb := perMsg(exps["default"], a), perMsg(exps[v], b)
-		return fmt.Sprintf("CPU per message %.1f → %.1f ms (Temporal %.1f → %.1f)", ca["total"], cb["total"], ca["temporal"], cb["temporal"])
-	}
-	_ = find
-	events := func(v string) string {
-		a, b := exps["default"], exps[v]
-		if a == nil || b == nil || a.Breakdown == nil || b.Breakdown == nil {
-			return ""
-		}
-		return fmt.Sprintf("; history events per message %.1f → %.1f", a.Breakdown.EventsPerMessage, b.Breakdown.EventsPerMessage)
-	}
 	in50 := func(p *PhaseResult) float64 { return p.Inbound.P50 }
 	in99 := func(p *PhaseResult) float64 { return p.Inbound.P99 }
-	out50 := func(p *PhaseResult) float64 { return p.Outbound.P50 }
-	ack99 := func(p *PhaseResult) float64 { return p.Ack.P99 }
+	_ = find
 
-	w("**Already applied** (commit ed1e8fa, after the first run of this benchmark on 2026-11-25 03:25 UTC, product 7aaf678): in that run the paced steady phase had an inbound p50 of 1019 ms and p99 of 1076 ms, 99%% of it between the signal and the post: the workflow held each message for the 250 ms `REORDER_WINDOW` with a durable timer, and Temporal fires no timer earlier than `history.timerProcessorMaxTimeShift` (default 1 s) after it is set. Changed since: the dev server runs with `history.timerProcessorMaxTimeShift=\"20ms\"` and `system.enableActivityEagerExecution=true` (scripts/lib.sh, e2e, devstack; production.yaml: 50 ms and eager), `REORDER_WINDOW` defaults to 100 ms, the worker polls with 8 pollers per task type and pools its HTTP connections (64 idle per host). The `default` rows of this report measure that configuration. Measured then in isolation on the old defaults: the 20 ms timer shift alone took the inbound p50 from 1017 to 450 ms; with a 100 ms window and eager activities to 257 ms.\n\n")
-	w("Still open:\n\n")
+	w("**Applied by issue 12** (the conversation rewrite, commit 07c956f), each proposed by an earlier run of this report: `REORDER_WINDOW` defaults to `0s` and is measured from arrival (no durable timer per message); ingress drops the echoes of the bridge's own sends (recorded delivery intents) instead of signalling them; the per-message calls run as local activities (a regular activity only when Rocket.Chat or Meta is slow); one signal per conversation per Meta delivery; one coroutine per conversation (no `sendLoop`). The experiments' `default`, `reorder0` and `noecho` rows therefore measure nearly the same product now: their differences are this shared machine's run-to-run noise. Earlier (issue 4): the dev server runs with `history.timerProcessorMaxTimeShift=\"20ms\"` and eager activity execution (production.yaml: 50 ms and eager); the worker polls with 8 pollers per task type and pools its HTTP connections.\n\n")
+	w("Still open, most effect first (expected, not measured, unless said):\n\n")
 	n := 0
 	item := func() int { n++; return n }
-	w("%d. **`REORDER_WINDOW` default `0s`** (`config/config.go`, README, `.env.example`). Meta delivers one account's webhooks one at a time while healthy and reorders only across retries, which come seconds later (specs/instagram-messaging.md: \"per-account serialisation when healthy; unordered across retries\") — beyond any sub-second window. The window therefore reorders almost nothing, yet every message waits for it and for a durable timer (3 history events and a workflow task). The workflow keeps sorting what is pending by Meta's timestamp, so messages that queue up while a post is in flight or Rocket.Chat is down still go out in order. Measured (`reorder0`): inbound p50 %s, p99 %s; %s%s.\n", item(),
-		cmp("reorder0", in50), cmp("reorder0", in99), cpu("reorder0"), events("reorder0"))
-	w("%d. **If the window stays, read the timer queue as often as the transfer queue**: `history.timerProcessorMaxPollRPS=1000` next to the timer shift (dev server flags and production.yaml). At the default 20 reads/s a due timer can wait for the next read, and with many open conversations for much longer (see the slowest messages of Scale). Measured (`timerpoll`): inbound p50 %s, p99 %s; %s. With 1,000 open conversations (a separate run on 2026-11-25, `go run ./bench -scenarios scale -scale-conversations 1000 -temporal-flags \"--dynamic-config-value history.timerProcessorMaxPollRPS=1000\"`), the message to each conversation went from p50 286 / p99 3,644 ms to p50 112 / p99 125 ms.\n", item(),
-		cmp("timerpoll", in50), cmp("timerpoll", in99), cpu("timerpoll"))
-	w("%d. **Do not signal echoes** (`ingress/instagram.go` `toDeliveries`): every reply the bridge sends comes back as an echo webhook, which costs a SignalWithStart, a workflow task and four history events only to be logged (the workflow does not show echoes of other tools yet). Until it does, ingress can acknowledge echoes without signalling. (Instagram echoes carry no `app_id`, so when that feature comes only the workflow can tell its own sends from others', by mid.) Measured (`noecho`): %s%s; acknowledgement p99 %s.\n", item(),
-		cpu("noecho"), events("noecho"), cmp("noecho", ack99))
-	if get(proposed) != nil {
-		w("%d. **1 and 3 together** (`%s`): inbound p50 %s, p99 %s; outbound p50 %s; acknowledgement p99 %s; %s%s.\n", item(),
-			proposed, cmp(proposed, in50), cmp(proposed, in99), cmp(proposed, out50), cmp(proposed, ack99), cpu(proposed), events(proposed))
+	if steady != nil {
+		if p := steady.phase("paced"); p != nil {
+			c := perMsg(steady, p)
+			w("%d. **Temporal's own CPU** is %.1f of the %.1f ms per message on the dev server (paced steady): every exchange is at least two workflow tasks (the customer's signal, the agent's wake-up) and their history writes, which the dev server persists to SQLite in one history shard. Fewer workflow tasks per exchange is what is left on the bridge's side — e.g. reading the agent's reply in the same task as the post it answers when both arrive together — and the cluster columns show what the production server costs per event on the same cores.\n", item(), c["temporal"], c["total"])
+		}
 	}
-	w("%d. **Local activities for the per-message calls** (expected; `workflows/conversation.go`): `PostToRoom` and `SendToInstagram` are short, idempotent (`_id` derived from the mid) or at-least-once anyway (sends), and latency-critical. As local activities they skip the activity task — no ActivityTaskScheduled/Started/Completed events, no matching round trip — specs/temporal-go.md §3.6 measured 18 ms vs 33 ms p50 from signal to activity start on this server, and they remove about a third of the history events per message, the dev server's largest cost. Give them a short `ScheduleToCloseTimeout` and fall back to the regular activity when it expires, so a Rocket.Chat outage does not hold workflow tasks in retry loops.\n", item())
-	w("%d. **Pollers that follow the load** (expected; `worker/main.go`): 8 fixed pollers per task type now; `WorkflowTaskPollerBehavior` / `ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})` lets the worker add pollers under saturation (where the `workflow task schedule → start` hop grows) and drop them when idle.\n", item())
-	w("%d. **One signal per delivery, not per event** (expected; `ingress/instagram.go` `signalAll`): a Meta batch with several events of one conversation becomes several SignalWithStart calls, each a history write and possibly a workflow task; one signal carrying the conversation's events (the workflow already posts up to 25 pending messages per `PostToRoom`) divides that cost when Meta batches, which it does under load — exactly when it matters.\n", item())
-	w("%d. **Memory per conversation** (expected; see Scale): every cached conversation holds two coroutines (the main loop and `sendLoop`), each a goroutine with its own stack, plus its history-derived state. Driving the outbox from the main loop (one coroutine) should save a goroutine stack (≥ 8 KB) per conversation. `worker.SetStickyWorkflowCacheSize` (default 10,000) bounds the total: at the measured size per conversation, the default cache alone can reach the figure in Sizing below; a smaller cache trades memory for a replay of the history when an evicted conversation gets its next message. The garbage collector's headroom is a small part of it: a separate run on 2026-11-25 (`go run ./bench -scenarios scale -scale-conversations 1000 -env GOGC=25`) measured 45.7 KB per conversation against 58.6 KB with the default `GOGC=100`, so roughly 40 KB per cached conversation is live memory. In containers set `GOMEMLIMIT` so the runtime collects before the limit.\n", item())
-	w("%d. **Production Temporal**: the dev server's single history shard on SQLite is one ceiling measured here; the cluster columns above measure the production topology on the same cores, and *Scale-out* and *Sizing* below what each of its processes needs per message.\n\n", item())
+	w("%d. **The first message of a new conversation** costs a workflow start, its visibility rows and the first workflow task's calls (conversation memory, visitor, room, welcome): when 200 customers write at once on 2 cores they queue for CPU (Steady's warm-up and Giveaway). The calls are local activities already; what remains is mostly the server's work per workflow start, which more history cores (cluster) or fewer search-attribute upserts at start would reduce.\n", item())
+	w("%d. **If a reorder window is set, read the timer queue as often as the transfer queue**: `history.timerProcessorMaxPollRPS=1000` next to the timer shift. Measured (`timerpoll`, with the default window of 0 it changes little): inbound p50 %s, p99 %s.\n", item(), cmp("timerpoll", in50), cmp("timerpoll", in99))
+	w("%d. **Pollers that follow the load** (`worker/main.go`): 8 fixed pollers per task type now; `worker.NewPollerBehaviorAutoscaling` would add pollers under saturation (where the `workflow task schedule → start` hop grows) and drop them when idle.\n", item())
+	w("%d. **Memory per conversation** (see Scale and Memory bound): `WORKFLOW_CACHE_SIZE` bounds the worker's memory; a smaller cache trades memory for a replay of the history when an evicted conversation gets its next message, measured in Memory bound. In containers set `GOMEMLIMIT` so the runtime collects before the limit.\n", item())
+	w("%d. **Production Temporal**: the dev server's single history shard on SQLite is one ceiling measured here; the cluster columns measure the production topology on the same cores, and *Scale-out* and *Sizing* below what each of its processes needs per message.\n\n", item())
 }
