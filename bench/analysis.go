@@ -194,11 +194,26 @@ func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[
 		}
 		return fmt.Sprintf("%s → %s ms", fmtMS(f(a)), fmtMS(f(b)))
 	}
+	cpu := func(v string) string {
+		a, b := get("default"), get(v)
+		if a == nil || b == nil {
+			return "CPU (not measured in this run)"
+		}
+		ca, cb := perMsg(exps["default"], a), perMsg(exps[v], b)
+		return fmt.Sprintf("CPU per message %.1f → %.1f ms (Temporal %.1f → %.1f)", ca["total"], cb["total"], ca["temporal"], cb["temporal"])
+	}
+	events := func(v string) string {
+		a, b := exps["default"], exps[v]
+		if a == nil || b == nil || a.Breakdown == nil || b.Breakdown == nil {
+			return ""
+		}
+		return fmt.Sprintf("; history events per message %.1f → %.1f", a.Breakdown.EventsPerMessage, b.Breakdown.EventsPerMessage)
+	}
 	in50 := func(p *PhaseResult) float64 { return p.Inbound.P50 }
 	in99 := func(p *PhaseResult) float64 { return p.Inbound.P99 }
 	_ = find
 
-	w("**Applied by issue 12** (the conversation rewrite, commit 07c956f), each proposed by an earlier run of this report: `REORDER_WINDOW` defaults to `0s` and is measured from arrival (no durable timer per message); ingress drops the echoes of the bridge's own sends (recorded delivery intents) instead of signalling them; the per-message calls run as local activities (a regular activity only when Rocket.Chat or Meta is slow); one signal per conversation per Meta delivery; one coroutine per conversation (no `sendLoop`). The experiments' `default`, `reorder0` and `noecho` rows therefore measure nearly the same product now: their differences are this shared machine's run-to-run noise. Earlier (issue 4): the dev server runs with `history.timerProcessorMaxTimeShift=\"20ms\"` and eager activity execution (production.yaml: 50 ms and eager); the worker polls with 8 pollers per task type and pools its HTTP connections.\n\n")
+	w("**Applied by issue 12** (the conversation rewrite, commit 07c956f), each proposed by an earlier run of this report: `REORDER_WINDOW` defaults to `0s` and is measured from arrival (no durable timer per message); ingress drops the echoes of the bridge's own sends (recorded delivery intents) instead of signalling them; the per-message calls run as local activities (a regular activity only when Rocket.Chat or Meta is slow); one signal per conversation per Meta delivery; one coroutine per conversation (no `sendLoop`). The experiments' `default` and `reorder0` rows therefore measure the same product now (their difference is this shared machine's run-to-run noise); `noecho` still differs (item 2). Earlier (issue 4): the dev server runs with `history.timerProcessorMaxTimeShift=\"20ms\"` and eager activity execution (production.yaml: 50 ms and eager); the worker polls with 8 pollers per task type and pools its HTTP connections.\n\n")
 	w("Still open, most effect first (expected, not measured, unless said):\n\n")
 	n := 0
 	item := func() int { n++; return n }
@@ -208,6 +223,7 @@ func proposals(w func(string, ...any), r *Run, steady *ScenarioResult, exps map[
 			w("%d. **Temporal's own CPU** is %.1f of the %.1f ms per message on the dev server (paced steady): every exchange is at least two workflow tasks (the customer's signal, the agent's wake-up) and their history writes, which the dev server persists to SQLite in one history shard. Fewer workflow tasks per exchange is what is left on the bridge's side — e.g. reading the agent's reply in the same task as the post it answers when both arrive together — and the cluster columns show what the production server costs per event on the same cores.\n", item(), c["temporal"], c["total"])
 		}
 	}
+	w("%d. **Echoes that overtake the send's answer** are still signalled: ingress drops an echo whose message id a delivery intent records, but Meta (and the sandbox) can deliver the echo before `SendToInstagram` has recorded the id, and then ingress cannot tell it from another tool's send. The `noecho` row measures what they still cost: %s%s. Recording the echo in PostgreSQL for the workflow to read when it settles an intent, instead of signalling it, would remove that cost without losing the unknown-outcome check.\n", item(), cpu("noecho"), events("noecho"))
 	w("%d. **The first message of a new conversation** costs a workflow start, its visibility rows and the first workflow task's calls (conversation memory, visitor, room, welcome): when 200 customers write at once on 2 cores they queue for CPU (Steady's warm-up and Giveaway). The calls are local activities already; what remains is mostly the server's work per workflow start, which more history cores (cluster) or fewer search-attribute upserts at start would reduce.\n", item())
 	w("%d. **If a reorder window is set, read the timer queue as often as the transfer queue**: `history.timerProcessorMaxPollRPS=1000` next to the timer shift. Measured (`timerpoll`, with the default window of 0 it changes little): inbound p50 %s, p99 %s.\n", item(), cmp("timerpoll", in50), cmp("timerpoll", in99))
 	w("%d. **Pollers that follow the load** (`worker/main.go`): 8 fixed pollers per task type now; `worker.NewPollerBehaviorAutoscaling` would add pollers under saturation (where the `workflow task schedule → start` hop grows) and drop them when idle.\n", item())
