@@ -91,6 +91,18 @@ func (s *Store) OurMessages(ctx context.Context, mids []string) ([]string, error
 	return out, err
 }
 
+// SendInFlight tells whether a call for the conversation (account, igsid) began within the
+// last minute and has no recorded outcome yet: Meta's echo of a send can arrive before the
+// send's answer, and ingress then waits a moment for the answer instead of signalling the
+// echo. Older "calling" intents are unknown outcomes the conversation settles itself.
+func (s *Store) SendInFlight(ctx context.Context, account, igsid string) (bool, error) {
+	var inFlight bool
+	err := s.db.GetContext(ctx, &inFlight, `SELECT EXISTS (SELECT 1 FROM delivery_intents
+		WHERE account = $1 AND igsid = $2 AND state = 'calling' AND updated_at > now() - interval '1 minute')`,
+		account, igsid)
+	return inFlight, err
+}
+
 // PurgeIntents removes intents older than the age after which no retry or redelivery can
 // refer to them any more.
 func (s *Store) PurgeIntents(ctx context.Context, olderThan time.Duration) (int64, error) {
