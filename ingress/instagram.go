@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -289,25 +290,57 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 }
 
 // dropOwnEchoes removes the echoes of messages this service sent and recorded (the
-// delivery intents hold their mids). An echo that arrives before its send's answer was
-// recorded still goes to the conversation, which handles that race.
+// delivery intents hold their mids). Meta may deliver an echo before the send's answer
+// reached the worker, so an echo not recognised while its conversation has a send in flight
+// waits up to echoWait for the answer to be recorded. Only a recorded mid drops an echo:
+// one still unknown after the wait goes to the conversation, which tells its own sends
+// from other tools' (and settles unknown outcomes with it).
 func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, error) {
+	if s.store == nil {
+		return ds, nil
+	}
 	var mids []string
 	for _, d := range ds {
 		if d.event.Kind == workflows.EventEcho && d.event.MID != "" {
 			mids = append(mids, d.event.MID)
 		}
 	}
-	if len(mids) == 0 || s.store == nil {
+	if len(mids) == 0 {
 		return ds, nil
 	}
-	ours, err := s.store.OurMessages(ctx, mids)
+	known, err := s.ourMessages(ctx, mids)
 	if err != nil {
-		return nil, fmt.Errorf("look up echoes: %w", err)
+		return nil, err
 	}
-	known := map[string]bool{}
-	for _, m := range ours {
-		known[m] = true
+	if len(known) < len(mids) {
+		// Not recognised yet. The send's answer may have been recorded between the lookup
+		// and the in-flight check (which then finds the call done): look once more, then
+		// wait for the answers of the sends still in flight.
+		waiting := s.echoesOfSendsInFlight(ctx, ds, known)
+		found, err := s.ourMessages(ctx, mids)
+		if err != nil {
+			return nil, err
+		}
+		for m := range found {
+			known[m] = true
+		}
+		waiting = slices.DeleteFunc(waiting, func(m string) bool { return known[m] })
+		deadline := time.Now().Add(echoWait)
+		for len(waiting) > 0 && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(echoPoll):
+			}
+			found, err := s.ourMessages(ctx, waiting)
+			if err != nil {
+				return nil, err
+			}
+			for m := range found {
+				known[m] = true
+			}
+			waiting = slices.DeleteFunc(waiting, func(m string) bool { return known[m] })
+		}
 	}
 	kept := ds[:0:0]
 	for _, d := range ds {
@@ -318,6 +351,53 @@ func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, 
 		kept = append(kept, d)
 	}
 	return kept, nil
+}
+
+// echoWait bounds how long an echo waits for its send's answer to be recorded (the worker
+// records it right after Meta answers, so the wait is usually a few milliseconds); echoPoll
+// is how often the intents are read meanwhile. The webhook's answer waits with it, only for
+// an echo whose conversation has a send in flight.
+const (
+	echoWait = 500 * time.Millisecond
+	echoPoll = 20 * time.Millisecond
+)
+
+// ourMessages: which of mids the delivery intents record as sent by this service.
+func (s *Server) ourMessages(ctx context.Context, mids []string) (map[string]bool, error) {
+	ours, err := s.store.OurMessages(ctx, mids)
+	if err != nil {
+		return nil, fmt.Errorf("look up echoes: %w", err)
+	}
+	known := make(map[string]bool, len(ours))
+	for _, m := range ours {
+		known[m] = true
+	}
+	return known, nil
+}
+
+// echoesOfSendsInFlight: the mids of the unrecognised echoes whose conversation has a send
+// in flight. A failed lookup waits for nothing (the echo goes to the conversation).
+func (s *Server) echoesOfSendsInFlight(ctx context.Context, ds []delivery, known map[string]bool) []string {
+	var mids []string
+	inFlight := map[[2]string]bool{}
+	for _, d := range ds {
+		if d.event.Kind != workflows.EventEcho || d.event.MID == "" || known[d.event.MID] {
+			continue
+		}
+		conv := [2]string{d.account, d.igsid}
+		busy, checked := inFlight[conv]
+		if !checked {
+			var err error
+			if busy, err = s.store.SendInFlight(ctx, d.account, d.igsid); err != nil {
+				s.log.Warn("Could not tell whether a send is in flight", "error", err)
+			}
+			inFlight[conv] = busy
+		}
+		if busy {
+			mids = append(mids, d.event.MID)
+		}
+	}
+	return mids
 }
 
 // signalConversation records one conversation's events of a delivery in its workflow.
