@@ -312,34 +312,32 @@ func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, 
 	if err != nil {
 		return nil, err
 	}
+	// lookAgain marks what the intents now record and returns the mids still unknown.
+	lookAgain := func(mids []string) ([]string, error) {
+		found, err := s.ourMessages(ctx, mids)
+		for m := range found {
+			known[m] = true
+		}
+		return slices.DeleteFunc(mids, func(m string) bool { return known[m] }), err
+	}
 	if len(known) < len(mids) {
 		// Not recognised yet. The send's answer may have been recorded between the lookup
 		// and the in-flight check (which then finds the call done): look once more, then
 		// wait for the answers of the sends still in flight.
 		waiting := s.echoesOfSendsInFlight(ctx, ds, known)
-		found, err := s.ourMessages(ctx, mids)
-		if err != nil {
+		if _, err := lookAgain(mids); err != nil {
 			return nil, err
 		}
-		for m := range found {
-			known[m] = true
-		}
 		waiting = slices.DeleteFunc(waiting, func(m string) bool { return known[m] })
-		deadline := time.Now().Add(echoWait)
-		for len(waiting) > 0 && time.Now().Before(deadline) {
+		for deadline := time.Now().Add(echoWait); len(waiting) > 0 && time.Now().Before(deadline); {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-time.After(echoPoll):
 			}
-			found, err := s.ourMessages(ctx, waiting)
-			if err != nil {
+			if waiting, err = lookAgain(waiting); err != nil {
 				return nil, err
 			}
-			for m := range found {
-				known[m] = true
-			}
-			waiting = slices.DeleteFunc(waiting, func(m string) bool { return known[m] })
 		}
 	}
 	kept := ds[:0:0]
