@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -93,7 +94,7 @@ func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.
 		return nil
 	case workflows.ItemVisitorFields:
 		var fields []rocketchat.CustomField
-		for _, k := range sortedKeys(it.Fields) {
+		for _, k := range slices.Sorted(maps.Keys(it.Fields)) {
 			fields = append(fields, rocketchat.CustomField{Key: k, Value: it.Fields[k], Overwrite: true})
 		}
 		_, err := a.RC.RegisterVisitor(ctx, rocketchat.Visitor{Token: token, Name: it.Text, CustomFields: fields})
@@ -101,13 +102,4 @@ func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.
 	}
 	log.Warn("Unknown room item kind skipped", "kind", it.Kind)
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,7 +6,8 @@ package commands
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -200,7 +201,7 @@ func parseEdit(args []string) (PageEdit, error) {
 	if err != nil {
 		return e, err
 	}
-	for _, k := range sortedKeys(pairs) {
+	for _, k := range slices.Sorted(maps.Keys(pairs)) {
 		f, ok := PageFieldOf(k)
 		if !ok {
 			return e, &Error{Msg: fmt.Sprintf("Unknown field `%s`; a page has department, welcome, finished and offline (or the original app's labels: Department, Welcome Message, Conversation Finished Message, Default message for offline service).", k), Usage: Usage(Edit)}
@@ -221,7 +222,7 @@ func parseEdit(args []string) (PageEdit, error) {
 func ValidateSettings(values map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(values))
 	var problems []string
-	for _, typed := range sortedKeys(values) {
+	for _, typed := range slices.Sorted(maps.Keys(values)) {
 		k := appsettings.NormalizeKey(typed)
 		if _, dup := out[k]; dup {
 			problems = append(problems, fmt.Sprintf("%s is given twice", k))
@@ -238,15 +239,6 @@ func ValidateSettings(values map[string]string) (map[string]string, error) {
 		return nil, &Error{Msg: "Nothing was changed: " + strings.Join(problems, "; ") + ".", Usage: Usage(Settings)}
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // suggest returns the command closest to a mistyped word (at most two edits away).
