@@ -14,43 +14,36 @@ import (
 // down), the same input goes to a regular activity with a bounded schedule-to-close. When
 // that fails too, the direction's handler decides: a blocked state with a deadline.
 type call struct {
-	name   string
-	input  any
-	local  bool
-	future workflow.Future
+	name    string
+	input   any
+	local   bool
+	outcome Outcome
 	// done handles the final outcome; get decodes the result (or returns the error).
-	done func(ctx workflow.Context, get func(out any) error)
+	done func(get func(out any) error)
 }
 
 // start runs an activity for a direction, local first unless regular is asked.
-func (c *conversation) start(ctx workflow.Context, slot **call, name string, input any, regular bool,
-	done func(ctx workflow.Context, get func(out any) error)) {
+func (c *conversation) start(slot **call, name string, input any, regular bool, done func(get func(out any) error)) {
 	k := &call{name: name, input: input, local: !regular, done: done}
-	k.future = k.execute(ctx)
+	k.outcome = c.h.Start(k.name, k.input, k.local)
 	*slot = k
-}
-
-func (k *call) execute(ctx workflow.Context) workflow.Future {
-	if k.local {
-		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions(k.name)), k.name, k.input)
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions(k.name)), k.name, k.input)
 }
 
 // finish takes a call's outcome: a local call that failed retryably goes on as a regular
 // activity; anything else goes to the direction's handler.
-func (c *conversation) finish(ctx workflow.Context, slot **call, f workflow.Future) {
+func (c *conversation) finish(slot **call) {
 	k := *slot
 	*slot = nil
-	err := f.Get(ctx, nil)
+	o := k.outcome
+	err := o.Get(nil)
 	if err != nil && k.local && retryable(err) {
 		c.log.Info("Local activity failed; continuing as a regular activity", "activity", k.name, "error", err)
 		k.local = false
-		k.future = k.execute(ctx)
+		k.outcome = c.h.Start(k.name, k.input, k.local)
 		*slot = k
 		return
 	}
-	k.done(ctx, func(out any) error { return f.Get(ctx, out) })
+	k.done(o.Get)
 }
 
 // retryable: a failure another attempt could fix (a timeout, a transient error), not a
@@ -105,33 +98,25 @@ func activityOptions(name string) workflow.ActivityOptions {
 // replaced only when an earlier one is needed (each timer is two history events).
 type timer struct {
 	at     time.Time
-	future workflow.Future
-	cancel workflow.CancelFunc
+	handle Timer
 }
 
-// armTimer adds the timer for the next deadline to the selector, starting or replacing it
-// when needed.
-func (c *conversation) armTimer(ctx workflow.Context, sel workflow.Selector) {
-	now := workflow.Now(ctx)
-	c.pausingNow = c.pausing(ctx)
+// armTimer returns the timer to wait for (nil: none), starting or replacing it when the
+// next deadline needs it.
+func (c *conversation) armTimer() *timer {
+	now := c.now()
+	c.pausingNow = c.pausing()
 	at := c.nextDeadline(now)
 	if at.IsZero() && c.timer == nil {
-		return
+		return nil
 	}
 	if !at.IsZero() && (c.timer == nil || at.Before(c.timer.at)) {
 		if c.timer != nil {
-			c.timer.cancel()
+			c.timer.handle.Cancel()
 		}
-		tctx, cancel := workflow.WithCancel(ctx)
-		c.timer = &timer{at: at, cancel: cancel,
-			future: workflow.NewTimerWithOptions(tctx, at.Sub(now), workflow.TimerOptions{Summary: "next deadline"})}
+		c.timer = &timer{at: at, handle: c.h.NewTimer(at.Sub(now))}
 	}
-	t := c.timer
-	sel.AddFuture(t.future, func(workflow.Future) {
-		if c.timer == t {
-			c.timer = nil
-		}
-	})
+	return c.timer
 }
 
 // nextDeadline is the earliest time at which a state changes by itself (zero: none).

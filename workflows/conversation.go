@@ -23,12 +23,35 @@ import (
 // with a deadline and a wake-up signal, never an activity retrying without end, and never
 // holds up the other direction.
 func Conversation(ctx workflow.Context, in ConversationInput) error {
-	c := newConversation(ctx, in)
+	c := newConversation(newTemporalHost(ctx), in)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return c.view(), nil }); err != nil {
 		return err
 	}
-	return c.run(ctx)
+	next, err := c.run()
+	if next != nil {
+		return workflow.NewContinueAsNewError(ctx, ConversationWorkflowName, *next)
+	}
+	return err
 }
+
+// ConversationRun is one run of a conversation on a Host other than Temporal (the
+// simulator): Run runs it to its end, View and State show it meanwhile.
+type ConversationRun struct{ c *conversation }
+
+// NewConversationRun prepares a run of the conversation on h.
+func NewConversationRun(h Host, in ConversationInput) *ConversationRun {
+	return &ConversationRun{c: newConversation(h, in)}
+}
+
+// Run runs the conversation until the run ends: it returns the next run's input when the
+// run continues as new, nil when it completes.
+func (r *ConversationRun) Run() (*ConversationInput, error) { return r.c.run() }
+
+// View is what the state query answers.
+func (r *ConversationRun) View() StateView { return r.c.view() }
+
+// State is a copy of the run's state, as it would be carried to the next run now.
+func (r *ConversationRun) State() State { return r.c.st }
 
 // conversation is the workflow's working set: the carried State and what a run derives.
 type conversation struct {
@@ -36,8 +59,7 @@ type conversation struct {
 	settings Settings
 	loaded   bool // LoadConversation has answered in this run
 	log      log.Logger
-
-	igCh, rcCh, wakeCh workflow.ReceiveChannel
+	h        Host
 
 	// The activity in flight in each direction and for best-effort side calls (nil: idle),
 	// and the one timer.
@@ -63,14 +85,12 @@ type conversation struct {
 	details   string
 }
 
-func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
+func newConversation(h Host, in ConversationInput) *conversation {
 	c := &conversation{
-		log:       workflow.GetLogger(ctx),
-		igCh:      workflow.GetSignalChannel(ctx, SignalInstagram),
-		rcCh:      workflow.GetSignalChannel(ctx, SignalRocketChat),
-		wakeCh:    workflow.GetSignalChannel(ctx, SignalWake),
-		startedAt: workflow.Now(ctx),
-		published: currentSearchAttributes(ctx),
+		h:         h,
+		log:       h.Logger(),
+		startedAt: h.Now(),
+		published: h.SearchAttributes(),
 	}
 	if in.Carry != nil {
 		c.st = *in.Carry
@@ -79,33 +99,36 @@ func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
 	}
 	c.st.PageID, c.st.IGSID = in.PageID, in.IGSID
 	if c.st.RoomKey == "" {
-		c.newRoomKey(ctx)
+		c.newRoomKey()
 	}
 	return c
 }
 
-func (c *conversation) run(ctx workflow.Context) error {
+// now is the workflow clock.
+func (c *conversation) now() time.Time { return c.h.Now() }
+
+func (c *conversation) run() (*ConversationInput, error) {
 	for {
 		if c.idle() {
-			if c.pausing(ctx) {
-				return c.continueAsNew(ctx)
+			if c.pausing() {
+				return c.continueAsNew(), nil
 			}
-			if c.finished(ctx) {
-				c.saveMemory(ctx)
-				if !c.drain(ctx) {
+			if c.finished() {
+				c.saveMemory()
+				if !c.drain() {
 					c.log.Info("Conversation run complete", "room", c.st.RoomID, "delivered", c.st.Delivered, "sent", c.st.SentToIG)
-					return nil
+					return nil, nil
 				}
 				continue // something arrived while the memory was saved
 			}
 		}
-		c.advanceInbound(ctx)
-		c.advanceOutbound(ctx)
-		c.publish(ctx)
-		if c.idle() && c.pausing(ctx) {
+		c.advanceInbound()
+		c.advanceOutbound()
+		c.publish()
+		if c.idle() && c.pausing() {
 			continue // nothing may start: continue as new now (top of the loop)
 		}
-		c.wait(ctx)
+		c.wait()
 	}
 }
 
@@ -114,8 +137,8 @@ func (c *conversation) idle() bool { return c.in == nil && c.out == nil && c.sid
 
 // pausing: no new activity may start (the run is about to continue as new). A run whose
 // inbound queue is full works it down first: its signals must fit the next run's input.
-func (c *conversation) pausing(ctx workflow.Context) bool {
-	return c.continueNow || workflow.GetInfo(ctx).GetContinueAsNewSuggested() && len(c.st.Pending) < pendingLimit
+func (c *conversation) pausing() bool {
+	return c.continueNow || c.h.ContinueAsNewSuggested() && len(c.st.Pending) < pendingLimit
 }
 
 // dormantWait is how long a run started by an event that refers to a message (an unsend or
@@ -126,8 +149,8 @@ const dormantWait = time.Hour
 // finished reports whether the run has nothing left to do: a dormant run whose message never
 // came, or a closed room whose replies are all out, after the linger time (which absorbs
 // Meta's redeliveries while the run's memory is at hand).
-func (c *conversation) finished(ctx workflow.Context) bool {
-	now := workflow.Now(ctx)
+func (c *conversation) finished() bool {
+	now := c.now()
 	if !c.loaded {
 		return false
 	}
@@ -149,72 +172,79 @@ func (c *conversation) outboundDone() bool {
 // channels are consumed only here, by this coroutine (specs/temporal-go.md §1.6). Until the
 // run has loaded its settings and memory, Instagram events stay in their channel: they are
 // deduplicated against that memory.
-func (c *conversation) wait(ctx workflow.Context) {
-	sel := workflow.NewSelector(ctx)
+func (c *conversation) wait() {
+	var sources []Source
+	var handlers []func()
+	add := func(s Source, handle func()) {
+		sources = append(sources, s)
+		handlers = append(handlers, handle)
+	}
 	if c.loaded && len(c.st.Pending) < pendingLimit {
-		sel.AddReceive(c.igCh, func(workflow.ReceiveChannel, bool) { c.drainInstagram(ctx, pendingLimit) })
+		add(Source{Signal: SignalInstagram}, func() { c.drainInstagram(pendingLimit) })
 	}
-	sel.AddReceive(c.rcCh, func(workflow.ReceiveChannel, bool) { c.drainRocketChat(ctx) })
-	sel.AddReceive(c.wakeCh, func(workflow.ReceiveChannel, bool) { c.drainWake(ctx) })
-	if c.in != nil {
-		sel.AddFuture(c.in.future, func(f workflow.Future) { c.finish(ctx, &c.in, f) })
+	add(Source{Signal: SignalRocketChat}, func() { c.drainRocketChat() })
+	add(Source{Signal: SignalWake}, func() { c.drainWake() })
+	for _, slot := range []**call{&c.in, &c.out, &c.side} {
+		if k := *slot; k != nil {
+			add(Source{Outcome: k.outcome}, func() { c.finish(slot) })
+		}
 	}
-	if c.out != nil {
-		sel.AddFuture(c.out.future, func(f workflow.Future) { c.finish(ctx, &c.out, f) })
+	if t := c.armTimer(); t != nil {
+		add(Source{Timer: t.handle}, func() {
+			if c.timer == t {
+				c.timer = nil
+			}
+		})
 	}
-	if c.side != nil {
-		sel.AddFuture(c.side.future, func(f workflow.Future) { c.finish(ctx, &c.side, f) })
-	}
-	c.armTimer(ctx, sel)
-	sel.Select(ctx)
+	handlers[c.h.Wait(sources...)]()
 }
 
 // drain takes in every signal already received, without blocking; it reports whether there
 // was any.
-func (c *conversation) drain(ctx workflow.Context) bool {
-	n := c.drainInstagram(ctx, 0) + c.drainRocketChat(ctx) + c.drainWake(ctx)
+func (c *conversation) drain() bool {
+	n := c.drainInstagram(0) + c.drainRocketChat() + c.drainWake()
 	return n > 0
 }
 
 // drainInstagram takes in Instagram batches while the inbound queue is below limit (0: all).
-func (c *conversation) drainInstagram(ctx workflow.Context, limit int) int {
+func (c *conversation) drainInstagram(limit int) int {
 	n := 0
 	for limit == 0 || len(c.st.Pending) < limit {
 		var b InstagramBatch
-		if !c.igCh.ReceiveAsync(&b) {
+		if !c.h.Receive(SignalInstagram, &b) {
 			return n
 		}
 		n++
 		for _, ev := range b.Events {
-			c.acceptInstagram(ctx, ev)
+			c.acceptInstagram(ev)
 		}
 	}
 	return n
 }
 
-func (c *conversation) drainRocketChat(ctx workflow.Context) int {
+func (c *conversation) drainRocketChat() int {
 	n := 0
 	for {
 		var ev RocketChatEvent
-		if !c.rcCh.ReceiveAsync(&ev) {
+		if !c.h.Receive(SignalRocketChat, &ev) {
 			return n
 		}
 		n++
-		c.acceptRocketChat(ctx, ev)
+		c.acceptRocketChat(ev)
 	}
 }
 
 // drainWake: an admin changed something (connected or authorized an account, edited a
 // page): blocked directions try again now instead of at their next check.
-func (c *conversation) drainWake(ctx workflow.Context) int {
+func (c *conversation) drainWake() int {
 	n := 0
 	for {
 		var ev WakeEvent
-		if !c.wakeCh.ReceiveAsync(&ev) {
+		if !c.h.Receive(SignalWake, &ev) {
 			return n
 		}
 		n++
-		now := workflow.Now(ctx)
+		now := c.now()
 		c.log.Info("Woken", "reason", ev.Reason)
 		if c.st.InBlocked.active() {
 			c.st.InBlocked.RetryAt = now
@@ -231,19 +261,18 @@ func (c *conversation) drainWake(ctx workflow.Context) int {
 // continueAsNew hands the state to a new run. Called only when no activity is in flight
 // (their results belong to this run); signals are drained right before, without yielding,
 // so none is lost (specs/temporal-go.md §1.6).
-func (c *conversation) continueAsNew(ctx workflow.Context) error {
-	c.drain(ctx)
+func (c *conversation) continueAsNew() *ConversationInput {
+	c.drain()
 	c.log.Info("Continuing as new", "room", c.st.RoomID, "pending", len(c.st.Pending), "outbound", len(c.st.Out))
 	carry := c.st
-	return workflow.NewContinueAsNewError(ctx, ConversationWorkflowName,
-		ConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Carry: &carry})
+	return &ConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Carry: &carry}
 }
 
 // newRoomKey names the room this conversation opens next: unique among all the rooms of
 // the conversation, and the same on replay.
-func (c *conversation) newRoomKey(ctx workflow.Context) {
+func (c *conversation) newRoomKey() {
 	c.st.RoomSeq++
-	c.st.RoomKey = fmt.Sprintf("%s/%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, c.st.RoomSeq)
+	c.st.RoomKey = fmt.Sprintf("%s/%d", c.h.RunID(), c.st.RoomSeq)
 }
 
 // block marks a direction blocked (or still blocked) and schedules its next try with capped

@@ -6,14 +6,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // The inbound direction: Instagram events → the Rocket.Chat room.
 
 // acceptInstagram takes one event in: deduplicated by (kind, mid), then queued (sorted by
 // Meta's time) or applied to the state.
-func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) {
+func (c *conversation) acceptInstagram(ev InstagramEvent) {
 	if !c.st.Seen.Add(ev.DedupKey(), seenLimit) {
 		c.st.Duplicates++
 		c.log.Info("Duplicate Instagram event ignored", "kind", ev.Kind, "mid", ev.MID)
@@ -32,7 +31,7 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 		if ev.Standby && c.st.OtherOwner == "" {
 			c.st.OtherOwner = "another app" // events on standby: someone else owns the thread
 		}
-		if !c.queue(ctx, ev) {
+		if !c.queue(ev) {
 			return
 		}
 		if ev.Kind == EventMessage {
@@ -40,7 +39,7 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 			c.st.addQuote(ev.MID, Quote{Text: summary(ev), Parts: len(ev.Attachments)})
 			if c.st.UnsentWaiting.Has(ev.MID) {
 				// Its unsend came first and waited for it (see resolveUnsends).
-				c.queue(ctx, InstagramEvent{Kind: EventUnsend, MID: ev.MID, Timestamp: ev.Timestamp + 1})
+				c.queue(InstagramEvent{Kind: EventUnsend, MID: ev.MID, Timestamp: ev.Timestamp + 1})
 			}
 		}
 	case EventEdit:
@@ -48,15 +47,15 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 			c.st.Pending[i].Text = ev.Text // not in the room yet, nor on its way: post the edited text
 			return
 		}
-		c.queue(ctx, ev)
+		c.queue(ev)
 	case EventUnsend, EventReaction:
-		c.queue(ctx, ev)
+		c.queue(ev)
 	case EventRead:
 		c.st.LastSeenMID, c.st.LastSeenAt = ev.MID, time.UnixMilli(ev.Timestamp)
 	case EventHandover:
-		c.acceptHandover(ctx, ev)
+		c.acceptHandover(ev)
 	case EventEcho:
-		c.acceptEcho(ctx, ev)
+		c.acceptEcho(ev)
 	default:
 		c.log.Info("Instagram event kind not handled", "kind", ev.Kind, "detail", ev.Detail)
 	}
@@ -65,15 +64,15 @@ func (c *conversation) acceptInstagram(ctx workflow.Context, ev InstagramEvent) 
 // queue adds an event to the inbound queue, in Meta-timestamp order. The queue's bound is
 // kept by taking signals in only while it is below pendingLimit (see wait): what is not
 // taken in yet stays in Temporal's signal buffer, durable, and nothing is dropped.
-func (c *conversation) queue(ctx workflow.Context, ev InstagramEvent) bool {
-	ev.ArrivedAt = workflow.Now(ctx)
+func (c *conversation) queue(ev InstagramEvent) bool {
+	ev.ArrivedAt = c.now()
 	c.st.insertPending(ev)
 	return true
 }
 
 // acceptHandover follows Meta's thread control (conversation routing, spec §6) and tells
 // the agent when another app takes over, asks for control, or gives it back.
-func (c *conversation) acceptHandover(ctx workflow.Context, ev InstagramEvent) {
+func (c *conversation) acceptHandover(ev InstagramEvent) {
 	app := ev.AppID
 	if app == "" {
 		app = "another app"
@@ -85,13 +84,13 @@ func (c *conversation) acceptHandover(ctx workflow.Context, ev InstagramEvent) {
 	switch ev.Action {
 	case HandoverControlBack:
 		c.st.OtherOwner = ""
-		c.releaseHeld(ctx)
-		c.noteInRoom(ctx, "✅ Control of this Instagram conversation is back with Rocket.Chat"+meta)
+		c.releaseHeld()
+		c.noteInRoom("✅ Control of this Instagram conversation is back with Rocket.Chat" + meta)
 	case HandoverTaken:
 		c.st.OtherOwner = app
-		c.noteInRoom(ctx, fmt.Sprintf("⚠️ Another app (%s) took over this Instagram conversation%s; replies wait until control comes back", app, meta))
+		c.noteInRoom(fmt.Sprintf("⚠️ Another app (%s) took over this Instagram conversation%s; replies wait until control comes back", app, meta))
 	case HandoverRequested:
-		c.noteInRoom(ctx, fmt.Sprintf("🙋 Another app (%s) asks for control of this Instagram conversation%s", app, meta))
+		c.noteInRoom(fmt.Sprintf("🙋 Another app (%s) asks for control of this Instagram conversation%s", app, meta))
 	}
 }
 
@@ -114,12 +113,12 @@ func OpensConversation(kind string) bool {
 
 // advanceInbound starts the inbound direction's next activity, if it has work that is due
 // and nothing in flight.
-func (c *conversation) advanceInbound(ctx workflow.Context) {
+func (c *conversation) advanceInbound() {
 	if c.in != nil {
 		return
 	}
 	if !c.loaded {
-		c.start(ctx, &c.in, ActivityLoadConversation,
+		c.start(&c.in, ActivityLoadConversation,
 			LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Memory: c.fresh}, false, c.loadedConversation)
 		return
 	}
@@ -127,29 +126,29 @@ func (c *conversation) advanceInbound(ctx workflow.Context) {
 		if !c.hasOpening() {
 			return // the run lingers; leftovers of the closed room (reactions, unsends) wait to be dropped
 		}
-		c.nextRoom(ctx)
+		c.nextRoom()
 	}
-	if !c.st.Opened || c.pausing(ctx) {
+	if !c.st.Opened || c.pausing() {
 		return
 	}
-	now := workflow.Now(ctx)
+	now := c.now()
 	if c.st.InBlocked.active() && now.Before(c.st.InBlocked.RetryAt) {
 		return
 	}
 	switch {
 	case c.st.Visitor == nil:
-		c.start(ctx, &c.in, ActivityRegisterVisitor, RegisterVisitorInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false, c.registered)
+		c.start(&c.in, ActivityRegisterVisitor, RegisterVisitorInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false, c.registered)
 	case c.st.RoomID == "":
 		if len(c.st.Pending) == 0 || now.Before(c.st.NextAgentCheck) {
 			return
 		}
 		scheduled := !c.st.NextAgentCheck.IsZero() // a timed re-check, not one a new message asked for
-		c.start(ctx, &c.in, ActivityOpenRoom, OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
-			DepartmentID: c.st.Visitor.DepartmentID}, false, func(ctx workflow.Context, get func(any) error) {
-			c.roomOpened(ctx, get, scheduled)
+		c.start(&c.in, ActivityOpenRoom, OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
+			DepartmentID: c.st.Visitor.DepartmentID}, false, func(get func(any) error) {
+			c.roomOpened(get, scheduled)
 		})
 	default:
-		c.postDue(ctx)
+		c.postDue()
 	}
 }
 
@@ -172,10 +171,10 @@ func (c *conversation) inboundDeadlines() []time.Time {
 }
 
 // loadedConversation: the run's settings, and for a fresh run the memory of the last one.
-func (c *conversation) loadedConversation(ctx workflow.Context, get func(any) error) {
+func (c *conversation) loadedConversation(get func(any) error) {
 	var res LoadConversationResult
 	if err := get(&res); err != nil {
-		c.inboundFailed(ctx, err)
+		c.inboundFailed(err)
 		return
 	}
 	c.settings = res.Settings
@@ -183,37 +182,37 @@ func (c *conversation) loadedConversation(ctx workflow.Context, get func(any) er
 		c.st.Seen.Merge(res.Seen, seenLimit)
 		c.loaded = true
 	}
-	c.unblockInbound(ctx)
+	c.unblockInbound()
 }
 
 // registered: the visitor exists in Rocket.Chat, in the page's department. The welcome
 // message goes out once per room.
-func (c *conversation) registered(ctx workflow.Context, get func(any) error) {
+func (c *conversation) registered(get func(any) error) {
 	var v VisitorInfo
 	if err := get(&v); err != nil {
-		c.inboundFailed(ctx, err)
+		c.inboundFailed(err)
 		return
 	}
 	c.st.Visitor = &v
-	c.unblockInbound(ctx)
+	c.unblockInbound()
 	c.queueOut(OutJob{Kind: JobAutomated, Which: AutoWelcome, Key: c.deliveryKey(AutoWelcome)})
 }
 
 // roomOpened: a room is open, or no agent is available (the messages keep waiting, the
 // customer is told once, and availability is checked again with capped backoff; a check a
 // new message asked for does not lengthen the backoff).
-func (c *conversation) roomOpened(ctx workflow.Context, get func(any) error, scheduled bool) {
+func (c *conversation) roomOpened(get func(any) error, scheduled bool) {
 	var res OpenRoomResult
 	if err := get(&res); err != nil {
-		c.inboundFailed(ctx, err)
+		c.inboundFailed(err)
 		return
 	}
-	c.unblockInbound(ctx)
+	c.unblockInbound()
 	if res.NoAgent {
 		if scheduled || c.st.AgentBackoff == 0 {
 			c.st.AgentBackoff = min(max(c.st.AgentBackoff*2, agentCheckFirst), agentCheckMax)
 		}
-		c.st.NextAgentCheck = workflow.Now(ctx).Add(c.st.AgentBackoff)
+		c.st.NextAgentCheck = c.now().Add(c.st.AgentBackoff)
 		if !c.st.OfflineSent {
 			c.st.OfflineSent = true
 			c.queueOut(OutJob{Kind: JobAutomated, Which: AutoOffline, Key: c.deliveryKey(AutoOffline)})
@@ -229,8 +228,8 @@ func (c *conversation) roomOpened(ctx workflow.Context, get func(any) error, sch
 // inboundFailed turns a failed inbound activity into a blocked state: a refusal an admin must
 // fix (account not connected, department that does not exist) is told once and checked
 // rarely; anything else is an outage, tried again soon.
-func (c *conversation) inboundFailed(ctx workflow.Context, err error) {
-	now := workflow.Now(ctx)
+func (c *conversation) inboundFailed(err error) {
+	now := c.now()
 	b := &c.st.InBlocked
 	var appErr *temporal.ApplicationError
 	errors.As(err, &appErr)
@@ -255,13 +254,13 @@ func (c *conversation) inboundFailed(ctx workflow.Context, err error) {
 
 // unblockInbound ends an inbound block after a call succeeded, and clears the admins'
 // notice so that a recurrence is reported again.
-func (c *conversation) unblockInbound(ctx workflow.Context) {
+func (c *conversation) unblockInbound() {
 	b := c.st.InBlocked
 	if !b.active() {
 		return
 	}
 	c.st.InBlocked = Blocked{}
-	c.log.Info("Inbound unblocked", "kind", b.Kind, "blocked_for", workflow.Now(ctx).Sub(b.Since))
+	c.log.Info("Inbound unblocked", "kind", b.Kind, "blocked_for", c.now().Sub(b.Since))
 	if b.Kind == BlockAccount || b.Kind == BlockDepartment {
 		c.clearNotice(noticeKey(b.Kind, c.st.PageID))
 	}
@@ -285,16 +284,16 @@ func (c *conversation) due(now time.Time, ev InstagramEvent) bool {
 
 // postDue posts the due pending events into the room: text items in one local activity,
 // media one at a time in a regular activity (it may take minutes).
-func (c *conversation) postDue(ctx workflow.Context) {
-	now := workflow.Now(ctx)
+func (c *conversation) postDue() {
+	now := c.now()
 	if len(c.st.Pending) == 0 || !c.due(now, c.st.Pending[0]) {
 		return
 	}
 	if c.needsFreshSettings() {
-		c.start(ctx, &c.in, ActivityLoadConversation, LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false,
-			func(ctx workflow.Context, get func(any) error) {
-				c.loadedConversation(ctx, get)
-				c.unsendSettingsAt = workflow.Now(ctx)
+		c.start(&c.in, ActivityLoadConversation, LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false,
+			func(get func(any) error) {
+				c.loadedConversation(get)
+				c.unsendSettingsAt = c.now()
 			})
 		return
 	}
@@ -306,13 +305,13 @@ func (c *conversation) postDue(ctx workflow.Context) {
 		if len(items) >= maxBatch || !c.due(now, ev) {
 			break
 		}
-		evItems := c.roomItems(ctx, ev)[ev.PostedParts:]
+		evItems := c.roomItems(ev)[ev.PostedParts:]
 		n := 0
 		for _, it := range evItems {
 			if it.Kind == ItemUpload {
 				if len(items) == 0 {
 					c.posting = append(c.posting, postingEvent{key: ev.DedupKey(), items: 1})
-					c.start(ctx, &c.in, ActivityUploadToRoom, UploadInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
+					c.start(&c.in, ActivityUploadToRoom, UploadInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
 						RoomID: c.st.RoomID, Item: it}, true, c.posted)
 					return
 				}
@@ -331,7 +330,7 @@ func (c *conversation) postDue(ctx workflow.Context) {
 	if len(items) == 0 {
 		return
 	}
-	c.start(ctx, &c.in, ActivityPostToRoom, PostToRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
+	c.start(&c.in, ActivityPostToRoom, PostToRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
 		RoomID: c.st.RoomID, Items: items}, false, c.posted)
 }
 
@@ -357,23 +356,23 @@ func (c *conversation) needsFreshSettings() bool {
 // posted: the first n items of the post (or the one upload) are in the room. Events are removed once all
 // their items are posted; RoomClosed means the room was closed under us (its close webhook
 // is late or off): the close is handled as if the webhook had come.
-func (c *conversation) posted(ctx workflow.Context, get func(any) error) {
+func (c *conversation) posted(get func(any) error) {
 	var res PostToRoomResult
 	if err := get(&res); err != nil {
-		c.inboundFailed(ctx, err)
+		c.inboundFailed(err)
 		return
 	}
-	c.unblockInbound(ctx)
-	c.consumeItems(ctx, res.Posted)
+	c.unblockInbound()
+	c.consumeItems(res.Posted)
 	if res.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
-		c.roomClosed(ctx, c.st.RoomID)
+		c.roomClosed(c.st.RoomID)
 	}
 }
 
 // consumeItems applies n posted items of the post that was in flight to its events, in
 // order: an event whose items are all posted leaves the queue.
-func (c *conversation) consumeItems(ctx workflow.Context, n int) {
+func (c *conversation) consumeItems(n int) {
 	posting := c.posting
 	c.posting = nil
 	for _, p := range posting {
@@ -389,7 +388,7 @@ func (c *conversation) consumeItems(ctx workflow.Context, n int) {
 		done := min(n, p.items)
 		n -= done
 		ev.PostedParts += done
-		if ev.PostedParts < len(c.roomItems(ctx, *ev)) {
+		if ev.PostedParts < len(c.roomItems(*ev)) {
 			continue
 		}
 		if ev.Kind == EventMessage {
@@ -471,8 +470,8 @@ func (c *conversation) resolveUnsends() {
 }
 
 // roomItems renders a pending event into what is done in the room.
-func (c *conversation) roomItems(ctx workflow.Context, ev InstagramEvent) []RoomItem {
-	items := c.roomItemsAt(ev, workflow.Now(ctx))
+func (c *conversation) roomItems(ev InstagramEvent) []RoomItem {
+	items := c.roomItemsAt(ev, c.now())
 	for i := range items {
 		if ev.Kind != EventNote {
 			items[i].TS = ev.Timestamp
@@ -572,10 +571,10 @@ func partKey(mid string, part int) string {
 // noteInRoom adds a note for the agent to the inbound queue, ordered by time with the
 // customer's messages, so it appears in the room where it happened (when the room opens, if
 // it is not open yet).
-func (c *conversation) noteInRoom(ctx workflow.Context, text string) {
+func (c *conversation) noteInRoom(text string) {
 	c.st.NoteSeq++
-	now := workflow.Now(ctx)
-	c.queue(ctx, InstagramEvent{Kind: EventNote, MID: fmt.Sprintf("note:%s:%d", c.st.RoomKey, c.st.NoteSeq), Text: text,
+	now := c.now()
+	c.queue(InstagramEvent{Kind: EventNote, MID: fmt.Sprintf("note:%s:%d", c.st.RoomKey, c.st.NoteSeq), Text: text,
 		Timestamp: now.UnixMilli()})
 }
 
@@ -589,14 +588,14 @@ func (c *conversation) noteKeyFor(eventKey string) string {
 // the room's last agent messages are sent, then the finished message, then thread control
 // is passed back. The next customer message opens the next room. A close of an earlier room
 // (a late webhook) only checks that room's agent messages once more.
-func (c *conversation) roomClosed(ctx workflow.Context, room string) {
+func (c *conversation) roomClosed(room string) {
 	if room != c.st.RoomID || c.st.RoomClosed {
 		if c.st.knowsRoom(room) {
 			c.queueOut(OutJob{Kind: JobSync, RoomID: room})
 		}
 		return
 	}
-	c.st.RoomClosed, c.st.ClosedAt = true, workflow.Now(ctx)
+	c.st.RoomClosed, c.st.ClosedAt = true, c.now()
 	c.queueOut(OutJob{Kind: JobSync, RoomID: room})
 	c.queueOut(OutJob{Kind: JobAutomated, Which: AutoFinished, RoomID: room, Key: c.deliveryKey(AutoFinished)})
 	c.queueOut(OutJob{Kind: JobPassBack})
@@ -608,7 +607,7 @@ func (c *conversation) roomClosed(ctx workflow.Context, room string) {
 // closed room are dropped. When the outbound direction is idle the run continues as new
 // first, so the Temporal UI shows one run per room; otherwise the new room starts in this
 // run at once — the customer's message must not wait for a slow reply to the closed room.
-func (c *conversation) nextRoom(ctx workflow.Context) {
+func (c *conversation) nextRoom() {
 	var kept []InstagramEvent
 	for _, ev := range c.st.Pending {
 		if OpensConversation(ev.Kind) || ev.Kind == EventNote {
@@ -619,7 +618,7 @@ func (c *conversation) nextRoom(ctx workflow.Context) {
 	c.st.RoomID, c.st.RoomClosed, c.st.ClosedAt = "", false, time.Time{}
 	c.st.Visitor, c.st.Agent, c.st.OfflineSent = nil, "", false
 	c.st.NextAgentCheck, c.st.AgentBackoff = time.Time{}, 0
-	c.newRoomKey(ctx)
+	c.newRoomKey()
 	if c.out == nil {
 		c.continueNow = true
 	}

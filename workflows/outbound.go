@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // The outbound direction: the room's agent messages and the page's automated messages →
@@ -16,7 +15,7 @@ import (
 // acceptRocketChat takes an Omnichannel event in. An agent message only wakes the outbound
 // direction: what to send is read from the room's history, which is the truth for order and
 // content — lost, retried and reordered webhooks then change nothing.
-func (c *conversation) acceptRocketChat(ctx workflow.Context, ev RocketChatEvent) {
+func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 	current := ev.RoomID != "" && ev.RoomID == c.st.RoomID
 	if !current && !c.st.knowsRoom(ev.RoomID) {
 		c.log.Info("Rocket.Chat event for another room ignored", "kind", ev.Kind, "room", ev.RoomID)
@@ -29,7 +28,7 @@ func (c *conversation) acceptRocketChat(ctx workflow.Context, ev RocketChatEvent
 			c.heldRetry = true // with handover_action take/request, a new reply tries to regain control
 		}
 	case RCClosed:
-		c.roomClosed(ctx, ev.RoomID)
+		c.roomClosed(ev.RoomID)
 	case RCTaken, RCForwarded:
 		if current && ev.AgentUsername != "" {
 			c.st.Agent = ev.AgentUsername
@@ -53,7 +52,7 @@ func (c *conversation) queueOut(job OutJob) {
 // echoes of our sends whose mid was recorded; what is left is the echo of a send whose
 // answer is not recorded yet (it raced the send's response, or settles an unknown outcome),
 // or a message the business sent from another tool, which the agent should see.
-func (c *conversation) acceptEcho(ctx workflow.Context, ev InstagramEvent) {
+func (c *conversation) acceptEcho(ev InstagramEvent) {
 	switch {
 	case c.st.OurMIDs.Has(ev.MID):
 	case c.st.Expect != nil && c.st.Expect.MID == "" && matches(c.st.Expect.Expectation, ev):
@@ -64,9 +63,9 @@ func (c *conversation) acceptEcho(ctx workflow.Context, ev InstagramEvent) {
 			c.st.ParkedEchoes = append(c.st.ParkedEchoes, ev)
 			return
 		}
-		c.noteEcho(ctx, ev)
+		c.noteEcho(ev)
 	default:
-		c.noteEcho(ctx, ev)
+		c.noteEcho(ev)
 	}
 }
 
@@ -85,34 +84,34 @@ func matches(x Expectation, ev InstagramEvent) bool {
 
 // releaseEchoes decides the echoes parked while a send was in flight, once its result (and
 // its mids) is recorded.
-func (c *conversation) releaseEchoes(ctx workflow.Context) {
+func (c *conversation) releaseEchoes() {
 	parked := c.st.ParkedEchoes
 	c.st.ParkedEchoes = nil
 	for _, ev := range parked {
-		c.acceptEcho(ctx, ev)
+		c.acceptEcho(ev)
 	}
 }
 
 // noteEcho shows the agent a message the business sent from outside this service (the
 // Instagram app, Meta Business Suite, another tool), so the room holds the whole thread.
-func (c *conversation) noteEcho(ctx workflow.Context, ev InstagramEvent) {
+func (c *conversation) noteEcho(ev InstagramEvent) {
 	text := ev.Text
 	for _, a := range ev.Attachments {
 		text += "\n" + renderAttachment(a)
 	}
 	c.st.addQuote(ev.MID, Quote{Text: summary(ev), Ours: true})
-	c.noteInRoom(ctx, "📱 Sent by the business outside Rocket.Chat: "+strings.TrimSpace(text))
+	c.noteInRoom("📱 Sent by the business outside Rocket.Chat: " + strings.TrimSpace(text))
 }
 
 // advanceOutbound starts the outbound direction's next activity: the job at the head of
 // the queue, unless the direction waits (for an echo, for thread control, for a blocked
 // cause's next check).
-func (c *conversation) advanceOutbound(ctx workflow.Context) {
-	c.advanceSide(ctx)
-	if c.out != nil || !c.loaded || len(c.st.Out) == 0 || c.pausing(ctx) {
+func (c *conversation) advanceOutbound() {
+	c.advanceSide()
+	if c.out != nil || !c.loaded || len(c.st.Out) == 0 || c.pausing() {
 		return
 	}
-	now := workflow.Now(ctx)
+	now := c.now()
 	var resolved *Resolution
 	if x := c.st.Expect; x != nil {
 		if x.MID == "" && now.Before(x.Deadline) {
@@ -145,13 +144,13 @@ func (c *conversation) advanceOutbound(ctx workflow.Context) {
 		if resolved != nil {
 			in.Resolved = []Resolution{*resolved}
 		}
-		c.start(ctx, &c.out, ActivitySyncReplies, in, job.Regular, c.synced)
+		c.start(&c.out, ActivitySyncReplies, in, job.Regular, c.synced)
 	case JobAutomated:
-		c.start(ctx, &c.out, ActivitySendAutomated, SendAutomatedInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
+		c.start(&c.out, ActivitySendAutomated, SendAutomatedInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
 			Which: job.Which, Key: job.Key, LastCustomerAt: c.st.LastCustomerAt, Resolved: resolved}, false, c.automatedSent)
 	case JobPassBack:
-		c.start(ctx, &c.out, ActivityPassBack, PassBackInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, true,
-			func(ctx workflow.Context, get func(any) error) {
+		c.start(&c.out, ActivityPassBack, PassBackInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, true,
+			func(get func(any) error) {
 				if err := get(nil); err != nil {
 					c.log.Warn("Passing thread control back failed", "error", err)
 				}
@@ -185,10 +184,10 @@ func (c *conversation) popOut() {
 
 // synced: the sync sent what it could. Refused replies come back to the agent as notes; a
 // stop says what the direction waits for.
-func (c *conversation) synced(ctx workflow.Context, get func(any) error) {
+func (c *conversation) synced(get func(any) error) {
 	var res SyncRepliesResult
 	if err := get(&res); err != nil {
-		c.outboundFailed(ctx, err)
+		c.outboundFailed(err)
 		return
 	}
 	job := c.st.Out[0]
@@ -201,19 +200,19 @@ func (c *conversation) synced(ctx workflow.Context, get func(any) error) {
 		c.st.SentToIG++
 	}
 	for _, r := range res.Refused {
-		c.noteFor(ctx, job.RoomID, "note:refused:"+r.ID, fmt.Sprintf("⚠️ Not delivered to Instagram: %s — %s", r.What, r.Reason))
+		c.noteFor(job.RoomID, "note:refused:"+r.ID, fmt.Sprintf("⚠️ Not delivered to Instagram: %s — %s", r.What, r.Reason))
 	}
 	if res.RoomGone {
 		c.log.Warn("Room gone; its agent messages cannot be read", "room", job.RoomID)
 		res.Stop = nil
 	}
-	c.stopped(ctx, res.Stop, func() { c.st.Out[0].Regular = res.Stop != nil && res.Stop.Regular })
-	c.releaseEchoes(ctx)
+	c.stopped(res.Stop, func() { c.st.Out[0].Regular = res.Stop != nil && res.Stop.Regular })
+	c.releaseEchoes()
 }
 
 // automatedSent: one of the page's automated messages went out (or was skipped); the agent
 // sees what the customer was told.
-func (c *conversation) automatedSent(ctx workflow.Context, get func(any) error) {
+func (c *conversation) automatedSent(get func(any) error) {
 	var res SendAutomatedResult
 	if err := get(&res); err != nil {
 		var appErr *temporal.ApplicationError
@@ -222,25 +221,25 @@ func (c *conversation) automatedSent(ctx workflow.Context, get func(any) error) 
 			c.popOut()
 			return
 		}
-		c.outboundFailed(ctx, err)
+		c.outboundFailed(err)
 		return
 	}
 	job := c.st.Out[0]
 	if res.Text != "" {
 		c.remember(res.MessageIDs)
-		c.noteFor(ctx, job.RoomID, "note:"+job.Key,
+		c.noteFor(job.RoomID, "note:"+job.Key,
 			fmt.Sprintf("🤖 %s message sent to the customer: %s", titleCase(job.Which), res.Text))
 	}
-	c.stopped(ctx, res.Stop, func() {})
-	c.releaseEchoes(ctx)
+	c.stopped(res.Stop, func() {})
+	c.releaseEchoes()
 }
 
 // stopped applies why a delivery stopped (nil: the job is done).
-func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
-	now := workflow.Now(ctx)
+func (c *conversation) stopped(stop *Stop, keep func()) {
+	now := c.now()
 	if stop == nil {
 		c.popOut()
-		c.unblockOutbound(ctx)
+		c.unblockOutbound()
 		return
 	}
 	keep()
@@ -261,7 +260,7 @@ func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
 		if c.st.HeldSince.IsZero() {
 			c.st.HeldSince = now
 			c.countBlocked(BlockHeld)
-			c.noteInRoom(ctx, "⏸ Another app controls this Instagram conversation; your replies wait until control comes back (at most 24 hours)")
+			c.noteInRoom("⏸ Another app controls this Instagram conversation; your replies wait until control comes back (at most 24 hours)")
 		}
 		c.st.OutBlocked = Blocked{Kind: BlockHeld, Reason: "another app controls the Instagram thread: " + stop.Reason, Since: c.st.HeldSince}
 	case StopAuth:
@@ -270,7 +269,7 @@ func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
 			retry = defaultReauth
 		}
 		if c.block(&c.st.OutBlocked, now, BlockAuth, "the Instagram account needs to be authorized again: "+stop.Reason, retry, retry) {
-			c.noteInRoom(ctx, "⚠️ Meta no longer accepts this Instagram account's access token: your replies wait and go out once an admin runs `instagram authorize`.")
+			c.noteInRoom("⚠️ Meta no longer accepts this Instagram account's access token: your replies wait and go out once an admin runs `instagram authorize`.")
 		}
 	default: // StopRetry
 		c.block(&c.st.OutBlocked, now, BlockUnreachable, "Instagram cannot take replies now: "+stop.Reason, max(outageFirst, stop.RetryAfter), outageMax)
@@ -279,7 +278,7 @@ func (c *conversation) stopped(ctx workflow.Context, stop *Stop, keep func()) {
 }
 
 // releaseHeld: control is back; held replies go out now.
-func (c *conversation) releaseHeld(ctx workflow.Context) {
+func (c *conversation) releaseHeld() {
 	if c.st.HeldSince.IsZero() {
 		return
 	}
@@ -291,20 +290,20 @@ func (c *conversation) releaseHeld(ctx workflow.Context) {
 
 // outboundFailed: the activity itself failed after its retries (Rocket.Chat or Meta down
 // for minutes): try again later.
-func (c *conversation) outboundFailed(ctx workflow.Context, err error) {
-	c.block(&c.st.OutBlocked, workflow.Now(ctx), BlockUnreachable, "replies cannot be delivered now: "+reason(err), outageFirst, outageMax)
+func (c *conversation) outboundFailed(err error) {
+	c.block(&c.st.OutBlocked, c.now(), BlockUnreachable, "replies cannot be delivered now: "+reason(err), outageFirst, outageMax)
 	c.log.Warn("Outbound blocked", "reason", c.st.OutBlocked.Reason, "retry_at", c.st.OutBlocked.RetryAt)
-	c.releaseEchoes(ctx)
+	c.releaseEchoes()
 }
 
-func (c *conversation) unblockOutbound(ctx workflow.Context) {
+func (c *conversation) unblockOutbound() {
 	b := c.st.OutBlocked
 	if !b.active() {
 		return
 	}
 	c.st.OutBlocked = Blocked{}
 	c.st.HeldSince = time.Time{}
-	c.log.Info("Outbound unblocked", "kind", b.Kind, "blocked_for", workflow.Now(ctx).Sub(b.Since))
+	c.log.Info("Outbound unblocked", "kind", b.Kind, "blocked_for", c.now().Sub(b.Since))
 }
 
 // remember records message ids of ours (their echoes are ours).
@@ -316,9 +315,9 @@ func (c *conversation) remember(mids []string) {
 
 // noteFor posts a note where it belongs: into the current room through the inbound queue
 // (ordered with the customer's messages), or into an earlier room, best effort.
-func (c *conversation) noteFor(ctx workflow.Context, room, key, text string) {
+func (c *conversation) noteFor(room, key, text string) {
 	if room == "" || room == c.st.RoomID && !c.st.RoomClosed {
-		c.noteInRoom(ctx, text)
+		c.noteInRoom(text)
 		return
 	}
 	c.st.Side = append(c.st.Side, SideJob{Kind: SideNote, RoomID: room, Key: key, Text: text})
@@ -335,12 +334,12 @@ func (c *conversation) clearNotice(key string) {
 }
 
 // advanceSide runs the next best-effort call; failures are logged and dropped.
-func (c *conversation) advanceSide(ctx workflow.Context) {
-	if c.side != nil || len(c.st.Side) == 0 || c.pausing(ctx) {
+func (c *conversation) advanceSide() {
+	if c.side != nil || len(c.st.Side) == 0 || c.pausing() {
 		return
 	}
 	job := c.st.Side[0]
-	done := func(ctx workflow.Context, get func(any) error) {
+	done := func(get func(any) error) {
 		if err := get(nil); err != nil {
 			c.log.Warn("Best-effort call failed", "kind", job.Kind, "error", err)
 		}
@@ -348,9 +347,9 @@ func (c *conversation) advanceSide(ctx workflow.Context) {
 	}
 	switch job.Kind {
 	case SideNote:
-		c.start(ctx, &c.side, ActivityPostNote, NoteInput{RoomID: job.RoomID, Key: job.Key, Text: job.Text}, false, done)
+		c.start(&c.side, ActivityPostNote, NoteInput{RoomID: job.RoomID, Key: job.Key, Text: job.Text}, false, done)
 	default:
-		c.start(ctx, &c.side, ActivityNotifyAdmins, NoticeInput{Key: job.Key, Text: job.Text, Clear: job.Kind == SideClear,
+		c.start(&c.side, ActivityNotifyAdmins, NoticeInput{Key: job.Key, Text: job.Text, Clear: job.Kind == SideClear,
 			Reason: job.Reason}, false, done)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // What operators see of a conversation in the Temporal UI: search attributes, the run's
@@ -25,25 +24,14 @@ func (c *conversation) status() (string, string) {
 	return StateOpen, ""
 }
 
-// currentSearchAttributes reads the attributes the run started with (continue-as-new
-// carries them over), so that publish unsets what no longer holds — e.g. the room of the
-// previous run.
-func currentSearchAttributes(ctx workflow.Context) map[string]string {
-	out := map[string]string{}
-	sa := workflow.GetTypedSearchAttributes(ctx)
-	for _, key := range publishedKeys {
-		if v, ok := sa.GetKeyword(key); ok {
-			out[key.GetName()] = v
-		}
-	}
-	return out
-}
-
+// publishedKeys are the search attributes publish keeps current. The run starts with the
+// values continue-as-new carried over (Host.SearchAttributes), so that publish unsets what no
+// longer holds — e.g. the room of the previous run.
 var publishedKeys = []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment, SAPageID}
 
 // publish upserts the search attributes whose value changed, and the run's details when
 // they changed (the details are not a history event; each upsert is).
-func (c *conversation) publish(ctx workflow.Context) {
+func (c *conversation) publish() {
 	state, _ := c.status()
 	want := map[string]string{
 		SAState.GetName():  state,
@@ -54,27 +42,21 @@ func (c *conversation) publish(ctx workflow.Context) {
 		want[SADepartment.GetName()] = c.st.Visitor.Department
 		want[SAPageID.GetName()] = c.st.Visitor.PageID
 	}
-	var updates []temporal.SearchAttributeUpdate
+	var updates []KeywordUpdate
 	for _, key := range publishedKeys {
 		v, ok := want[key.GetName()]
 		if !ok || c.published[key.GetName()] == v {
 			continue
 		}
 		c.published[key.GetName()] = v
-		if v == "" {
-			updates = append(updates, key.ValueUnset())
-		} else {
-			updates = append(updates, key.ValueSet(v))
-		}
+		updates = append(updates, KeywordUpdate{Key: key, Value: v})
 	}
 	if len(updates) > 0 {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-			c.log.Warn("Search attribute upsert failed", "error", err)
-		}
+		c.h.Upsert(updates)
 	}
 	if d := c.describe(); d != c.details {
 		c.details = d
-		workflow.SetCurrentDetails(ctx, d)
+		c.h.SetDetails(d)
 	}
 }
 
@@ -123,11 +105,10 @@ func (c *conversation) view() StateView {
 // saveMemory keeps the run's dedup memory for the conversation's next run (a completed run
 // carries nothing over). Best effort: without it, a redelivery is still recognised by
 // Rocket.Chat refusing the message's _id.
-func (c *conversation) saveMemory(ctx workflow.Context) {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(ActivitySaveConversation))
-	err := workflow.ExecuteLocalActivity(lctx, ActivitySaveConversation,
-		SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen}).Get(ctx, nil)
-	if err != nil {
+func (c *conversation) saveMemory() {
+	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen}, true)
+	c.h.Wait(Source{Outcome: o})
+	if err := o.Get(nil); err != nil {
 		c.log.Warn("Conversation memory not saved", "error", err)
 	}
 }
