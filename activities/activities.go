@@ -29,7 +29,7 @@ import (
 
 // Activities is registered once per worker; its fields are shared by all executions.
 type Activities struct {
-	Store      *store.Store
+	Store      Store
 	RC         *rocketchat.Client
 	IG         *instagram.Client
 	VisitorKey []byte
@@ -48,6 +48,8 @@ type Activities struct {
 	// ProfileTimeout bounds the Instagram profile lookup of a visitor registration: the
 	// profile is a nicety, the customer's message must not wait for a slow Graph API.
 	ProfileTimeout time.Duration
+	// Clock is the time source (nil: the real clock; the simulator sets its own).
+	Clock Clock
 
 	limiters sendLimiters
 }

@@ -39,7 +39,7 @@ func (a *Activities) SendAutomated(ctx context.Context, in workflows.SendAutomat
 	if text == "" {
 		return workflows.SendAutomatedResult{Skipped: "no " + in.Which + " message configured for the page"}, nil
 	}
-	if !in.LastCustomerAt.IsZero() && time.Since(in.LastCustomerAt) > automatedWindow {
+	if !in.LastCustomerAt.IsZero() && a.since(in.LastCustomerAt) > automatedWindow {
 		return workflows.SendAutomatedResult{Skipped: "outside the 24-hour messaging window"}, nil
 	}
 	pageID, token, stop, err := a.sendGate(ctx, in.PageID, false)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/igdirect/bridge/identity"
@@ -34,7 +33,7 @@ func (a *Activities) LoadConversation(ctx context.Context, in workflows.LoadConv
 		}
 		if raw != nil {
 			if err := json.Unmarshal(raw, &res.Seen); err != nil {
-				activity.GetLogger(ctx).Warn("Conversation memory unreadable; starting without it", "error", err)
+				a.logger(ctx).Warn("Conversation memory unreadable; starting without it", "error", err)
 			}
 		}
 	}
@@ -78,7 +77,7 @@ func (a *Activities) RegisterVisitor(ctx context.Context, in workflows.RegisterV
 	p, perr := a.IG.Profile(pctx, token, in.IGSID)
 	cancel()
 	if perr != nil {
-		activity.GetLogger(ctx).Warn("Instagram profile unavailable; using the IGSID as name", "class", instagram.Classify(perr).String(), "error", perr)
+		a.logger(ctx).Warn("Instagram profile unavailable; using the IGSID as name", "class", instagram.Classify(perr).String(), "error", perr)
 	} else {
 		info.Username = p.Username
 		switch {
@@ -147,7 +146,7 @@ func (a *Activities) OpenRoom(ctx context.Context, in workflows.OpenRoomInput) (
 func (a *Activities) PostNote(ctx context.Context, in workflows.NoteInput) error {
 	err := a.RC.SendNote(ctx, in.RoomID, noteMessageID(in.Key), safetext.Neutralize(in.Text))
 	if err != nil && !rocketchat.IsTransient(err) {
-		activity.GetLogger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
+		a.logger(ctx).Warn("Note not posted to the room", "room", in.RoomID, "error", err)
 		return nil
 	}
 	return rcError(err)
@@ -175,7 +174,7 @@ func (a *Activities) NotifyAdmins(ctx context.Context, in workflows.NoticeInput)
 			_ = a.Store.ClearNotices(context.WithoutCancel(ctx), in.Key) // let the retry post it
 			return rcError(err)
 		}
-		activity.GetLogger(ctx).Warn("Notice not posted in the setup channel", "channel", a.SetupChannel, "error", err)
+		a.logger(ctx).Warn("Notice not posted in the setup channel", "channel", a.SetupChannel, "error", err)
 	}
 	return nil
 }

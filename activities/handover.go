@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/workflows"
@@ -28,7 +26,7 @@ func (a *Activities) takeControl(ctx context.Context, pageID, token, igsid strin
 		return
 	}
 	if err != nil {
-		activity.GetLogger(ctx).Warn("Thread control action refused", "action", s.HandoverAction, "error", err)
+		a.logger(ctx).Warn("Thread control action refused", "action", s.HandoverAction, "error", err)
 	}
 }
 
@@ -45,7 +43,7 @@ func (a *Activities) PassThreadControlBack(ctx context.Context, in workflows.Pas
 	}
 	err = a.IG.PassThreadControl(ctx, pageID, token, in.IGSID, s.PassBackAppID, s.HandoverMetadata)
 	if err != nil && instagram.Classify(err) != instagram.Transient && instagram.Classify(err) != instagram.RateLimited {
-		activity.GetLogger(ctx).Warn("Passing thread control back refused", "app", s.PassBackAppID, "error", err)
+		a.logger(ctx).Warn("Passing thread control back refused", "app", s.PassBackAppID, "error", err)
 		return nil
 	}
 	return err

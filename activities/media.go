@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/igdirect/bridge/appsettings"
 	"github.com/igdirect/bridge/internal/cdnfetch"
 	"github.com/igdirect/bridge/mediaurl"
@@ -116,8 +114,8 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	// Network and server errors are retried a few times, then the link is shown instead:
 	// media must never hold up the conversation.
 	retryable := func(err error) (string, error) {
-		if activity.GetInfo(ctx).Attempt >= cdnAttempts {
-			activity.GetLogger(ctx).Warn("Meta's CDN unreachable; posting the link instead", "error", err)
+		if attemptOf(ctx) >= cdnAttempts {
+			a.logger(ctx).Warn("Meta's CDN unreachable; posting the link instead", "error", err)
 			return fallback("Meta's CDN could not be reached")
 		}
 		return "", err
@@ -127,7 +125,7 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	var status *cdnfetch.StatusError
 	switch {
 	case errors.Is(err, cdnfetch.ErrRefused):
-		activity.GetLogger(ctx).Warn("Media URL refused", "error", err)
+		a.logger(ctx).Warn("Media URL refused", "error", err)
 		return fallback("the link does not point to Meta's media servers")
 	case errors.Is(err, cdnfetch.ErrTooLarge):
 		return fallback(tooLarge)
@@ -242,7 +240,7 @@ func (a *Activities) prepareAgentFile(ctx context.Context, m rocketchat.HistoryM
 	}
 	sum := sha256.Sum256([]byte(m.ID + "\x00" + m.FilePath))
 	id := hex.EncodeToString(sum[:12])
-	exp := time.Now().Add(mediaURLLifetime)
+	exp := a.now().Add(mediaURLLifetime)
 	if err := a.Store.PutMedia(ctx, store.Media{ID: id, ContentType: ctype, Filename: asciiName(f.Name), Data: data}, exp); err != nil {
 		return agentFile{}, "", err
 	}

@@ -51,10 +51,10 @@ func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesIn
 	for _, m := range msgs {
 		if in.Discard != "" {
 			res.Refused = append(res.Refused, workflows.RefusedReply{ID: m.ID, What: replySummary(m), Reason: in.Discard})
-			res.Cursor.Advance(m.ID, m.TS, time.Now())
+			res.Cursor.Advance(m.ID, m.TS, a.now())
 			continue
 		}
-		if in.Local && (m.File != nil || budgetLeft(ctx) < localSendBudget) {
+		if in.Local && (m.File != nil || a.budgetLeft(ctx) < localSendBudget) {
 			res.Stop = &workflows.Stop{Kind: workflows.StopContinue, Regular: true}
 			return res, nil
 		}
@@ -70,10 +70,10 @@ func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesIn
 		case sent.MIDs != nil:
 			res.Sent = append(res.Sent, sent)
 			if a.Metrics != nil && !m.TS.IsZero() {
-				a.Metrics.OutboundLatency.Observe(time.Since(m.TS).Seconds())
+				a.Metrics.OutboundLatency.Observe(a.since(m.TS).Seconds())
 			}
 		}
-		res.Cursor.Advance(m.ID, m.TS, time.Now())
+		res.Cursor.Advance(m.ID, m.TS, a.now())
 	}
 	return res, nil
 }
@@ -149,7 +149,7 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 	}
 	req := instagram.SendRequest{Recipient: in.IGSID, MessagingType: "RESPONSE"}
 	if !in.LastCustomerAt.IsZero() {
-		switch since := time.Since(in.LastCustomerAt); {
+		switch since := a.since(in.LastCustomerAt); {
 		case since > humanWindow:
 			return refuse("more than 7 days since the customer's last message; Instagram allows no reply until they write again")
 		case since > standardWindow && !settings.HumanAgentTag:
@@ -194,7 +194,7 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 	sent := workflows.SentReply{ID: m.ID, Text: text}
 	var mids []string // MIDs of parts sent by this call; a reply an earlier call sent is not reported again
 	send := func(key string, r instagram.SendRequest, expect workflows.Expectation) (*workflows.Stop, error) {
-		if in.Local && budgetLeft(ctx) < localSendBudget {
+		if in.Local && a.budgetLeft(ctx) < localSendBudget {
 			return &workflows.Stop{Kind: workflows.StopContinue, Regular: true}, nil
 		}
 		d, err := a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {

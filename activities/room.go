@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/workflows"
@@ -23,7 +21,7 @@ import (
 func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInput) (workflows.PostToRoomResult, error) {
 	token := a.visitorToken(in.PageID, in.IGSID)
 	for i, it := range in.Items {
-		if i > 0 && budgetLeft(ctx) < time.Second {
+		if i > 0 && a.budgetLeft(ctx) < time.Second {
 			return workflows.PostToRoomResult{Posted: i}, nil // a slow Rocket.Chat: the rest in the next call
 		}
 		err := a.doRoomItem(ctx, token, in, it)
@@ -33,21 +31,21 @@ func (a *Activities) PostToRoom(ctx context.Context, in workflows.PostToRoomInpu
 		if err != nil {
 			if i > 0 {
 				// Report the progress; the workflow posts the rest in its next call.
-				activity.GetLogger(ctx).Warn("Room post interrupted", "posted", i, "error", err)
+				a.logger(ctx).Warn("Room post interrupted", "posted", i, "error", err)
 				return workflows.PostToRoomResult{Posted: i}, nil
 			}
 			return workflows.PostToRoomResult{}, rcError(err)
 		}
 		a.delivered("to_rocketchat", it.Kind)
 		if a.Metrics != nil && it.TS > 0 && it.Kind == workflows.ItemMessage {
-			a.Metrics.InboundLatency.Observe(time.Since(time.UnixMilli(it.TS)).Seconds())
+			a.Metrics.InboundLatency.Observe(a.since(time.UnixMilli(it.TS)).Seconds())
 		}
 	}
 	return workflows.PostToRoomResult{Posted: len(in.Items)}, nil
 }
 
 func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.PostToRoomInput, it workflows.RoomItem) error {
-	log := activity.GetLogger(ctx)
+	log := a.logger(ctx)
 	msgID := roomMessageID(it.MID)
 	// Whatever the room shows came from a customer or from Meta, or quotes them: links,
 	// images, mentions and bidi controls are made inert before Rocket.Chat renders them.

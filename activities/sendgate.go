@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"golang.org/x/time/rate"
 
 	"github.com/igdirect/bridge/instagram"
@@ -84,10 +83,26 @@ func (a *Activities) sendGate(ctx context.Context, account string, media bool) (
 				Reason: fmt.Sprintf("Meta throttles account %s for %s more", account, u.RegainAccessIn)}, nil
 		}
 	}
-	if err := a.limiters.get(account, media).Wait(ctx); err != nil {
+	if err := a.sendSlot(ctx, account, media); err != nil {
 		return "", "", nil, err
 	}
 	return pageID, token, nil, nil
+}
+
+// sendSlot waits for a slot within Meta's per-account limits, on the activities' clock.
+func (a *Activities) sendSlot(ctx context.Context, account string, media bool) error {
+	lim := a.limiters.get(account, media)
+	r := lim.ReserveN(a.now(), 1)
+	if !r.OK() {
+		return fmt.Errorf("send rate limiter refused a send of account %s", account)
+	}
+	if d := r.DelayFrom(a.now()); d > 0 {
+		if err := a.clock().Sleep(ctx, d); err != nil {
+			r.CancelAt(a.now())
+			return err
+		}
+	}
+	return nil
 }
 
 // sendFailure is what a failed Send API call means for the reply: a Stop (the reply waits:
@@ -120,7 +135,7 @@ func (a *Activities) sendFailure(ctx context.Context, account string, err error,
 func (a *Activities) flagReauth(ctx context.Context, account string) {
 	page, first, err := a.Store.FlagNeedsReauth(ctx, account)
 	if err != nil {
-		activity.GetLogger(ctx).Warn("Could not mark the page for re-authorization", "error", err)
+		a.logger(ctx).Warn("Could not mark the page for re-authorization", "error", err)
 		return
 	}
 	if !first || a.SetupChannel == "" {
@@ -133,7 +148,7 @@ func (a *Activities) flagReauth(ctx context.Context, account string) {
 	msg := fmt.Sprintf("⚠️ Instagram account %s needs to be authorized again: Meta no longer accepts its access token. "+
 		"Messages keep arriving and agents' replies wait; they are sent once an admin runs `instagram authorize`.", who)
 	if perr := a.RC.PostMessage(ctx, "#"+a.SetupChannel, msg, nil); perr != nil {
-		activity.GetLogger(ctx).Warn("Re-authorization prompt not posted", "error", perr)
+		a.logger(ctx).Warn("Re-authorization prompt not posted", "error", perr)
 	}
 }
 
@@ -154,9 +169,9 @@ func outcomeUnknown(err error) bool {
 }
 
 // budgetLeft is how long the activity may still run (a local activity's budget is short).
-func budgetLeft(ctx context.Context) time.Duration {
+func (a *Activities) budgetLeft(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d)
+		return d.Sub(a.now())
 	}
 	return time.Hour
 }

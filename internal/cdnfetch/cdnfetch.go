@@ -78,6 +78,10 @@ type Options struct {
 	Grace   time.Duration
 	// HeaderTimeout bounds the wait for the CDN's answer headers (default 15 s).
 	HeaderTimeout time.Duration
+	// Transport, when set, replaces the network: requests that pass the URL checks go to
+	// it instead of being dialled (so the address checks at dial time do not apply). Only
+	// for in-process simulation of Meta's CDN (package sim); never set in production.
+	Transport http.RoundTripper
 }
 
 // Fetcher is safe for concurrent use.
@@ -129,16 +133,20 @@ func New(o Options) (*Fetcher, error) {
 		f.origins["http://"+ap.String()] = ap
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: f.checkDial}
+	var transport http.RoundTripper = &http.Transport{
+		Proxy:                 nil, // the address checked must be the address connected to
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: o.HeaderTimeout,
+		MaxIdleConnsPerHost:   o.MaxConcurrent,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	if o.Transport != nil {
+		transport = o.Transport
+	}
 	f.client = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 nil, // the address checked must be the address connected to
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: o.HeaderTimeout,
-			MaxIdleConnsPerHost:   o.MaxConcurrent,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
+		Transport: transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return fmt.Errorf("%w: more than 5 redirects", ErrRefused)

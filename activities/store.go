@@ -1,0 +1,30 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	"github.com/igdirect/bridge/store"
+)
+
+// Store is what the conversation activities read and write in PostgreSQL: *store.Store,
+// or the simulator's in-memory model of the same tables (package sim).
+type Store interface {
+	PageByAccount(ctx context.Context, account string) (store.Page, error)
+	PageToken(ctx context.Context, account string) (pageID, token string, err error)
+	FlagNeedsReauth(ctx context.Context, account string) (page store.Page, first bool, err error)
+	Settings(ctx context.Context) (map[string]string, error)
+
+	BeginIntent(ctx context.Context, key, account, igsid string) (store.Intent, error)
+	FinishIntent(ctx context.Context, key string, delivered bool, messageID string) error
+
+	ConversationMemory(ctx context.Context, workflowID string) ([]byte, error)
+	SaveConversationMemory(ctx context.Context, workflowID string, seen []byte) error
+
+	ClaimNotice(ctx context.Context, key string) (bool, error)
+	ClearNotices(ctx context.Context, prefix string) error
+
+	PutMedia(ctx context.Context, m store.Media, expires time.Time) error
+}
+
+var _ Store = (*store.Store)(nil)
