@@ -345,3 +345,28 @@ func (s *Server) Unsubscribe(igAccountID string) {
 	}
 	s.notifyLocked()
 }
+
+// TakeQueued removes and returns the deliveries waiting in the queues (those not handed
+// to a delivery worker, which only runs with a WebhookURL), oldest first per account, accounts
+// in the order of their ids: a caller with no WebhookURL delivers them
+// itself, when and how it likes (the conversation simulator batches, delays, reorders
+// and repeats them). Each element is one delivery's entries. (Addition.)
+func (s *Server) TakeQueued() [][]Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := sortedKeys(s.queues)
+	var out [][]Entry
+	for _, k := range keys {
+		q := s.queues[k]
+		for _, d := range q.items {
+			out = append(out, d.entries)
+			d.markAttempted()
+		}
+		q.items = nil
+	}
+	return out
+}
+
+// Body is the webhook body of a delivery of entries (as the queue would POST it); sign it
+// with Sign. (Addition.)
+func (s *Server) Body(entries ...Entry) ([]byte, error) { return s.envelopeBody(entries) }

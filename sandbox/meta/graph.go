@@ -62,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, version string, e *graphError
 		o = append(o, kv{"error_subcode", e.subcode})
 	}
 	o = append(o, e.extra...)
-	o = append(o, kv{"fbtrace_id", fbtraceID()})
+	o = append(o, kv{"fbtrace_id", s.fbtraceID()})
 	if e.code == 190 {
 		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+strings.ReplaceAll(e.message, `"`, `'`)+`"`)
 	}
@@ -77,7 +77,7 @@ func (s *Server) writeGraphJSON(w http.ResponseWriter, version string, status in
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("x-fb-trace-id", randToken(11))
+	h.Set("x-fb-trace-id", s.randToken(11))
 	h.Set("x-fb-rev", "1023456789")
 	h.Set("facebook-api-version", version)
 	w.WriteHeader(status)

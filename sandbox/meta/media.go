@@ -160,7 +160,7 @@ func (s *Server) storeMediaLocked(contentType, name string, data []byte) string 
 	}
 	var id string
 	for {
-		id = fmt.Sprintf("179%014d", (s.seq.Add(1)*7919+randUint()%1000)%1e14)
+		id = fmt.Sprintf("179%014d", (s.seq.Add(1)*7919+s.randUint()%1000)%1e14)
 		if _, dup := s.media.assets[id]; !dup {
 			break
 		}

@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -50,6 +51,12 @@ type Options struct {
 	Logger       *slog.Logger  // nil = discard
 
 	// Additions (all optional).
+
+	// Random is the source of the ids the server makes up (message ids, tokens, trace
+	// ids); nil means crypto/rand. A seeded source makes a run repeatable (the
+	// conversation simulator); with it, also set the clock (SetNow) and deliver with
+	// TakeQueued instead of a WebhookURL.
+	Random io.Reader
 
 	// APIVersion is sent as the Facebook-API-Version header of webhook
 	// deliveries (the subscription's version, §1.2). Default "v23.0".
@@ -127,6 +134,7 @@ var ErrDisabled = errors.New("meta: webhook subscription disabled after continuo
 
 // Server is the emulator. Create it with New, mount Handler(), and Close it.
 type Server struct {
+	randMu sync.Mutex // guards opts.Random
 	opts   Options
 	log    *slog.Logger
 	client *http.Client
@@ -350,7 +358,7 @@ func (s *Server) AddPage(p Page) {
 
 func (s *Server) addPageLocked(p Page) *Page {
 	if p.AccessToken == "" {
-		p.AccessToken = "EAAG" + randToken(60)
+		p.AccessToken = "EAAG" + s.randToken(60)
 	}
 	if old, ok := s.byPageID[p.PageID]; ok {
 		delete(s.byIGID, old.IGAccountID)
@@ -450,7 +458,7 @@ func (s *Server) ensureUserLocked(acct, igsid string) *userState {
 func (s *Server) newIGSIDLocked() string {
 	for {
 		n := s.seq.Add(1)
-		id := fmt.Sprintf("68%06d%08d", n%1000000, randUint()%100000000)
+		id := fmt.Sprintf("68%06d%08d", n%1000000, s.randUint()%100000000)
 		found := false
 		for _, m := range s.users {
 			if _, ok := m[id]; ok {
@@ -534,30 +542,41 @@ func (s *Server) newMID(acct, igsid string) string {
 	h.Write([]byte(acct + "/" + igsid))
 	thread := fmt.Sprintf("340282366841710300949128%015d", h.Sum64()%1e15)
 	n := s.seq.Add(1)
-	item := fmt.Sprintf("32%019d%017d", uint64(time.Now().UnixNano())%1e19, (n*1000003+randUint()%1000)%1e17)
+	item := fmt.Sprintf("32%019d%017d", s.randUint()%1e19, (n*1000003+s.randUint()%1000)%1e17)
 	raw := "ig_message_item:1:IGMessageThread:" + acct + ":" + thread + ":" + item
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
 func (s *Server) newNumericID(prefix string) string {
 	n := s.seq.Add(1)
-	return fmt.Sprintf("%s%07d%06d", prefix, n%10000000, randUint()%1000000)
+	return fmt.Sprintf("%s%07d%06d", prefix, n%10000000, s.randUint()%1000000)
 }
 
-func randToken(n int) string {
+func (s *Server) randToken(n int) string {
 	b := make([]byte, n)
-	_, _ = rand.Read(b)
+	s.randRead(b)
 	out := base64.RawURLEncoding.EncodeToString(b)
 	out = strings.NewReplacer("-", "Z", "_", "x").Replace(out)
 	return out[:n]
 }
 
-func fbtraceID() string { return "A" + randToken(10) }
+func (s *Server) fbtraceID() string { return "A" + s.randToken(10) }
 
-func randUint() uint64 {
+func (s *Server) randUint() uint64 {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	s.randRead(b[:])
 	return binary.LittleEndian.Uint64(b[:])
+}
+
+// randRead fills b from Options.Random (crypto/rand when unset).
+func (s *Server) randRead(b []byte) {
+	if s.opts.Random == nil {
+		_, _ = rand.Read(b)
+		return
+	}
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	_, _ = io.ReadFull(s.opts.Random, b)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

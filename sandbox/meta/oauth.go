@@ -341,7 +341,7 @@ func (s *Server) mintLocked(t *oauthToken) string {
 	if t.kind == tokenPage {
 		n = 150
 	}
-	token := "EAAG" + randToken(n)
+	token := "EAAG" + s.randToken(n)
 	s.oauth.tokens[token] = t
 	return token
 }
@@ -466,7 +466,7 @@ func (s *Server) handleDialog(w http.ResponseWriter, r *http.Request) {
 		s.oauth.grants[oauthUserID] = g
 	}
 	g.pages, g.scopes = pages, scopes
-	code := "AQ" + randToken(180)
+	code := "AQ" + s.randToken(180)
 	s.oauth.codes[code] = &oauthCode{userID: oauthUserID, redirectURI: redirectURI, expires: s.nowLocked().Add(oauthCodeTTL)}
 	s.mu.Unlock()
 

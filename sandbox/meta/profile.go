@@ -114,7 +114,7 @@ func (s *Server) profileLocked(acct, igsid string, fields []field) (object, *gra
 			// "The URL expires after a few days" (§7).
 			exp := s.nowLocked().Add(72 * time.Hour).Unix()
 			v = fmt.Sprintf("https://scontent.xx.fbcdn.net/v/t51.2885-19/%d_%s_n.jpg?stp=dst-jpg_s206x206&_nc_cat=1&ccb=1-7&_nc_sid=bc0c2c&oh=00_%s&oe=%X",
-				sum, igsid, randToken(20), exp)
+				sum, igsid, s.randToken(20), exp)
 		case "follower_count":
 			v = int(sum % 5000)
 		case "is_verified_user":

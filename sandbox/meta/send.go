@@ -594,7 +594,7 @@ func checkTemplate(p map[string]any, path string) *graphError {
 }
 
 func (s *Server) lookasideURL() string {
-	return fmt.Sprintf("https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=179%014d&signature=%s", randUint()%1e14, randToken(24))
+	return fmt.Sprintf("https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=179%014d&signature=%s", s.randUint()%1e14, s.randToken(24))
 }
 
 // ---- attachment upload (§4.3) ----

@@ -7,7 +7,7 @@ func (s *Server) AddAgent(a Agent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a.ID == "" {
-		a.ID = randomID()
+		a.ID = s.randomID()
 	}
 	if a.Name == "" {
 		a.Name = a.Username
@@ -116,7 +116,7 @@ func (s *Server) agentSend(rid, agentUsername, text string, f *File) (Message, e
 		s.assignLocked(r, a)
 	}
 	now := s.nowMS()
-	m := &msgRec{ID: randomID(), RID: rid, Msg: text, U: userRef{ID: a.ID, Username: a.Username, Name: a.Name},
+	m := &msgRec{ID: s.randomID(), RID: rid, Msg: text, U: userRef{ID: a.ID, Username: a.Username, Name: a.Name},
 		TS: now, UpdatedAt: now}
 	if f != nil {
 		typ := f.Type
@@ -229,7 +229,7 @@ func (s *Server) transferLocked(r *roomRec, a *agentRec) {
 	a.count++
 	r.ServedBy = &servedByRec{ID: a.ID, Username: a.Username, TS: now}
 	r.UpdatedAt = now
-	m := &msgRec{ID: randomID(), RID: r.ID, T: "livechat_transfer_history", U: userRef{ID: a.ID, Username: a.Username, Name: a.Name},
+	m := &msgRec{ID: s.randomID(), RID: r.ID, T: "livechat_transfer_history", U: userRef{ID: a.ID, Username: a.Username, Name: a.Name},
 		TS: now, UpdatedAt: now}
 	s.appendMsgLocked(r, m, false)
 	s.emitRoomEvent("LivechatSessionForwarded", r)

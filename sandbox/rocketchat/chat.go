@@ -104,7 +104,7 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 		if known {
 			ch = s.channels[target]
 			if ch == nil {
-				ch = &channelRec{ID: randomID(), Name: target}
+				ch = &channelRec{ID: s.randomID(), Name: target}
 				s.channels[target] = ch
 			}
 		}
@@ -115,14 +115,14 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 	}
 	if ch == nil && !viaChannel {
 		if r := s.rooms[target]; r != nil {
-			return s.postToLivechatRoomLocked(c, r, randomID(), text)
+			return s.postToLivechatRoomLocked(c, r, s.randomID(), text)
 		}
 	}
 	if ch == nil {
 		return nil, meteorErr("invalid-channel", "")
 	}
 	now := s.nowMS()
-	m := &msgRec{ID: randomID(), RID: ch.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
+	m := &msgRec{ID: s.randomID(), RID: ch.ID, Msg: text, U: userRef{ID: c.user.ID, Username: c.user.Username, Name: c.user.Name},
 		TS: now, UpdatedAt: now, Alias: c.str(c.body, "alias"), Emoji: c.str(c.body, "emoji"), Avatar: c.str(c.body, "avatar"),
 		Channel: true}
 	if atts, ok := c.body["attachments"].([]any); ok {
@@ -134,7 +134,7 @@ func (s *Server) hPostMessage(c *reqCtx) (obj, error) {
 	}
 	ch.Msgs = append(ch.Msgs, m)
 	s.notifyLocked()
-	return obj{{"ts", time.Now().UnixMilli()}, {"channel", echo}, {"message", s.msgJSON(m, false)}}, nil
+	return obj{{"ts", s.nowMS().UnixMilli()}, {"channel", echo}, {"message", s.msgJSON(m, false)}}, nil
 }
 
 func firstString(v any) string {
@@ -281,7 +281,7 @@ func (s *Server) postToLivechatRoomLocked(c *reqCtx, r *roomRec, id, text string
 	}
 	s.appendMsgLocked(r, m, true)
 	s.emitMessageEvent(r, m)
-	return obj{{"ts", time.Now().UnixMilli()}, {"channel", r.ID}, {"message", s.msgJSON(m, false)}}, nil
+	return obj{{"ts", s.nowMS().UnixMilli()}, {"channel", r.ID}, {"message", s.msgJSON(m, false)}}, nil
 }
 
 // POST chat.sendMessage {message: {rid, _id?, msg?}, previewUrls?}: like chat.postMessage
@@ -311,7 +311,7 @@ func (s *Server) hSendMessage(c *reqCtx) (obj, error) {
 		return obj{}, nil
 	}
 	if id == "" {
-		id = randomID()
+		id = s.randomID()
 	}
 	if r := s.rooms[rid]; r != nil {
 		res, err := s.postToLivechatRoomLocked(c, r, id, text)

@@ -125,7 +125,7 @@ func (s *Server) controlHandler() http.Handler {
 			return
 		}
 		if in.ID == "" {
-			in.ID = randomID()
+			in.ID = s.randomID()
 		}
 		s.AddDepartment(in.ID, in.Name, in.Fallback)
 		cJSON(w, http.StatusOK, map[string]string{"_id": in.ID})

@@ -145,7 +145,7 @@ func (s *Server) SendCommand(ctx context.Context, url, token, channelName, userN
 	}
 	uid := s.userIDLocked(userName)
 	now := s.nowMS()
-	m := &msgRec{ID: randomID(), RID: ch.ID, Msg: text, U: userRef{ID: uid, Username: userName, Name: userName},
+	m := &msgRec{ID: s.randomID(), RID: ch.ID, Msg: text, U: userRef{ID: uid, Username: userName, Name: userName},
 		TS: now, UpdatedAt: now, Channel: true}
 	ch.Msgs = append(ch.Msgs, m)
 	s.notifyLocked()
@@ -241,7 +241,7 @@ func (s *Server) SendCommand(ctx context.Context, url, token, channelName, userN
 		}
 	}
 	author := s.postAsLocked(cfg.PostAs)
-	pm := &msgRec{ID: randomID(), RID: target.ID, Msg: reply.Text, U: author, TS: s.nowMS(), Channel: true,
+	pm := &msgRec{ID: s.randomID(), RID: target.ID, Msg: reply.Text, U: author, TS: s.nowMS(), Channel: true,
 		Alias:  firstNonEmpty(str(ans, "alias"), str(ans, "username"), cfg.Alias),
 		Emoji:  firstNonEmpty(str(ans, "emoji"), str(ans, "icon_emoji"), cfg.Emoji),
 		Avatar: firstNonEmpty(str(ans, "avatar"), str(ans, "icon_url"), cfg.Avatar)}
@@ -296,7 +296,7 @@ func (s *Server) userIDLocked(username string) string {
 	}
 	id := s.outgoing.userIDs[username]
 	if id == "" {
-		id = randomID()
+		id = s.randomID()
 		s.outgoing.userIDs[username] = id
 	}
 	return id

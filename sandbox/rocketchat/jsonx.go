@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"io"
 	"strings"
 	"time"
 )
@@ -103,7 +104,11 @@ func iso(t time.Time) string {
 // nowMS is the server's current time truncated to milliseconds (JavaScript Date
 // precision), skewed by SetClockOffset.
 func (s *Server) nowMS() time.Time {
-	return time.Now().Add(time.Duration(s.clockOffset.Load())).UTC().Truncate(time.Millisecond)
+	now := time.Now
+	if s.opts.Now != nil {
+		now = s.opts.Now
+	}
+	return now().Add(time.Duration(s.clockOffset.Load())).UTC().Truncate(time.Millisecond)
 }
 
 // SetClockOffset makes the server's clock run ahead (or behind, negative) of the real time
@@ -115,13 +120,11 @@ func (s *Server) SetClockOffset(d time.Duration) { s.clockOffset.Store(int64(d))
 const meteorAlphabet = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
 
 // randomID returns a 17 character Meteor-style id.
-func randomID() string { return randomString(17) }
+func (s *Server) randomID() string { return s.randomString(17) }
 
-func randomString(n int) string {
+func (s *Server) randomString(n int) string {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
+	s.randRead(b)
 	var sb strings.Builder
 	for _, c := range b {
 		sb.WriteByte(meteorAlphabet[int(c)%len(meteorAlphabet)])
@@ -130,12 +133,10 @@ func randomString(n int) string {
 }
 
 // hexID returns a 24 hex digit Mongo ObjectId-looking id (used for contactId).
-func hexID() string {
+func (s *Server) hexID() string {
 	const hexd = "0123456789abcdef"
 	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
+	s.randRead(b)
 	out := make([]byte, 24)
 	for i, c := range b {
 		out[2*i] = hexd[c>>4]
@@ -175,5 +176,20 @@ func jsType(v any) string {
 		return "boolean"
 	default:
 		return "object"
+	}
+}
+
+// randRead fills b from Options.Random (crypto/rand when unset).
+func (s *Server) randRead(b []byte) {
+	if s.opts.Random == nil {
+		if _, err := rand.Read(b); err != nil {
+			panic(err)
+		}
+		return
+	}
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	if _, err := io.ReadFull(s.opts.Random, b); err != nil {
+		panic(err)
 	}
 }

@@ -100,7 +100,7 @@ func (s *Server) hMessagePost(c *reqCtx) (obj, error) {
 		return nil, plainErr("message-length-exceeds-character-limit")
 	}
 	if id == "" {
-		id = randomID()
+		id = s.randomID()
 	}
 	if _, dup := s.msgByID[id]; dup {
 		// Spec gap (§5.1, "likely behaviour, not verified"): a re-used _id fails
@@ -342,8 +342,8 @@ func (s *Server) hMessagesBulk(c *reqCtx) (obj, error) {
 		}
 		now := s.nowMS()
 		s.guestCount++
-		v = &visitorRec{ID: randomID(), Token: token, Username: fmt.Sprintf("guest-%d", s.guestCount),
-			Status: "online", TS: now, UpdatedAt: now, ContactID: hexID()}
+		v = &visitorRec{ID: s.randomID(), Token: token, Username: fmt.Sprintf("guest-%d", s.guestCount),
+			Status: "online", TS: now, UpdatedAt: now, ContactID: s.hexID()}
 		s.visitors[v.ID] = v
 		s.tokens[token] = v.ID
 	}
@@ -357,7 +357,7 @@ func (s *Server) hMessagesBulk(c *reqCtx) (obj, error) {
 	out := []obj{}
 	for _, x := range c.body["messages"].([]any) {
 		text := x.(map[string]any)["msg"].(string)
-		m := s.saveVisitorMessageLocked(r, v, randomID(), text, nil, nil)
+		m := s.saveVisitorMessageLocked(r, v, s.randomID(), text, nil, nil)
 		out = append(out, obj{{"username", m.U.Username}, {"msg", m.Msg}, {"ts", iso(m.TS)}})
 	}
 	return obj{{"messages", out}}, nil

@@ -262,7 +262,7 @@ func (s *Server) createRoomLocked(v *visitorRec, agent *agentRec, source string)
 		}
 	}
 	now := s.nowMS()
-	r := &roomRec{ID: randomID(), Token: v.Token, VisitorID: v.ID, VisitorUsername: v.Username,
+	r := &roomRec{ID: s.randomID(), Token: v.Token, VisitorID: v.ID, VisitorUsername: v.Username,
 		FName: v.Name, DepartmentID: eff, Source: source, ContactID: v.ContactID, Open: true,
 		WaitingResponse: true, TS: now, LM: now, UpdatedAt: now, QueuedAt: now}
 	if r.FName == "" {
@@ -309,7 +309,7 @@ func (s *Server) closeRoomLocked(r *roomRec, closer string, by userRef, comment 
 	r.CloseComment = comment
 	r.WaitingResponse = false
 	r.UpdatedAt = now
-	m := &msgRec{ID: randomID(), RID: r.ID, Msg: comment, T: "livechat-close",
+	m := &msgRec{ID: s.randomID(), RID: r.ID, Msg: comment, T: "livechat-close",
 		U: userRef{ID: by.ID, Username: by.Username}, TS: now, UpdatedAt: now}
 	f := false
 	m.Groupable = &f

@@ -2,7 +2,6 @@ package rocketchat
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -48,6 +47,16 @@ type Options struct {
 	// workspace; customFields with other keys are ignored like the real server
 	// does. Spec gap / convenience: nil accepts every key.
 	VisitorCustomFields []string
+	// Now is the server's clock (nil: time.Now); SetClockOffset still skews it.
+	Now func() time.Time
+	// Random is the source of the ids the server makes up (nil: crypto/rand). A seeded
+	// source with Now and WebhookSink makes a run repeatable (the conversation simulator).
+	Random io.Reader
+	// WebhookSink, when set, receives every Omnichannel webhook the server would send,
+	// synchronously and once, instead of the server POSTing it (with its retries) to
+	// WebhookURL: the caller delivers it as it likes. It must not call back into the
+	// server.
+	WebhookSink func(WebhookDelivery)
 	// Outgoing configures the outgoing WebHook integration driven by
 	// SendCommand (trigger words, "Post as" user, alias/emoji/avatar) (§12).
 	Outgoing OutgoingIntegration
@@ -119,6 +128,7 @@ type settingsState struct {
 
 // Server is an in-process Rocket.Chat Omnichannel emulator.
 type Server struct {
+	randMu  sync.Mutex // guards opts.Random
 	mu      sync.Mutex
 	opts    Options
 	log     *slog.Logger
@@ -195,10 +205,8 @@ func New(o Options) *Server {
 		lg = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	s := &Server{
-		opts: o, log: lg, ctx: ctx, cancel: cancel, started: time.Now(), jwtKey: key,
+		opts: o, log: lg, ctx: ctx, cancel: cancel, jwtKey: make([]byte, 32),
 		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 		set: settingsState{
 			livechatEnabled: true, allowVisitorClose: true, allowEditing: true, allowDeleting: true,
@@ -220,6 +228,8 @@ func New(o Options) *Server {
 			s.customFields[k] = true
 		}
 	}
+	s.randRead(s.jwtKey)
+	s.started = s.nowMS()
 	s.users[o.BotUserID] = &userRec{ID: o.BotUserID, Username: o.BotUsername, Name: o.BotUsername,
 		Token: o.BotAuthToken, Password: o.BotPassword}
 	s.channels["general"] = &channelRec{ID: "GENERAL", Name: "general"}
@@ -367,7 +377,7 @@ func (s *Server) AddUser(u User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u.ID == "" {
-		u.ID = randomID()
+		u.ID = s.randomID()
 	}
 	rec := &userRec{ID: u.ID, Username: u.Username, Name: u.Name, Token: u.AuthToken, Password: u.Password}
 	if u.Permissions != nil {
@@ -387,7 +397,7 @@ func (s *Server) AddChannel(name string) string {
 	if c := s.channels[name]; c != nil {
 		return c.ID
 	}
-	c := &channelRec{ID: randomID(), Name: name}
+	c := &channelRec{ID: s.randomID(), Name: name}
 	s.channels[name] = c
 	return c.ID
 }
@@ -616,7 +626,7 @@ func (s *Server) logCall(rt *route, c *reqCtx, err error) {
 	if len(s.calls) >= maxCalls {
 		s.calls = append(s.calls[:0:0], s.calls[maxCalls/2:]...)
 	}
-	s.calls = append(s.calls, RESTCall{Route: rt.key(), RoomID: rid, Error: code, At: time.Now()})
+	s.calls = append(s.calls, RESTCall{Route: rt.key(), RoomID: rid, Error: code, At: s.nowMS()})
 }
 
 // RESTCalls returns the REST calls handled so far (the newest maxCalls). (Addition.)

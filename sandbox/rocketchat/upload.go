@@ -16,7 +16,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 )
 
 func (f *fileRec) json() obj {
@@ -77,7 +76,7 @@ func (s *Server) fileUploadJSON(m *msgRec) obj {
 func (s *Server) fileJWT(fileID, rid, userID string) string {
 	enc := base64.RawURLEncoding
 	h := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
-	p := enc.EncodeToString(mustMarshal(obj{{"fileId", fileID}, {"rid", rid}, {"userId", userID}, {"iat", time.Now().Unix()}}))
+	p := enc.EncodeToString(mustMarshal(obj{{"fileId", fileID}, {"rid", rid}, {"userId", userID}, {"iat", s.nowMS().Unix()}}))
 	mac := hmac.New(sha256.New, s.jwtKey)
 	mac.Write([]byte(h + "." + p))
 	return h + "." + p + "." + enc.EncodeToString(mac.Sum(nil))
@@ -229,14 +228,14 @@ func (s *Server) hUpload(c *reqCtx) (obj, error) {
 		return nil, forbiddenUnauthorized()
 	}
 	text, _ := fields["msg"].(string)
-	m := s.saveVisitorMessageLocked(r, v, randomID(), text, f, []obj{fileAttachment(f, desc)})
+	m := s.saveVisitorMessageLocked(r, v, s.randomID(), text, f, []obj{fileAttachment(f, desc)})
 	res := s.msgJSON(m, false)
 	res = append(res, field{"newRoom", false}, field{"showConnecting", false})
 	return res, nil
 }
 
 func (s *Server) storeFileLocked(name, typ string, data []byte, rid, userID string) *fileRec {
-	f := &fileRec{ID: randomID(), Name: name, Type: typ, RID: rid, UserID: userID, Size: len(data),
+	f := &fileRec{ID: s.randomID(), Name: name, Type: typ, RID: rid, UserID: userID, Size: len(data),
 		Data: data, Uploaded: s.nowMS()}
 	if strings.HasPrefix(typ, "image/") {
 		if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil {

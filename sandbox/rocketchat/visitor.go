@@ -117,12 +117,12 @@ func (s *Server) hVisitorPost(c *reqCtx) (obj, error) {
 	if v == nil {
 		s.guestCount++
 		if id == "" {
-			id = randomID()
+			id = s.randomID()
 		}
 		if username == "" {
 			username = fmt.Sprintf("guest-%d", s.guestCount)
 		}
-		v = &visitorRec{ID: id, Username: username, TS: now, ContactID: hexID()}
+		v = &visitorRec{ID: id, Username: username, TS: now, ContactID: s.hexID()}
 		s.visitors[v.ID] = v
 	}
 	if !keepToken && v.Token != token {

@@ -178,6 +178,10 @@ func (s *Server) emitMessageEvent(r *roomRec, m *msgRec) {
 // sendLocked starts an asynchronous delivery (fire-and-forget, like `void sendRequest`).
 func (s *Server) sendLocked(typ, rid string, payload obj) {
 	body := mustMarshal(payload)
+	if s.opts.WebhookSink != nil {
+		s.opts.WebhookSink(WebhookDelivery{Type: typ, Attempt: 1, At: s.nowMS(), RID: rid, Payload: body})
+		return
+	}
 	url, secret, to := s.webhookURL, s.webhookSecret, s.webhookTO
 	delay := s.opts.WebhookRetryDelay
 	if delay <= 0 {
