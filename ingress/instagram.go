@@ -107,8 +107,8 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, d := range deliveries {
-		s.countEvents("instagram", d.event.Kind, "recorded", 1)
-		s.activity.note(store.SourceInstagram, d.account, d.event.Kind)
+		s.countEvents("instagram", d.Event.Kind, "recorded", 1)
+		s.activity.note(store.SourceInstagram, d.Account, d.Event.Kind)
 	}
 	if len(deliveries) == 0 {
 		// A signed delivery with nothing for a conversation (a dashboard test, app_roles)
@@ -118,17 +118,33 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "events": len(deliveries)})
 }
 
-// delivery is one event addressed to one conversation.
-type delivery struct {
-	account, igsid string
-	event          workflows.InstagramEvent
+// Delivery is one Instagram event addressed to one conversation (account, IGSID).
+type Delivery struct {
+	Account, IGSID string
+	Event          workflows.InstagramEvent
 }
 
-// toDeliveries flattens a batch (several entries, messaging and standby arrays) into
-// conversation events. Events that belong to no conversation (dashboard tests with entry
-// id "0", app_roles) are skipped.
-func (s *Server) toDeliveries(env *instagram.Envelope) []delivery {
-	var out []delivery
+// toDeliveries flattens a batch into conversation events (InstagramDeliveries), counting
+// and logging once per kind the events it does not handle.
+func (s *Server) toDeliveries(env *instagram.Envelope) []Delivery {
+	out, unknown := InstagramDeliveries(env, s.cfg.MetaAppID)
+	for _, kind := range unknown {
+		// Not handled (yet): acknowledged, logged once per kind, never a reason to fail
+		// the batch or to start a conversation.
+		s.countEvents("instagram", "unknown", "skipped", 1)
+		if _, seen := s.unknownKinds.LoadOrStore(kind, true); !seen {
+			s.log.Warn("Instagram event kind not handled; skipping", "kind", kind)
+		}
+	}
+	return out
+}
+
+// InstagramDeliveries flattens a webhook batch (several entries, messaging and standby
+// arrays) into conversation events, in the batch's order; unknown lists the kinds of the
+// events it skipped because it does not handle them. Events that belong to no
+// conversation (dashboard tests with entry id "0", app_roles) are skipped too. Pure: the
+// conversation simulator (package sim) turns its deliveries into signals with it.
+func InstagramDeliveries(env *instagram.Envelope, ourAppID string) (out []Delivery, unknown []string) {
 	for _, entry := range env.Entry {
 		account := string(entry.ID)
 		if !identity.ValidID(account) || account == "0" {
@@ -139,25 +155,20 @@ func (s *Server) toDeliveries(env *instagram.Envelope) []delivery {
 			standby bool
 		}{{entry.Messaging, false}, {entry.Standby, true}} {
 			for _, m := range list.events {
-				ev, igsid := toEvent(m, s.cfg.MetaAppID)
+				ev, igsid := toEvent(m, ourAppID)
 				if ev.Kind == workflows.EventUnknown {
-					// Not handled (yet): acknowledged, logged once per kind, never a
-					// reason to fail the batch or to start a conversation.
-					s.countEvents("instagram", "unknown", "skipped", 1)
-					if _, seen := s.unknownKinds.LoadOrStore(ev.Detail, true); !seen {
-						s.log.Warn("Instagram event kind not handled; skipping", "kind", ev.Detail)
-					}
+					unknown = append(unknown, ev.Detail)
 					continue
 				}
 				if !identity.ValidID(igsid) || igsid == account {
 					continue
 				}
 				ev.Standby = list.standby
-				out = append(out, delivery{account: account, igsid: igsid, event: ev})
+				out = append(out, Delivery{Account: account, IGSID: igsid, Event: ev})
 			}
 		}
 	}
-	return out
+	return out, unknown
 }
 
 // toEvent reduces a messaging item to the workflow's event and names the customer: the
@@ -265,7 +276,7 @@ func eventName(m instagram.Messaging) string {
 // delivery costs one history event per conversation however many events it holds.
 // Conversations are signalled in parallel. Echoes of our own sends whose mid is recorded
 // are dropped first: the conversation knows them already.
-func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
+func (s *Server) signalAll(ctx context.Context, ds []Delivery) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ds, err := s.dropOwnEchoes(ctx, ds)
@@ -273,9 +284,9 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 		return err
 	}
 	var order []string
-	byConversation := map[string][]delivery{}
+	byConversation := map[string][]Delivery{}
 	for _, d := range ds {
-		id := identity.WorkflowID(d.account, d.igsid)
+		id := identity.WorkflowID(d.Account, d.IGSID)
 		if _, ok := byConversation[id]; !ok {
 			order = append(order, id)
 		}
@@ -295,14 +306,14 @@ func (s *Server) signalAll(ctx context.Context, ds []delivery) error {
 // waits up to echoWait for the answer to be recorded. Only a recorded mid drops an echo:
 // one still unknown after the wait goes to the conversation, which tells its own sends
 // from other tools' (and settles unknown outcomes with it).
-func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, error) {
+func (s *Server) dropOwnEchoes(ctx context.Context, ds []Delivery) ([]Delivery, error) {
 	if s.store == nil {
 		return ds, nil
 	}
 	var mids []string
 	for _, d := range ds {
-		if d.event.Kind == workflows.EventEcho && d.event.MID != "" {
-			mids = append(mids, d.event.MID)
+		if d.Event.Kind == workflows.EventEcho && d.Event.MID != "" {
+			mids = append(mids, d.Event.MID)
 		}
 	}
 	if len(mids) == 0 {
@@ -342,7 +353,7 @@ func (s *Server) dropOwnEchoes(ctx context.Context, ds []delivery) ([]delivery, 
 	}
 	kept := ds[:0:0]
 	for _, d := range ds {
-		if d.event.Kind == workflows.EventEcho && known[d.event.MID] {
+		if d.Event.Kind == workflows.EventEcho && known[d.Event.MID] {
 			s.countEvents("instagram", "echo", "skipped", 1)
 			continue
 		}
@@ -375,27 +386,38 @@ func (s *Server) ourMessages(ctx context.Context, mids []string) (map[string]boo
 
 // echoesOfSendsInFlight: the mids of the unrecognised echoes whose conversation has a send
 // in flight. A failed lookup waits for nothing (the echo goes to the conversation).
-func (s *Server) echoesOfSendsInFlight(ctx context.Context, ds []delivery, known map[string]bool) []string {
+func (s *Server) echoesOfSendsInFlight(ctx context.Context, ds []Delivery, known map[string]bool) []string {
 	var mids []string
 	inFlight := map[[2]string]bool{}
 	for _, d := range ds {
-		if d.event.Kind != workflows.EventEcho || d.event.MID == "" || known[d.event.MID] {
+		if d.Event.Kind != workflows.EventEcho || d.Event.MID == "" || known[d.Event.MID] {
 			continue
 		}
-		conv := [2]string{d.account, d.igsid}
+		conv := [2]string{d.Account, d.IGSID}
 		busy, checked := inFlight[conv]
 		if !checked {
 			var err error
-			if busy, err = s.store.SendInFlight(ctx, d.account, d.igsid); err != nil {
+			if busy, err = s.store.SendInFlight(ctx, d.Account, d.IGSID); err != nil {
 				s.log.Warn("Could not tell whether a send is in flight", "error", err)
 			}
 			inFlight[conv] = busy
 		}
 		if busy {
-			mids = append(mids, d.event.MID)
+			mids = append(mids, d.Event.MID)
 		}
 	}
 	return mids
+}
+
+// StartsConversation reports whether a conversation's events of one delivery start its
+// workflow when it is not running (see signalConversation).
+func StartsConversation(events []workflows.InstagramEvent) bool {
+	for _, ev := range events {
+		if k := ev.Kind; workflows.OpensConversation(k) || k == workflows.EventUnsend || k == workflows.EventEdit {
+			return true
+		}
+	}
+	return false
 }
 
 // signalConversation records one conversation's events of a delivery in its workflow.
@@ -405,17 +427,14 @@ func (s *Server) echoesOfSendsInFlight(ctx context.Context, ds []delivery, known
 // to: the run then stays dormant until that message arrives. Seen receipts, reactions,
 // echoes and thread-control events only concern a running conversation: without one there
 // is nothing to update, and starting one would greet the customer for a reaction.
-func (s *Server) signalConversation(ctx context.Context, ds []delivery) error {
-	account, igsid := ds[0].account, ds[0].igsid
+func (s *Server) signalConversation(ctx context.Context, ds []Delivery) error {
+	account, igsid := ds[0].Account, ds[0].IGSID
 	id := identity.WorkflowID(account, igsid)
 	batch := workflows.InstagramBatch{}
-	startable := false
 	for _, d := range ds {
-		batch.Events = append(batch.Events, d.event)
-		k := d.event.Kind
-		startable = startable || workflows.OpensConversation(k) || k == workflows.EventUnsend || k == workflows.EventEdit
+		batch.Events = append(batch.Events, d.Event)
 	}
-	if !startable {
+	if !StartsConversation(batch.Events) {
 		err := s.temporal.SignalWorkflow(ctx, id, "", workflows.SignalInstagram, batch)
 		var notFound *serviceerror.NotFound
 		if errors.As(err, &notFound) {

@@ -75,12 +75,19 @@ func (s *Server) receiveRocketChat(w http.ResponseWriter, r *http.Request) {
 // order. Messages that are not agents' replies (the visitor's own, when Rocket.Chat sends
 // those too; this service's notes; the closing message) wake nothing.
 func (s *Server) toRocketChatEvent(p *rocketchat.WebhookPayload) (workflows.RocketChatEvent, bool) {
+	return RocketChatEvent(p, s.cfg.RocketChatUserID)
+}
+
+// RocketChatEvent is what a conversation needs of an Omnichannel webhook, and false for a
+// webhook that concerns no conversation (see toRocketChatEvent); botUserID is our bot
+// user's id. Pure: the conversation simulator (package sim) uses it too.
+func RocketChatEvent(p *rocketchat.WebhookPayload, botUserID string) (workflows.RocketChatEvent, bool) {
 	ev := workflows.RocketChatEvent{RoomID: p.ID}
 	switch p.Type {
 	case rocketchat.TypeMessage:
 		ev.Kind = workflows.RCAgentMessage
 		for _, m := range p.Messages {
-			if m.AgentID != "" && !m.ClosingMessage && m.U.ID != s.cfg.RocketChatUserID {
+			if m.AgentID != "" && !m.ClosingMessage && m.U.ID != botUserID {
 				return ev, true
 			}
 		}
