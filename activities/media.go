@@ -169,7 +169,11 @@ func isForbidden(err error) bool {
 
 // mediaBaseName names the uploaded file of a media item after its key, so a file already
 // in the room is recognised.
-func mediaBaseName(mid string) string {
+func mediaBaseName(mid string) string { return MediaBaseName(mid) }
+
+// MediaBaseName is the name (without extension) of the file a customer's media item (its
+// part key, see workflows) is uploaded into the room as.
+func MediaBaseName(mid string) string {
 	sum := sha256.Sum256([]byte(mid))
 	return "instagram-" + hex.EncodeToString(sum[:6])
 }

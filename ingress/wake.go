@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/workflowservice/v1"
@@ -10,6 +11,9 @@ import (
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/workflows"
 )
+
+// WokenStates are the conversation states an admin's change wakes (ConversationState).
+var WokenStates = []string{workflows.StateBlocked}
 
 // wakeBlocked tells the account's blocked conversations that an admin changed something
 // (connected or authorized the account, edited its page): they try again now instead of at
@@ -22,8 +26,12 @@ func (s *Server) wakeBlocked(account, reason string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		query := fmt.Sprintf("%s = '%s' AND %s = '%s' AND ExecutionStatus = 'Running'",
-			workflows.SAAccount.GetName(), account, workflows.SAState.GetName(), workflows.StateBlocked)
+		states := make([]string, len(WokenStates))
+		for i, st := range WokenStates {
+			states[i] = "'" + st + "'"
+		}
+		query := fmt.Sprintf("%s = '%s' AND %s IN (%s) AND ExecutionStatus = 'Running'",
+			workflows.SAAccount.GetName(), account, workflows.SAState.GetName(), strings.Join(states, ", "))
 		var token []byte
 		woken := 0
 		for {

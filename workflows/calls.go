@@ -148,3 +148,10 @@ func (c *conversation) nextDeadline(now time.Time) time.Time {
 	}
 	return at
 }
+
+// LocalActivityOptionsFor and ActivityOptionsFor are the options a conversation runs the
+// activity name with, as a local and as a regular activity (the simulator models
+// Temporal's timeouts and retries from them).
+func LocalActivityOptionsFor(name string) workflow.LocalActivityOptions { return localOptions(name) }
+
+func ActivityOptionsFor(name string) workflow.ActivityOptions { return activityOptions(name) }

@@ -1,6 +1,10 @@
 package rocketchat
 
-import "fmt"
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // AddAgent adds (or replaces) an agent. An empty ID gets a random one.
 func (s *Server) AddAgent(a Agent) {
@@ -95,7 +99,30 @@ func (s *Server) AgentSendFile(rid, agentUsername string, f File, text string) (
 	return s.agentSend(rid, agentUsername, text, &f)
 }
 
+// AgentSendAttachments posts an agent message with non-file message attachments (a quoted
+// message, a link preview: {text, title, title_link, author_name, message_link, …}),
+// stored and listed as given; text may be empty. (Addition.)
+func (s *Server) AgentSendAttachments(rid, agentUsername, text string, attachments []any) (Message, error) {
+	return s.agentSendWith(rid, agentUsername, text, nil, func(m *msgRec) { m.RawAttachments = attachments })
+}
+
+// AgentSendOdd posts an agent message whose stored document also has the fields extra,
+// written after the usual ones (a later key wins for JSON decoders): the shapes of other
+// Rocket.Chat versions and of apps' messages, which the spec says to treat as open (§16).
+// (Addition.)
+func (s *Server) AgentSendOdd(rid, agentUsername, text string, extra map[string]any) (Message, error) {
+	return s.agentSendWith(rid, agentUsername, text, nil, func(m *msgRec) {
+		for _, k := range slices.Sorted(maps.Keys(extra)) {
+			m.Extra = append(m.Extra, field{k, extra[k]})
+		}
+	})
+}
+
 func (s *Server) agentSend(rid, agentUsername, text string, f *File) (Message, error) {
+	return s.agentSendWith(rid, agentUsername, text, f, nil)
+}
+
+func (s *Server) agentSendWith(rid, agentUsername, text string, f *File, decorate func(*msgRec)) (Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -126,6 +153,9 @@ func (s *Server) agentSend(rid, agentUsername, text string, f *File) (Message, e
 		fr := s.storeFileLocked(f.Name, typ, append([]byte(nil), f.Data...), rid, a.ID)
 		m.File = fr
 		m.Attachments = []obj{fileAttachment(fr, "")}
+	}
+	if decorate != nil {
+		decorate(m)
 	}
 	s.appendMsgLocked(r, m, true)
 	r.WaitingResponse = false

@@ -51,7 +51,7 @@ func (s *Server) msgJSON(m *msgRec, normalize bool) obj {
 	if normalize && m.File != nil {
 		o = append(o, field{"fileUpload", s.fileUploadJSON(m)})
 	}
-	return o
+	return append(o, m.Extra...)
 }
 
 // markdown is a minimal message-parser AST (one paragraph of plain text).

@@ -147,6 +147,7 @@ type msgRec struct {
 	RawAttachments                []any // chat.postMessage attachments
 	Groupable                     *bool
 	Channel                       bool // posted to a channel via chat.postMessage
+	Extra                         obj  // fields written after the usual ones (AgentSendOdd)
 }
 
 type fileRec struct {
