@@ -91,6 +91,8 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 		workflows.ActivityPostNote:         a.PostNote,
 		workflows.ActivityPassBack:         a.PassThreadControlBack,
 		workflows.ActivityNotifyAdmins:     a.NotifyAdmins,
+		workflows.ActivitySpoolEvents:      a.SpoolEvents,
+		workflows.ActivityUnspoolEvents:    a.UnspoolEvents,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -52,13 +52,15 @@ func (a *Admin) Register(r worker.ActivityRegistry) {
 		workflows.ActivityDiagnosePage:           a.DiagnosePage,
 		workflows.ActivitySetupFacts:             a.SetupFacts,
 		workflows.ActivityMarkSetupGuidePosted:   a.MarkSetupGuidePosted,
+		workflows.ActivityReadUserRoles:          a.ReadUserRoles,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 }
 
-// PostSetupMessage posts in the setup channel as the bot user. A refusal that retrying
-// cannot fix (unknown channel, bot not allowed) is reported at once.
+// PostSetupMessage posts in the setup channel as the bot user, or — with m.To — sends it
+// by direct message. A refusal that retrying cannot fix (unknown channel or user, bot not
+// allowed) is reported at once.
 func (a *Admin) PostSetupMessage(ctx context.Context, m workflows.SetupMessage) error {
 	var atts []rocketchat.PostAttachment
 	for _, at := range m.Attachments {
@@ -77,6 +79,13 @@ func (a *Admin) PostSetupMessage(ctx context.Context, m workflows.SetupMessage) 
 			pa.Actions = []rocketchat.Action{{Text: at.ButtonText, Msg: at.ButtonMsg}}
 		}
 		atts = append(atts, pa)
+	}
+	if m.To != "" { // a direct message ("@username"), e.g. the Start Authentication button
+		err := a.RC.PostMessage(ctx, m.To, m.Text, atts)
+		if err != nil {
+			return rcRefusal(err, "the bot could not send "+m.To+" a direct message")
+		}
+		return nil
 	}
 	err := a.RC.PostMessage(ctx, "#"+a.SetupChannel, m.Text, atts)
 	if err != nil && !rocketchat.IsTransient(err) {

@@ -20,7 +20,7 @@ const automatedWindow = 24 * time.Hour
 // the result says why nothing was sent.
 func (a *Activities) SendAutomated(ctx context.Context, in workflows.SendAutomatedInput) (workflows.SendAutomatedResult, error) {
 	if in.Resolved != nil {
-		if err := a.settle(ctx, []workflows.Resolution{*in.Resolved}); err != nil {
+		if _, err := a.settle(ctx, in.PageID, in.IGSID, []workflows.Resolution{*in.Resolved}); err != nil {
 			return workflows.SendAutomatedResult{}, err
 		}
 	}
@@ -51,20 +51,28 @@ func (a *Activities) SendAutomated(ctx context.Context, in workflows.SendAutomat
 	case stop != nil:
 		return workflows.SendAutomatedResult{Stop: stop}, nil
 	}
-	d, err := a.once(ctx, in.Key, in.PageID, in.IGSID, func() (string, error) {
-		res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
-		a.sendResult(in.PageID, err)
-		if err != nil && outcomeUnknown(err) {
-			return "", errors.Join(errOutcomeUnknown, err)
-		}
-		return res.MessageID, err
-	})
+	send := func() (delivery, error) {
+		return a.once(ctx, in.Key, in.PageID, in.IGSID, func() (string, error) {
+			res, err := a.IG.Send(ctx, pageID, token, instagram.SendRequest{Recipient: in.IGSID, Text: text, MessagingType: "RESPONSE"})
+			a.sendResult(in.PageID, err)
+			if err != nil && outcomeUnknown(err) {
+				return "", errors.Join(errOutcomeUnknown, err)
+			}
+			return res.MessageID, err
+		})
+	}
+	d, err := send()
+	if err == nil && d.refused != nil && a.regainControl(ctx, pageID, token, in.IGSID, d.refused, false) {
+		d, err = send()
+	}
 	switch {
+	case err != nil:
+		return workflows.SendAutomatedResult{}, err // the database: retried, never a reason to skip the message
 	case d.unknown:
 		return workflows.SendAutomatedResult{Stop: &workflows.Stop{Kind: workflows.StopUnknown,
-			Expect: &workflows.Expectation{Key: in.Key, Text: text}, Reason: "the Send API's answer is missing"}}, nil
-	case err != nil:
-		stop, refusal := a.sendFailure(ctx, in.PageID, err, false)
+			Expect: &workflows.Expectation{Key: in.Key, Text: text, At: d.since, Attempt: d.attempt}, Reason: "the Send API's answer is missing"}}, nil
+	case d.refused != nil:
+		stop, refusal := a.sendFailure(ctx, in.PageID, d.refused, false)
 		if stop != nil {
 			return workflows.SendAutomatedResult{Stop: stop}, nil
 		}

@@ -13,11 +13,13 @@ import (
 	"github.com/igdirect/bridge/instagram"
 	"github.com/igdirect/bridge/rocketchat"
 	"github.com/igdirect/bridge/safetext"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
 // LoadConversation returns the conversation tunables and the current application settings
-// the workflow decides on, and for a fresh run the dedup memory of the last completed run.
+// the workflow decides on, and for a fresh run the memory of the last completed run (its
+// dedup keys, and the notes for the agents it could not show).
 func (a *Activities) LoadConversation(ctx context.Context, in workflows.LoadConversationInput) (workflows.LoadConversationResult, error) {
 	s := a.Settings
 	app, err := a.appSettings(ctx)
@@ -27,26 +29,74 @@ func (a *Activities) LoadConversation(ctx context.Context, in workflows.LoadConv
 	s.UnsendAction = app.UnsendAction
 	res := workflows.LoadConversationResult{Settings: s}
 	if in.Memory {
-		raw, err := a.Store.ConversationMemory(ctx, identity.WorkflowID(in.PageID, in.IGSID))
+		seen, notes, err := a.Store.ConversationMemory(ctx, identity.WorkflowID(in.PageID, in.IGSID))
 		if err != nil {
 			return workflows.LoadConversationResult{}, err
 		}
-		if raw != nil {
-			if err := json.Unmarshal(raw, &res.Seen); err != nil {
+		if seen != nil {
+			if err := json.Unmarshal(seen, &res.Seen); err != nil {
 				a.logger(ctx).Warn("Conversation memory unreadable; starting without it", "error", err)
+			}
+		}
+		if notes != nil {
+			if err := json.Unmarshal(notes, &res.Notes); err != nil {
+				a.logger(ctx).Warn("Conversation notes unreadable; dropped", "error", err)
 			}
 		}
 	}
 	return res, nil
 }
 
-// SaveConversation keeps a completed run's dedup memory for the conversation's next run.
+// SaveConversation keeps a completed run's memory for the conversation's next run, and
+// deletes what is left of its inbound overflow (rows read back already: the run held them).
 func (a *Activities) SaveConversation(ctx context.Context, in workflows.SaveConversationInput) error {
-	raw, err := json.Marshal(in.Seen)
+	seen, err := json.Marshal(in.Seen)
 	if err != nil {
 		return err
 	}
-	return a.Store.SaveConversationMemory(ctx, identity.WorkflowID(in.PageID, in.IGSID), raw)
+	var notes []byte
+	if len(in.Notes) > 0 {
+		if notes, err = json.Marshal(in.Notes); err != nil {
+			return err
+		}
+	}
+	id := identity.WorkflowID(in.PageID, in.IGSID)
+	if err := a.Store.SaveConversationMemory(ctx, id, seen, notes); err != nil {
+		return err
+	}
+	return a.Store.DropSpool(ctx, id)
+}
+
+// SpoolEvents writes events of a conversation's inbound overflow to PostgreSQL (and deletes
+// those read back up to Acked).
+func (a *Activities) SpoolEvents(ctx context.Context, in workflows.SpoolEventsInput) error {
+	rows := make([]store.SpooledEvent, 0, len(in.Events))
+	for _, ev := range in.Events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, store.SpooledEvent{TS: ev.Timestamp, Key: ev.DedupKey(), Data: data})
+	}
+	return a.Store.SpoolEvents(ctx, identity.WorkflowID(in.PageID, in.IGSID), rows, in.Acked.TS, in.Acked.Key)
+}
+
+// UnspoolEvents reads back the first events of a conversation's inbound overflow.
+func (a *Activities) UnspoolEvents(ctx context.Context, in workflows.UnspoolEventsInput) (workflows.UnspoolEventsResult, error) {
+	rows, remaining, next, err := a.Store.UnspoolEvents(ctx, identity.WorkflowID(in.PageID, in.IGSID), in.After.TS, in.After.Key, in.Limit)
+	if err != nil {
+		return workflows.UnspoolEventsResult{}, err
+	}
+	res := workflows.UnspoolEventsResult{Remaining: remaining, Next: workflows.EventKey{TS: next.TS, Key: next.Key}}
+	for _, r := range rows {
+		var ev workflows.InstagramEvent
+		if err := json.Unmarshal(r.Data, &ev); err != nil {
+			return workflows.UnspoolEventsResult{}, temporal.NewNonRetryableApplicationError(
+				"an overflow event does not decode: "+err.Error(), "SpoolUnreadable", nil)
+		}
+		res.Events = append(res.Events, ev)
+	}
+	return res, nil
 }
 
 // defaultProfileTimeout: see Activities.ProfileTimeout.
@@ -116,6 +166,22 @@ func hasCode(err error, code string) bool {
 // no-agent-online (spec rocketchat §8.1, §4).
 func (a *Activities) OpenRoom(ctx context.Context, in workflows.OpenRoomInput) (workflows.OpenRoomResult, error) {
 	token := a.visitorToken(in.PageID, in.IGSID)
+	// The page may point at another department since the visitor was registered (an admin's
+	// edit): registered there first, the customer waits for that department's agents.
+	var visitor *workflows.VisitorInfo
+	if page, err := a.Store.PageByAccount(ctx, in.PageID); err == nil && in.Department != nil && page.Department != *in.Department {
+		v, err := a.RegisterVisitor(ctx, workflows.RegisterVisitorInput{PageID: in.PageID, IGSID: in.IGSID})
+		if err != nil {
+			return workflows.OpenRoomResult{}, err
+		}
+		visitor, in.DepartmentID = &v, v.DepartmentID
+	}
+	res, err := a.openRoom(ctx, token, in)
+	res.Visitor = visitor
+	return res, err
+}
+
+func (a *Activities) openRoom(ctx context.Context, token string, in workflows.OpenRoomInput) (workflows.OpenRoomResult, error) {
 	cfg, err := a.RC.Config(ctx, token, in.DepartmentID)
 	if err != nil {
 		return workflows.OpenRoomResult{}, rcError(err)

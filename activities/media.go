@@ -39,16 +39,18 @@ const mediaURLLifetime = time.Hour
 func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput) (workflows.PostToRoomResult, error) {
 	defer keepAlive(ctx)()
 	token := a.visitorToken(in.PageID, in.IGSID)
-	key := "upload:" + in.Item.MID
+	key := uploadKey(in.Item.MID)
 	for attempt := 0; attempt < 2; attempt++ {
 		d, err := a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {
 			return a.uploadMedia(ctx, token, in)
 		})
-		switch {
-		case rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) || isForbidden(err):
-			return workflows.PostToRoomResult{RoomClosed: true}, nil
+		switch refused := d.refused; {
 		case err != nil:
-			return workflows.PostToRoomResult{}, rcError(err)
+			return workflows.PostToRoomResult{}, err
+		case rocketchat.IsRoomClosed(refused) || rocketchat.IsInvalidRoom(refused) || isForbidden(refused):
+			return workflows.PostToRoomResult{RoomClosed: true}, nil
+		case refused != nil:
+			return workflows.PostToRoomResult{}, rcError(refused)
 		case !d.unknown:
 			a.delivered("to_rocketchat", workflows.ItemUpload)
 			return workflows.PostToRoomResult{Posted: 1}, nil
@@ -71,13 +73,16 @@ func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput)
 	return workflows.PostToRoomResult{}, errors.New("upload outcome could not be settled")
 }
 
+// uploadKey is the delivery key of the upload of a customer's file (its room item's MID).
+func uploadKey(mid string) string { return "upload:" + mid }
+
 // findUpload looks for the visitor's file named base.* in the room, newest first: the
 // room may have moved on since (agents keep writing while the upload is settled), so it reads
-// back up to historyPages pages.
+// back up to historyPagesLocal pages (the upload was made moments before).
 func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (string, bool, error) {
 	var end time.Time
-	for page := 0; page < historyPages; page++ {
-		msgs, err := a.RC.History(ctx, token, rid, end, historyPage)
+	for page := 0; page < historyPagesLocal; page++ {
+		msgs, raw, err := a.RC.HistoryPage(ctx, token, rid, end, historyPage)
 		if err != nil {
 			return "", false, err
 		}
@@ -86,12 +91,20 @@ func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (s
 				return m.ID, true, nil
 			}
 		}
-		if len(msgs) < historyPage {
+		if raw < historyPage || len(msgs) == 0 {
 			break
 		}
 		end = msgs[len(msgs)-1].TS.Add(time.Millisecond) // messages of the same millisecond are read twice, harmlessly
 	}
 	return "", false, nil
+}
+
+// mediaFallbackText is the room message for media that is not copied: what it was (the
+// customer's text and the link, from the workflow) and why not. All of it goes through
+// safetext, like every other message and note the bot posts: the customer's words and
+// Meta's answers may hold mentions or links.
+func mediaFallbackText(itemText, why string) string {
+	return safetext.Neutralize(itemText + "\n_(not shown here: " + why + ")_")
 }
 
 // uploadMedia copies the media into the room, streaming it (cdnfetch: Meta's hosts only,
@@ -101,7 +114,7 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	it := in.Item
 	fallback := func(why string) (string, error) {
 		id := roomMessageID(it.MID)
-		_, err := a.RC.SendMessage(ctx, token, in.RoomID, id, it.Text+"\n_(not shown here: "+safetext.Neutralize(why)+")_")
+		_, err := a.RC.SendMessage(ctx, token, in.RoomID, id, mediaFallbackText(it.Text, why))
 		return id, err
 	}
 	settings, err := a.appSettings(ctx)
@@ -156,10 +169,30 @@ func (a *Activities) uploadMedia(ctx context.Context, token string, in workflows
 	if err == nil {
 		return up.MessageID, nil
 	}
+	if uploadOutcomeUnknown(err) {
+		// The file may be in the room (Rocket.Chat took it, its answer was lost): the room's
+		// history settles it before any second upload (issue 19: files were posted twice).
+		return "", fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+	}
 	if rocketchat.IsTransient(err) || rocketchat.IsRoomClosed(err) || rocketchat.IsInvalidRoom(err) || isForbidden(err) {
 		return "", err
 	}
 	return fallback("Rocket.Chat refused the file (" + rcErrorCode(err) + ")")
+}
+
+// uploadOutcomeUnknown: an upload failure after which the file may still be in the room — a
+// timeout, a cut connection, a server error or an unreadable answer; not a refusal with an
+// error body, a rate limit, or a failure to connect at all.
+func uploadOutcomeUnknown(err error) bool {
+	if !rocketchat.IsTransient(err) || rocketchat.IsRateLimited(err) {
+		return false
+	}
+	var rcErr *rocketchat.Error
+	if errors.As(err, &rcErr) {
+		return true // 5xx or an undecodable 2xx
+	}
+	msg := err.Error()
+	return !strings.Contains(msg, "connection refused") && !strings.Contains(msg, "no such host")
 }
 
 func isForbidden(err error) bool {

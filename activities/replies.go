@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/igdirect/bridge/appsettings"
@@ -15,8 +16,13 @@ import (
 
 // Reading a room's agent messages (livechat/messages.history, newest first).
 const (
-	historyPage  = 50
-	historyPages = 20
+	historyPage = 50
+	// historyPagesLocal: a local activity reads at most this many pages (1000 messages) of
+	// a room's history; a longer walk is a regular activity's (errLongHistory).
+	historyPagesLocal = 20
+	// historyReserve: the walk stops with this much of the activity's time left, so what
+	// was read is never half-handled.
+	historyReserve = 15 * time.Second
 	// localSendBudget: a local activity starts a send only with this much of its budget
 	// left; otherwise it hands over to a regular activity.
 	localSendBudget = 2 * time.Second
@@ -30,10 +36,15 @@ const (
 func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesInput) (workflows.SyncRepliesResult, error) {
 	defer keepAlive(ctx)()
 	res := workflows.SyncRepliesResult{Cursor: in.Cursor}
-	if err := a.settle(ctx, in.Resolved); err != nil {
+	unconfirmed, err := a.settle(ctx, in.PageID, in.IGSID, in.Resolved)
+	if err != nil {
 		return res, err
 	}
-	msgs, err := a.repliesAfter(ctx, in)
+	msgs, closed, newest, err := a.repliesAfter(ctx, in)
+	if errors.Is(err, errLongHistory) && in.Local {
+		res.Stop = &workflows.Stop{Kind: workflows.StopContinue, Regular: true}
+		return res, nil
+	}
 	if rocketchat.IsInvalidRoom(err) || rocketchat.IsInvalidToken(err) {
 		res.RoomGone = true
 		return res, nil
@@ -41,7 +52,9 @@ func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesIn
 	if err != nil {
 		return res, rcError(err)
 	}
+	res.RoomClosed = closed
 	if len(msgs) == 0 {
+		res.Cursor.ReadUpTo(newest, a.now())
 		return res, nil
 	}
 	settings, err := a.appSettings(ctx)
@@ -59,11 +72,16 @@ func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesIn
 			return res, nil
 		}
 		sent, stop, refusal, err := a.sendReply(ctx, in, settings, m)
+		if refusal != nil && unconfirmedPart(unconfirmed, m.ID) {
+			refusal.Unconfirmed = true // it may have reached the customer before
+		}
 		switch {
 		case err != nil:
+			res.PartMIDs = sent.MIDs
 			return res, err
 		case stop != nil:
 			res.Stop = stop
+			res.PartMIDs = sent.MIDs // the parts sent before it stopped: their echoes are ours
 			return res, nil
 		case refusal != nil:
 			res.Refused = append(res.Refused, *refusal)
@@ -75,29 +93,53 @@ func (a *Activities) SyncReplies(ctx context.Context, in workflows.SyncRepliesIn
 		}
 		res.Cursor.Advance(m.ID, m.TS, a.now())
 	}
+	res.Cursor.ReadUpTo(newest, a.now()) // every reply read was handled
 	return res, nil
 }
 
-// repliesAfter reads the room's agent messages after the cursor, oldest first.
-func (a *Activities) repliesAfter(ctx context.Context, in workflows.SyncRepliesInput) ([]rocketchat.HistoryMessage, error) {
+// closeMessage is the type of the system message Rocket.Chat adds when a room is closed.
+const closeMessage = "livechat-close"
+
+// errLongHistory: the room's messages since the cursor are more than this activity may
+// read; nothing of them is handled (the cursor stays), a regular activity reads them.
+var errLongHistory = errors.New("the room's history since the last reply handled is too long to read in this activity")
+
+// repliesAfter reads the room's agent messages after the cursor, oldest first, whether the
+// history shows the room closed (its close webhook may never come), and the newest message's
+// time (the cursor moves up to it once every reply read is handled, so the next read stops
+// there instead of walking the customer's messages again). It reads back to
+// the cursor's floor however far that is (issue 19: it stopped after 20 pages, and replies
+// older than those were never sent): a local activity hands a long walk to a regular one,
+// which reads until its time runs short and then fails (Temporal retries it).
+func (a *Activities) repliesAfter(ctx context.Context, in workflows.SyncRepliesInput) ([]rocketchat.HistoryMessage, bool, time.Time, error) {
 	token := a.visitorToken(in.PageID, in.IGSID)
 	floor := in.Cursor.Floor()
 	seen := map[string]bool{}
 	var out []rocketchat.HistoryMessage
-	var end time.Time
-	for page := 0; page < historyPages; page++ {
-		batch, err := a.RC.History(ctx, token, in.RoomID, end, historyPage)
+	closed := false
+	var end, newest time.Time
+	for page := 0; ; page++ {
+		if in.Local && page == historyPagesLocal || page > 0 && a.budgetLeft(ctx) < historyReserve {
+			return nil, false, time.Time{}, fmt.Errorf("%w (%d pages read)", errLongHistory, page)
+		}
+		batch, raw, err := a.RC.HistoryPage(ctx, token, in.RoomID, end, historyPage)
 		if err != nil {
-			return nil, err
+			return nil, false, time.Time{}, err
+		}
+		if page == 0 && len(batch) > 0 {
+			newest = batch[0].TS // newest first
 		}
 		for _, m := range batch {
+			closed = closed || m.T == closeMessage
 			if seen[m.ID] || in.Cursor.Handled(m.ID, m.TS) || !a.isAgentReply(m) {
 				continue
 			}
 			seen[m.ID] = true
 			out = append(out, m)
 		}
-		if len(batch) < historyPage || batch[len(batch)-1].TS.Before(floor) {
+		// The end is a page shorter than asked, counted before unreadable messages were left
+		// out (a page with one of them is not the last).
+		if raw < historyPage || len(batch) == 0 || batch[len(batch)-1].TS.Before(floor) {
 			break
 		}
 		// Messages stamped in the same millisecond as the page's oldest are read again
@@ -110,7 +152,7 @@ func (a *Activities) repliesAfter(ctx context.Context, in workflows.SyncRepliesI
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out, nil
+	return out, closed, newest, nil
 }
 
 // isAgentReply: a message written in the room by an agent (or a bot app) for the customer —
@@ -120,7 +162,22 @@ func (a *Activities) isAgentReply(m rocketchat.HistoryMessage) bool {
 	if m.Token != "" || m.T != "" || m.U.ID == a.RC.UserID() {
 		return false
 	}
-	return m.Msg != "" || m.File != nil || len(m.Blocks) > 0
+	// A message with nothing Instagram can show (a quote alone, an attachment of a shape
+	// not known) is still the agent's: sendReply tells them it was not sent.
+	return m.Msg != "" || m.File != nil || len(m.Blocks) > 0 || len(m.Attachments) > 0 || len(m.Unreadable) > 0
+}
+
+// nothingToSend is why an agent message without text or file was not sent ("": it has some).
+func nothingToSend(m rocketchat.HistoryMessage) string {
+	text, buttons := rocketchat.AgentContent(m.Msg, m.Blocks)
+	switch {
+	case strings.TrimSpace(text) != "" || len(buttons) > 0 || m.File != nil:
+		return ""
+	case len(m.Attachments) > 0:
+		return "it has no text of its own (a quote or attachment alone); Instagram shows only text and files: write the reply's text"
+	default:
+		return fmt.Sprintf("its %s could not be read (a shape this bridge does not know); send the text or the file again", strings.Join(m.Unreadable, " and "))
+	}
 }
 
 func replySummary(m rocketchat.HistoryMessage) string {
@@ -128,7 +185,45 @@ func replySummary(m rocketchat.HistoryMessage) string {
 		return "file " + m.File.Name
 	}
 	text, _ := rocketchat.AgentContent(m.Msg, m.Blocks)
+	if strings.TrimSpace(text) == "" {
+		for _, a := range m.Attachments {
+			if t := strings.TrimSpace(a.Text + " " + a.Title); t != "" {
+				return fmt.Sprintf("quote %q", truncateRunes(t, 80))
+			}
+		}
+	}
 	return fmt.Sprintf("%q", truncateRunes(text, 80))
+}
+
+// unconfirmedPart: a part of the reply had an outcome nobody could settle.
+func unconfirmedPart(keys map[string]bool, id string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, "rc:"+id+"#") {
+			return true
+		}
+	}
+	return false
+}
+
+// deliveredEarlier reports whether every part of the reply was delivered by an earlier call.
+func (a *Activities) deliveredEarlier(ctx context.Context, m rocketchat.HistoryMessage, settings appsettings.Settings) (bool, error) {
+	text, _ := replyContent(m, settings.AgentDisplayName)
+	var keys []string
+	if text != "" {
+		for i := range splitText(text, maxTextBytes) {
+			keys = append(keys, fmt.Sprintf("rc:%s#%d", m.ID, i))
+		}
+	}
+	if m.File != nil {
+		keys = append(keys, "rc:"+m.ID+"#file")
+	}
+	for _, k := range keys {
+		id, err := a.Store.DeliveredAs(ctx, k)
+		if err != nil || id == "" {
+			return false, err
+		}
+	}
+	return len(keys) > 0, nil
 }
 
 // Meta's messaging window (spec instagram §4.4): standard replies within 24 hours of the
@@ -146,6 +241,17 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 	m rocketchat.HistoryMessage) (workflows.SentReply, *workflows.Stop, *workflows.RefusedReply, error) {
 	refuse := func(why string) (workflows.SentReply, *workflows.Stop, *workflows.RefusedReply, error) {
 		return workflows.SentReply{}, nil, &workflows.RefusedReply{ID: m.ID, What: replySummary(m), Reason: why}, nil
+	}
+	if why := nothingToSend(m); why != "" {
+		return refuse(why)
+	}
+	// A reply whose every part an earlier call delivered (its outcome was settled by Meta's
+	// echo or the thread) is done, whatever has changed since (the account disconnected, a
+	// setting): it must not come back to the agent as "not delivered" (issue 19).
+	if done, err := a.deliveredEarlier(ctx, m, settings); err != nil {
+		return workflows.SentReply{}, nil, nil, &bookkeepingError{err}
+	} else if done {
+		return workflows.SentReply{}, nil, nil, nil
 	}
 	req := instagram.SendRequest{Recipient: in.IGSID, MessagingType: "RESPONSE"}
 	if !in.LastCustomerAt.IsZero() {
@@ -197,19 +303,29 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 		if in.Local && a.budgetLeft(ctx) < localSendBudget {
 			return &workflows.Stop{Kind: workflows.StopContinue, Regular: true}, nil
 		}
-		d, err := a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {
-			res, err := a.IG.Send(ctx, pageID, token, r)
-			a.sendResult(in.PageID, err)
-			if err != nil && outcomeUnknown(err) {
-				return "", fmt.Errorf("%w: %w", errOutcomeUnknown, err)
-			}
-			return res.MessageID, err
-		})
-		if d.unknown {
-			return &workflows.Stop{Kind: workflows.StopUnknown, Expect: &expect, Reason: "the Send API's answer is missing"}, nil
+		call := func() (delivery, error) {
+			return a.once(ctx, key, in.PageID, in.IGSID, func() (string, error) {
+				res, err := a.IG.Send(ctx, pageID, token, r)
+				a.sendResult(in.PageID, err)
+				if err != nil && outcomeUnknown(err) {
+					return "", fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+				}
+				return res.MessageID, err
+			})
+		}
+		d, err := call()
+		if err == nil && d.refused != nil && a.regainControl(ctx, pageID, token, in.IGSID, d.refused, in.OtherAppOwns) {
+			d, err = call()
 		}
 		if err != nil {
-			return a.sendFailure(ctx, in.PageID, err, in.OtherAppOwns)
+			return nil, &bookkeepingError{err}
+		}
+		if d.unknown {
+			expect.At, expect.Attempt = d.since, d.attempt
+			return &workflows.Stop{Kind: workflows.StopUnknown, Expect: &expect, Reason: "the Send API's answer is missing"}, nil
+		}
+		if d.refused != nil {
+			return a.sendFailure(ctx, in.PageID, d.refused, in.OtherAppOwns)
 		}
 		if !d.before || mids != nil {
 			mids = append(mids, d.id)
@@ -225,7 +341,10 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 		key := fmt.Sprintf("rc:%s#%d", m.ID, i)
 		stop, err := send(key, r, workflows.Expectation{Key: key, Text: part})
 		if stop != nil {
-			return workflows.SentReply{}, stop, nil, nil
+			return workflows.SentReply{MIDs: mids}, stop, nil, nil
+		}
+		if failed, ok := asBookkeeping(err); ok {
+			return workflows.SentReply{MIDs: mids}, nil, nil, failed
 		}
 		if err != nil {
 			return refuse(err.Error())
@@ -238,7 +357,10 @@ func (a *Activities) sendReply(ctx context.Context, in workflows.SyncRepliesInpu
 		key := "rc:" + m.ID + "#file"
 		stop, err := send(key, r, workflows.Expectation{Key: key, Type: file.kind})
 		if stop != nil {
-			return workflows.SentReply{}, stop, nil, nil
+			return workflows.SentReply{MIDs: mids}, stop, nil, nil
+		}
+		if failed, ok := asBookkeeping(err); ok {
+			return workflows.SentReply{MIDs: mids}, nil, nil, failed
 		}
 		if err != nil {
 			return refuse(err.Error())
@@ -294,4 +416,19 @@ func truncateRunes(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// bookkeepingError is a failure of our own bookkeeping (the database), not of the send: the
+// activity fails with it and is retried; it never becomes a refusal of the reply.
+type bookkeepingError struct{ err error }
+
+func (e *bookkeepingError) Error() string { return e.err.Error() }
+func (e *bookkeepingError) Unwrap() error { return e.err }
+
+func asBookkeeping(err error) (error, bool) {
+	var b *bookkeepingError
+	if errors.As(err, &b) {
+		return b.err, true
+	}
+	return nil, false
 }

@@ -65,6 +65,13 @@ func (a *Activities) doRoomItem(ctx context.Context, token string, in workflows.
 		}
 		return err
 	case workflows.ItemEdit, workflows.ItemDelete:
+		// A file the customer sent is a message whose _id Rocket.Chat chose (its upload API
+		// takes none): the upload's delivery intent says which (issue 19).
+		if id, err := a.Store.DeliveredAs(ctx, uploadKey(it.MID)); err != nil {
+			return err
+		} else if id != "" {
+			msgID = id
+		}
 		var err error
 		if it.Kind == workflows.ItemEdit {
 			_, err = a.RC.UpdateMessage(ctx, token, in.RoomID, msgID, it.Text)

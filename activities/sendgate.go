@@ -30,14 +30,18 @@ type sendLimiters struct {
 }
 
 func (l *sendLimiters) get(account string, media bool) *rate.Limiter {
+	if media {
+		return l.bucket(account+"/media", mediaSendsPerSecond)
+	}
+	return l.bucket(account+"/text", textSendsPerSecond)
+}
+
+// bucket is the token bucket of key, made with limit per second (and as many at once).
+func (l *sendLimiters) bucket(key string, limit int) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
 		l.m = map[string]*rate.Limiter{}
-	}
-	key, limit := account+"/text", textSendsPerSecond
-	if media {
-		key, limit = account+"/media", mediaSendsPerSecond
 	}
 	lim, ok := l.m[key]
 	if !ok {
@@ -91,10 +95,21 @@ func (a *Activities) sendGate(ctx context.Context, account string, media bool) (
 
 // sendSlot waits for a slot within Meta's per-account limits, on the activities' clock.
 func (a *Activities) sendSlot(ctx context.Context, account string, media bool) error {
-	lim := a.limiters.get(account, media)
+	return a.waitSlot(ctx, a.limiters.get(account, media), account)
+}
+
+// conversationsAPIPerSecond is Meta's limit of the Conversations API per account (spec §5).
+const conversationsAPIPerSecond = 2
+
+// threadSlot waits for a Conversations API call of the account within Meta's limit.
+func (a *Activities) threadSlot(ctx context.Context, account string) error {
+	return a.waitSlot(ctx, a.limiters.bucket(account+"/conversations", conversationsAPIPerSecond), account)
+}
+
+func (a *Activities) waitSlot(ctx context.Context, lim *rate.Limiter, account string) error {
 	r := lim.ReserveN(a.now(), 1)
 	if !r.OK() {
-		return fmt.Errorf("send rate limiter refused a send of account %s", account)
+		return fmt.Errorf("rate limiter refused a call of account %s", account)
 	}
 	if d := r.DelayFrom(a.now()); d > 0 {
 		if err := a.clock().Sleep(ctx, d); err != nil {
@@ -108,7 +123,7 @@ func (a *Activities) sendSlot(ctx context.Context, account string, media bool) e
 // sendFailure is what a failed Send API call means for the reply: a Stop (the reply waits:
 // re-authorization, a rate limit or an outage, thread control), or a refusal for good.
 func (a *Activities) sendFailure(ctx context.Context, account string, err error, otherAppOwns bool) (*workflows.Stop, error) {
-	if otherAppOwns && notThreadOwner(err) {
+	if otherAppOwns && notThreadOwner(err) || ownedByAnotherApp(err) {
 		return &workflows.Stop{Kind: workflows.StopHeld, Reason: err.Error()}, nil
 	}
 	switch instagram.Classify(err) {

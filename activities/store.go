@@ -17,9 +17,15 @@ type Store interface {
 
 	BeginIntent(ctx context.Context, key, account, igsid string) (store.Intent, error)
 	FinishIntent(ctx context.Context, key string, delivered bool, messageID string) error
+	DeliveredAs(ctx context.Context, key string) (string, error)
+	SettleIntent(ctx context.Context, key string, attempt int, delivered bool, messageID string) (bool, error)
 
-	ConversationMemory(ctx context.Context, workflowID string) ([]byte, error)
-	SaveConversationMemory(ctx context.Context, workflowID string, seen []byte) error
+	ConversationMemory(ctx context.Context, workflowID string) (seen, notes []byte, err error)
+	SaveConversationMemory(ctx context.Context, workflowID string, seen, notes []byte) error
+
+	SpoolEvents(ctx context.Context, workflowID string, events []store.SpooledEvent, ackTS int64, ackKey string) error
+	UnspoolEvents(ctx context.Context, workflowID string, afterTS int64, afterKey string, limit int) ([]store.SpooledEvent, int, store.SpooledEvent, error)
+	DropSpool(ctx context.Context, workflowID string) error
 
 	ClaimNotice(ctx context.Context, key string) (bool, error)
 	ClearNotices(ctx context.Context, prefix string) error

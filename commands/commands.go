@@ -30,17 +30,19 @@ const (
 	Console     = "console"
 	Setup       = "setup"
 	Doctor      = "doctor"
+	// SignOut ends every console session and unused sign-in link ("sign out everywhere").
+	SignOut = "signout"
 )
 
 // aliases maps what admins may type to a command name.
 var aliases = map[string]string{
 	Authorize: Authorize, Unauthorize: Unauthorize, "uninstall": Unauthorize, List: List,
 	Subscribe: Subscribe, Unsubscribe: Unsubscribe, Edit: Edit, Settings: Settings, Help: Help,
-	Console: Console, Setup: Setup, Doctor: Doctor,
+	Console: Console, Setup: Setup, Doctor: Doctor, SignOut: SignOut, "logout": SignOut,
 }
 
 // names lists the commands, for suggestions.
-var names = []string{Authorize, Unauthorize, List, Subscribe, Unsubscribe, Edit, Settings, Help, Console, Setup, Doctor}
+var names = []string{Authorize, Unauthorize, List, Subscribe, Unsubscribe, Edit, Settings, Help, Console, Setup, Doctor, SignOut}
 
 // Command is a parsed, validated command.
 type Command struct {
@@ -58,11 +60,12 @@ type Command struct {
 }
 
 // Changes reports whether running the command changes anything (at Meta, in the database
-// or in Temporal). With ROCKETCHAT_COMMAND_USERS set, only the users listed may run these;
-// anyone in the setup channel may read.
+// or in Temporal). Only users Rocket.Chat says hold the admin or livechat-manager role
+// (and are in ROCKETCHAT_COMMAND_USERS, when it is set) may run these; anyone in the setup
+// channel may read.
 func (c Command) Changes() bool {
 	switch c.Name {
-	case Authorize, Unauthorize, Subscribe, Unsubscribe:
+	case Authorize, Unauthorize, Subscribe, Unsubscribe, SignOut:
 		return true
 	case Console:
 		return true // a console session may change everything
@@ -132,7 +135,7 @@ func Parse(line string) (Command, error) {
 	switch name {
 	case Help:
 		return cmd, nil
-	case Authorize, Unauthorize, List, Console, Setup, Doctor:
+	case Authorize, Unauthorize, List, Console, Setup, Doctor, SignOut:
 		if len(args) > 0 {
 			return Command{}, &Error{Msg: fmt.Sprintf("`%s` takes no arguments.", name), Usage: Usage(name)}
 		}

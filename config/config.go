@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -101,7 +102,15 @@ type Config struct {
 	// AdminAddr is ingress's internal listener: admin API, /metrics, /readyz and the
 	// payload codec endpoint. Loopback by default; never expose it to the internet.
 	AdminAddr string `envconfig:"ADMIN_ADDR" default:"127.0.0.1:9081"`
-	PublicURL string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
+	// AdminHosts are host names (besides IP addresses and localhost) that the internal
+	// listener and the worker's metrics answer to, e.g. the name a Prometheus in another
+	// container scrapes them by. Any other Host is refused (DNS rebinding).
+	AdminHosts string `envconfig:"ADMIN_HOSTS"`
+	// TrustedProxies are the reverse proxies (addresses or CIDR prefixes) in front of the
+	// public listener whose X-Forwarded-For names the client, for the console's per-client
+	// limit on ADMIN_API_TOKEN guesses. From any other peer the header is ignored.
+	TrustedProxies string `envconfig:"TRUSTED_PROXIES"`
+	PublicURL      string `envconfig:"PUBLIC_URL" default:"http://localhost:8080"`
 	// MaxWebhookBody caps webhook request bodies. Meta batches up to 1000 updates per POST
 	// (spec §2.2); 4 MiB leaves room for that and refuses anything absurd.
 	MaxWebhookBody int64 `envconfig:"MAX_WEBHOOK_BODY" default:"4194304"`
@@ -112,9 +121,9 @@ type Config struct {
 	RocketChatWebhookToken Secret `envconfig:"ROCKETCHAT_WEBHOOK_TOKEN"`
 	RocketChatCommandToken Secret `envconfig:"ROCKETCHAT_COMMAND_TOKEN"`
 	RocketChatSetupChannel string `envconfig:"ROCKETCHAT_SETUP_CHANNEL" default:"omnichannel-instagram-setup"`
-	// RocketChatCommandUsers, when set, are the Rocket.Chat user ids (comma-separated)
-	// allowed to run commands that change anything; others in the setup channel may only
-	// read (list, settings, help).
+	// RocketChatCommandUsers, when set, narrows who may change anything (commands, the
+	// console) to the Rocket.Chat user ids listed (comma-separated), of the users with the
+	// admin or livechat-manager role; everyone in the setup channel may read.
 	RocketChatCommandUsers string `envconfig:"ROCKETCHAT_COMMAND_USERS"`
 
 	MetaAppID        string `envconfig:"META_APP_ID"`
@@ -158,19 +167,21 @@ type Config struct {
 	MediaFetchTestOrigins string `envconfig:"MEDIA_FETCH_TEST_ORIGINS"`
 
 	// MetricsAddr is where the worker serves Prometheus metrics (ingress serves them on
-	// INGRESS_ADDR at /metrics); empty turns the worker's endpoint off.
-	MetricsAddr string `envconfig:"METRICS_ADDR" default:":9464"`
+	// ADMIN_ADDR at /metrics); empty turns the worker's endpoint off. Loopback by default:
+	// the metrics name every Instagram account id.
+	MetricsAddr string `envconfig:"METRICS_ADDR" default:"127.0.0.1:9464"`
 
 	// ReauthRetryInterval: how often replies waiting for an account's re-authorization try
 	// again. Connecting or authorizing the account wakes them at once; this is the fallback.
 	ReauthRetryInterval time.Duration `envconfig:"REAUTH_RETRY_INTERVAL" default:"1m"`
 
 	// Conversation tuning (worker). Documented in README; the defaults suit production.
-	// ReorderWindow holds an inbound event this long after it arrives, so that an earlier
-	// event Meta delivers a little later still takes its place by timestamp. Measured on our
-	// clock, never Meta's. 0: no wait — what is pending (a delivery's events, what arrived
-	// while a post was in flight) is still posted in timestamp order.
-	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"0s"`
+	// ReorderWindow holds a customer's message this long after it arrives when it is part of
+	// a burst (written within 5 s of another), so that an earlier one Meta delivers a little
+	// later still takes its place by timestamp; a message that comes alone is posted at once.
+	// Measured on our clock, never Meta's. 0: no wait — what is pending is still posted in
+	// timestamp order, and a message posted after a later-written one says so.
+	ReorderWindow time.Duration `envconfig:"REORDER_WINDOW" default:"2s"`
 	// WorkflowCacheSize is how many conversations the worker keeps in memory (the SDK's
 	// sticky cache, default 10,000 like the SDK); an evicted conversation is replayed from its
 	// history on its next message (docs/benchmarks.md: memory bound).
@@ -283,6 +294,9 @@ func decodeKeyList(name, v string) ([][]byte, error) {
 // CommandUsers is ROCKETCHAT_COMMAND_USERS as a list (empty: no allow-list).
 func (c *Config) CommandUsers() []string { return splitList(c.RocketChatCommandUsers) }
 
+// AdminHostNames is ADMIN_HOSTS as a list.
+func (c *Config) AdminHostNames() []string { return splitList(c.AdminHosts) }
+
 // SetupChannel is ROCKETCHAT_SETUP_CHANNEL without a leading '#': a channel name or id.
 func (c *Config) SetupChannel() string {
 	return strings.TrimPrefix(strings.TrimSpace(c.RocketChatSetupChannel), "#")
@@ -349,7 +363,29 @@ func (c *Config) ValidateIngress() error {
 	if c.AdminAddr != "" && c.AdminAddr == c.IngressAddr {
 		return fmt.Errorf("ADMIN_ADDR must differ from INGRESS_ADDR: the admin API, metrics and the codec endpoint must not be served where Meta and browsers connect")
 	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// TrustedProxyPrefixes is TRUSTED_PROXIES parsed: each entry an IP address or a CIDR
+// prefix.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range splitList(c.TrustedProxies) {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither an IP address nor a CIDR prefix (e.g. 10.0.0.5 or 10.0.0.0/24)", v)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // ValidateWorker checks what the worker needs before it starts.

@@ -30,6 +30,7 @@ func TestValidateIngress(t *testing.T) {
 		{"short codec token", func(c *Config) { c.CodecAuthToken = "codec" }, "CODEC_AUTH_TOKEN (5 bytes)"},
 		{"short app secret", func(c *Config) { c.MetaAppSecret = "abc123" }, "META_APP_SECRET (6 bytes)"},
 		{"admin on the public listener", func(c *Config) { c.AdminAddr = c.IngressAddr }, "ADMIN_ADDR must differ"},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = "10.0.0.0/8, proxy.internal" }, "TRUSTED_PROXIES: \"proxy.internal\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

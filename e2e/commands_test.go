@@ -171,15 +171,28 @@ func TestCommandsFromRocketChat(t *testing.T) {
 		require.True(t, readPage(t, s, pageID).Subscribed)
 	})
 
-	t.Run("authorize posts the button in the setup channel", func(t *testing.T) {
+	// Issue 20, item 2: the link is bound to the first browser that opens it, so it goes
+	// only to the admin who typed the command; the channel learns it was sent.
+	t.Run("authorize sends the button by direct message", func(t *testing.T) {
 		before := len(s.botMessages())
+		dms := len(s.rc.ChannelMessages("@maria.admin"))
 		rep := s.command(t, "instagram authorize")
 		require.Contains(t, rep.Text, "Start Authentication")
-		require.Contains(t, rep.Text, "#"+setupChannel)
-		msg := s.waitBotMessage(t, before, "Connect Instagram business accounts (requested by maria.admin)")
-		link, ok := msg.ButtonURL("Start Authentication")
-		require.True(t, ok)
-		require.True(t, strings.HasPrefix(link, s.ingressURL+"/oauth/start?state="))
+		require.Contains(t, rep.Text, "by direct message")
+		s.waitBotMessage(t, before, "button was sent to maria.admin by direct message")
+		var link string
+		eventually(t, 30*time.Second, "the button in maria.admin's direct messages", func() bool {
+			msgs := s.rc.ChannelMessages("@maria.admin")
+			for _, m := range msgs[min(dms, len(msgs)):] {
+				if u, ok := m.ButtonURL("Start Authentication"); ok && strings.Contains(m.Msg, "requested by maria.admin") {
+					link = u
+					return true
+				}
+			}
+			return false
+		})
+		require.True(t, strings.HasPrefix(link, s.ingressURL+"/oauth/start?state="), link)
+		requireLinkNotInChannel(t, s, link)
 	})
 
 	t.Run("unauthorize uninstalls: subscriptions, permissions, tokens", func(t *testing.T) {

@@ -95,7 +95,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitRoom(t, s, happy, 1)
 
 	t.Run("sign in through the one-time link", func(t *testing.T) {
-		s.rc.AddUser(rocketchat.User{Username: "maria.admin", Name: "Maria"})
+		s.rc.AddUser(rocketchat.User{Username: "maria.admin", Name: "Maria", Roles: []string{"user", "admin"}})
 		require.Contains(t, s.command(t, "instagram console").Text, "by direct message")
 		var link string
 		eventually(t, 10*time.Second, "the sign-in link by direct message", func() bool {
@@ -248,9 +248,28 @@ func TestConsoleInABrowser(t *testing.T) {
 		require.Contains(t, text(t, "h1"), "Uninstalled")
 		require.False(t, readPage(t, s, pageID).HasToken)
 		require.Contains(t, s.command(t, "instagram list").Text, "removed by the uninstall")
+		// An uninstall ends every console session, this one too (issue 20).
+		do(t, chromedp.Navigate(s.ingressURL+"/console/accounts"))
+		require.Contains(t, location(t), "/console/login?next=")
+	})
+
+	signInWithToken := func(t *testing.T) {
+		t.Helper()
+		do(t, chromedp.Navigate(s.ingressURL+"/console/login"), chromedp.SendKeys(chromedp.ID("token"), s.adminToken))
+		click(t, `form[action="/console/login"] button.primary`)
+		require.Contains(t, text(t, "form.who"), "Signed in as ADMIN_API_TOKEN")
+	}
+
+	t.Run("sign out everywhere", func(t *testing.T) {
+		signInWithToken(t)
+		click(t, `button[formaction="/console/logout-everywhere"]`)
+		require.Contains(t, text(t, "main"), "Everyone is signed out of the console")
+		do(t, chromedp.Navigate(s.ingressURL+"/console/accounts"))
+		require.Contains(t, location(t), "/console/login?next=")
 	})
 
 	t.Run("sign out", func(t *testing.T) {
+		signInWithToken(t)
 		do(t, chromedp.Navigate(s.ingressURL+"/console/"))
 		click(t, "form.who button")
 		require.True(t, strings.HasPrefix(location(t), s.ingressURL+"/console/login"))

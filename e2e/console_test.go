@@ -117,7 +117,7 @@ func TestCommandsMatchTheOriginalApp(t *testing.T) {
 	})
 
 	t.Run("instagram console sends a one-time sign-in link by direct message", func(t *testing.T) {
-		s.rc.AddUser(rocketchat.User{Username: "maria.admin", Name: "Maria"})
+		s.rc.AddUser(rocketchat.User{Username: "maria.admin", Name: "Maria", Roles: []string{"user", "admin"}})
 		rep := s.command(t, "instagram console")
 		require.Contains(t, rep.Text, "by direct message (@maria.admin)", rep.Text)
 		require.NotContains(t, rep.Text, "/console/login?t=", "the link is not in the channel")

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/igdirect/bridge/identity"
+	"github.com/igdirect/bridge/workflows"
 )
 
 // recordHistories keeps the histories of a conversation's runs (closed ones, and the
@@ -63,11 +65,22 @@ func recordRuns(t *testing.T, s *stack, account, igsid, name string, n int) {
 		}
 		raw, err := protojson.MarshalOptions{Indent: " "}.Marshal(hist)
 		require.NoError(t, err)
-		file := filepath.Join(dir, name+".json")
+		// Named after the code that ran it; a recording is never overwritten (it is the only
+		// proof that conversations running that shape still replay): delete it by hand once
+		// no running conversation can be in that shape.
+		base := workflows.ConversationCode + "-" + name
+		file := filepath.Join(dir, base+".json")
 		if len(execs) > 1 {
-			file = filepath.Join(dir, fmt.Sprintf("%s-run%d.json", name, len(execs)-i))
+			file = filepath.Join(dir, fmt.Sprintf("%s-run%d.json", base, len(execs)-i))
 		}
-		require.NoError(t, os.WriteFile(file, raw, 0o644))
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, os.ErrExist) {
+			t.Errorf("%s is recorded already: recordings are never overwritten (delete it by hand when no running conversation can be in its shape)", file)
+			continue
+		}
+		require.NoError(t, err)
+		_, err = f.Write(raw)
+		require.NoError(t, errors.Join(err, f.Close()))
 		t.Logf("recorded %d events of %s run %s in %s", len(events), id, e.GetExecution().GetRunId(), file)
 	}
 }

@@ -56,7 +56,7 @@ func (s *Server) writeOpError(w http.ResponseWriter, err error) {
 const apiCaller = "admin API"
 
 func (s *Server) apiAuthorize(w http.ResponseWriter, r *http.Request) {
-	res, err := s.authorize(r.Context(), apiCaller)
+	res, err := s.authorize(r.Context(), apiCaller, "")
 	if err != nil {
 		s.writeOpError(w, err)
 		return

@@ -18,6 +18,7 @@ import (
 	"github.com/igdirect/bridge/ingress/doctor"
 	"github.com/igdirect/bridge/setupguide"
 	"github.com/igdirect/bridge/setupguide/gather"
+	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
 
@@ -46,6 +47,18 @@ func (s *Server) sendConsoleLink(ctx context.Context, userID, username string) (
 	return res, err
 }
 
+// signOutEverywhere ends every console session and unused sign-in link (the console's
+// "Sign out everywhere" and `instagram signout`).
+func (s *Server) signOutEverywhere(ctx context.Context, who string) (store.EndedSessions, error) {
+	ended, err := s.store.EndConsoleSessions(ctx)
+	if err != nil {
+		s.log.Error("Console sessions not ended", "error", err)
+		return ended, refuse(http.StatusInternalServerError, "The console sessions could not be ended (database unreachable?); try again.")
+	}
+	s.audit(who, "signed everyone out of the console", "sessions", ended.Sessions, "links", ended.Links)
+	return ended, nil
+}
+
 // postSetupGuide posts the setup instructions in the setup channel.
 func (s *Server) postSetupGuide(ctx context.Context, who string) (workflows.SetupGuideResult, error) {
 	var res workflows.SetupGuideResult
@@ -62,7 +75,7 @@ func (s *Server) setupFacts(ctx context.Context) (setupguide.Facts, error) {
 	s.flushActivity(ctx)
 	f, err := gather.Facts(ctx, s.store, gather.Config{PublicURL: s.cfg.PublicURL, SetupChannel: s.cfg.RocketChatSetupChannel,
 		MetaAppID: s.cfg.MetaAppID != "", CommandsEnabled: s.cfg.RocketChatCommandToken.Value() != "",
-		AdminAPIToken: s.cfg.AdminAPIToken.Value() != ""})
+		AdminAPIToken: s.cfg.AdminAPIToken.Value() != "", CommandUsers: len(s.cfg.CommandUsers())})
 	if err != nil {
 		s.log.Error("Could not read the setup facts", "error", err)
 		return f, refuse(http.StatusInternalServerError, "Could not read the setup state from the database.")
@@ -74,7 +87,7 @@ func (s *Server) setupFacts(ctx context.Context) (setupguide.Facts, error) {
 // workflow; a report without it is still worth having), the webhook activity and the
 // blocked conversations.
 func (s *Server) doctor(ctx context.Context) (doctor.Report, error) {
-	in := doctor.Input{Now: time.Now()}
+	in := doctor.Input{Now: time.Now(), CommandUsers: len(s.cfg.CommandUsers())}
 	s.flushActivity(ctx)
 	var err error
 	if in.Pages, err = s.store.Pages(ctx); err != nil {

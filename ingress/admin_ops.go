@@ -61,15 +61,20 @@ type authorizeResult struct {
 	ExpiresAt    time.Time `json:"expires_at,omitzero"`
 	SetupChannel string    `json:"setup_channel"`
 	// Pending: the workflow started but did not hand out its link in time (worker busy or
-	// down); it posts the button in the setup channel when it runs.
+	// down); with SentTo it sends the button there when it runs.
 	Pending bool `json:"pending,omitempty"`
+	// SentTo is the Rocket.Chat user the button goes to by direct message ("" for the
+	// admin API and the console, whose caller gets the link).
+	SentTo string `json:"-"`
 }
 
 // authorize starts an Authorization workflow and returns its link, in one round trip
-// (update-with-start, temporal-go.md §1.11).
-func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, error) {
+// (update-with-start, temporal-go.md §1.11). directTo is the Rocket.Chat username the
+// workflow sends the Start Authentication button to by direct message (who typed the
+// command); "" when the caller takes the link itself (admin API, console).
+func (s *Server) authorize(ctx context.Context, who, directTo string) (authorizeResult, error) {
 	id := "instagram-authorization:" + time.Now().UTC().Format("20060102T150405Z") + ":" + randomHex(4)
-	res := authorizeResult{WorkflowID: id, SetupChannel: s.cfg.RocketChatSetupChannel}
+	res := authorizeResult{WorkflowID: id, SetupChannel: s.cfg.RocketChatSetupChannel, SentTo: directTo}
 	ctx, cancel := context.WithTimeout(ctx, s.adminWait())
 	defer cancel()
 	op := s.temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
@@ -78,7 +83,7 @@ func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, er
 		// Bounds a run whose worker vanished; a normal one ends within TTL + a minute.
 		WorkflowExecutionTimeout: workflows.DefaultOAuthStateTTL + time.Hour,
 		StaticSummary:            "Instagram authorization requested by " + who,
-	}, workflows.AuthorizationWorkflowName, workflows.AuthorizationInput{RequestedBy: who})
+	}, workflows.AuthorizationWorkflowName, workflows.AuthorizationInput{RequestedBy: who, DirectTo: directTo})
 	h, err := s.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.UpdateAuthorizationLink, WaitForStage: client.WorkflowUpdateStageCompleted},
@@ -91,7 +96,11 @@ func (s *Server) authorize(ctx context.Context, who string) (authorizeResult, er
 			state, serr := s.oauthState(link.OAuthStateRef)
 			if serr != nil {
 				s.log.Error("Authorization link not derivable", "workflow_id", id, "key_id", link.KeyID, "error", serr)
-				return res, refuse(http.StatusServiceUnavailable, "The authorization was started but its link cannot be made here (TOKEN_ENCRYPTION_KEY differs between worker and ingress?). The button is posted in #%s.", s.cfg.RocketChatSetupChannel)
+				msg := "The authorization was started but its link cannot be made here (TOKEN_ENCRYPTION_KEY differs between worker and ingress?)."
+				if directTo != "" {
+					msg += " The worker sends you the button by direct message all the same."
+				}
+				return res, refuse(http.StatusServiceUnavailable, "%s", msg)
 			}
 			res.URL, res.ExpiresAt = identity.OAuthStartURL(s.cfg.PublicURL+workflows.OAuthStartPath, state), link.ExpiresAt
 			return res, nil

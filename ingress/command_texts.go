@@ -12,15 +12,26 @@ import (
 
 // Answers of the Rocket.Chat commands (Rocket.Chat markdown). IDs and usernames are in
 // backticks: Instagram usernames contain '_' and '.', which markdown would mangle, and an
-// '@' would mention a Rocket.Chat user.
+// '@' would mention a Rocket.Chat user. Every value Meta, a page owner or a customer chose
+// (page names and ids, usernames, health problems, errors, messages) goes through one of
+// two helpers, code and plain (package safetext): none can mention anyone, render a link
+// or an image, or break out of its code span.
 
+// code shows a value someone else chose as an inline code span.
+func code(s string) string { return safetext.Code(s) }
+
+// plain shows a value someone else chose as text.
+func plain(s string) string { return safetext.Neutralize(s) }
+
+// authorizeText answers `instagram authorize`: the button went to the admin who typed it,
+// by direct message (the link is bound to the first browser that opens it).
 func authorizeText(res authorizeResult) string {
 	if res.Pending {
-		return fmt.Sprintf("Authorization started (Temporal workflow `%s`). The *Start Authentication* button will appear in #%s as soon as the worker picks it up.",
-			res.WorkflowID, res.SetupChannel)
+		return fmt.Sprintf("Authorization started (Temporal workflow `%s`). The *Start Authentication* button will reach you by direct message as soon as the worker picks it up.",
+			res.WorkflowID)
 	}
-	return fmt.Sprintf("Authorization started: I posted a *Start Authentication* button in #%s. The link works once, until %s.",
-		res.SetupChannel, res.ExpiresAt.UTC().Format("15:04 MST"))
+	return fmt.Sprintf("Authorization started: I am sending you the *Start Authentication* button by direct message. The link works once, in the browser that opens it first, until %s.",
+		res.ExpiresAt.UTC().Format("15:04 MST"))
 }
 
 // unauthorizeView words an uninstall's result.
@@ -31,9 +42,9 @@ func (v unauthorizeView) text() string {
 	b.WriteString("Instagram uninstalled.")
 	for _, p := range v.Pages {
 		if p.Unsubscribed {
-			fmt.Fprintf(&b, "\n• page `%s` %s: webhooks unsubscribed", p.PageID, usernameSuffix(p.IGUsername))
+			fmt.Fprintf(&b, "\n• page %s %s: webhooks unsubscribed", code(p.PageID), usernameSuffix(p.IGUsername))
 		} else {
-			fmt.Fprintf(&b, "\n• page `%s` %s: ⚠️ could not unsubscribe (%s)", p.PageID, usernameSuffix(p.IGUsername), p.Error)
+			fmt.Fprintf(&b, "\n• page %s %s: ⚠️ could not unsubscribe (%s)", code(p.PageID), usernameSuffix(p.IGUsername), plain(p.Error))
 		}
 	}
 	fmt.Fprintf(&b, "\nApp permissions revoked for %d Facebook login(s)", v.Revoke.Revoked)
@@ -41,7 +52,7 @@ func (v unauthorizeView) text() string {
 		fmt.Fprintf(&b, ", %d already revoked", v.Revoke.AlreadyRevoked)
 	}
 	if n := len(v.Revoke.Failed); n > 0 {
-		fmt.Fprintf(&b, " (%d failed: %s)", n, strings.Join(v.Revoke.Failed, "; "))
+		fmt.Fprintf(&b, " (%d failed: %s)", n, plain(strings.Join(v.Revoke.Failed, "; ")))
 	}
 	fmt.Fprintf(&b, ".\nDeleted %d page token(s), %d user token(s), %d pending authorization(s). Page settings are kept for a later `instagram authorize`.",
 		v.Deleted.PageTokens, v.Deleted.UserTokens, v.Deleted.OAuthStates)
@@ -52,14 +63,14 @@ func usernameSuffix(u string) string {
 	if u == "" {
 		return ""
 	}
-	return "(`" + u + "`)"
+	return "(" + code(u) + ")"
 }
 
 func pageLabel(p store.Page) string {
 	if p.IGUsername != "" {
-		return fmt.Sprintf("Instagram `%s` (page `%s`)", p.IGUsername, p.PageID)
+		return fmt.Sprintf("Instagram %s (page %s)", code(p.IGUsername), code(p.PageID))
 	}
-	return fmt.Sprintf("Page `%s`", p.PageID)
+	return fmt.Sprintf("Page %s", code(p.PageID))
 }
 
 func listText(acc []accountView) string {
@@ -80,10 +91,10 @@ func pageText(a accountView) string {
 	var b strings.Builder
 	b.WriteString("• " + pageLabel(p))
 	if p.Name != "" {
-		b.WriteString(" " + p.Name)
+		b.WriteString(" " + plain(p.Name))
 	}
 	if p.IGAccountID != "" {
-		b.WriteString(", account `" + p.IGAccountID + "`")
+		b.WriteString(", account " + code(p.IGAccountID))
 	}
 	var status []string
 	switch {
@@ -104,7 +115,7 @@ func pageText(a accountView) string {
 		status = append(status, "webhooks *not* subscribed")
 	}
 	if a.HealthProblem != "" && !p.NeedsReauth {
-		status = append(status, "⚠️ "+a.HealthProblem)
+		status = append(status, "⚠️ "+plain(a.HealthProblem))
 	}
 	status = append(status, "department: "+orDash(p.Department))
 	b.WriteString("\n   " + strings.Join(status, " · "))
@@ -118,7 +129,7 @@ func pageConfigText(p store.Page, consoleLink string) string {
 	var b strings.Builder
 	b.WriteString("*Page config* of " + pageLabel(p))
 	if p.Name != "" {
-		b.WriteString(" " + safetext.Neutralize(p.Name))
+		b.WriteString(" " + plain(p.Name))
 	}
 	values := map[string]string{"department": p.Department, "welcome": p.WelcomeMessage, "finished": p.FinishedMessage, "offline": p.OfflineMessage}
 	for _, f := range commands.PageFields {
@@ -127,12 +138,12 @@ func pageConfigText(p store.Page, consoleLink string) string {
 		case v == "":
 			fmt.Fprintf(&b, "\n• *%s* (`%s`): —", f.Label, f.Key)
 		case f.MaxBytes == 0:
-			fmt.Fprintf(&b, "\n• *%s* (`%s`): `%s`", f.Label, f.Key, v)
+			fmt.Fprintf(&b, "\n• *%s* (`%s`): %s", f.Label, f.Key, code(v))
 		default:
-			fmt.Fprintf(&b, "\n• *%s* (`%s`, %d of %d bytes):\n```\n%s\n```", f.Label, f.Key, len(v), f.MaxBytes, strings.ReplaceAll(v, "```", "ˋˋˋ"))
+			fmt.Fprintf(&b, "\n• *%s* (`%s`, %d of %d bytes):\n```\n%s\n```", f.Label, f.Key, len(v), f.MaxBytes, strings.ReplaceAll(plain(v), "`", "ˋ"))
 		}
 	}
-	fmt.Fprintf(&b, "\nEdit it in the console: %s (sign in with `instagram console`), or here: `instagram edit %s welcome=\"…\"`.", consoleLink, p.PageID)
+	fmt.Fprintf(&b, "\nEdit it in the console: %s (sign in with `instagram console`), or here: %s.", consoleLink, code("instagram edit "+p.PageID+` welcome="…"`))
 	return b.String()
 }
 
@@ -140,7 +151,7 @@ func orDash(s string) string {
 	if s == "" {
 		return "—"
 	}
-	return "`" + s + "`"
+	return code(s)
 }
 
 func quoteOrDash(s string) string {
@@ -150,7 +161,7 @@ func quoteOrDash(s string) string {
 	if len([]rune(s)) > 60 {
 		s = string([]rune(s)[:60]) + "…"
 	}
-	return "“" + strings.ReplaceAll(s, "\n", " ") + "”"
+	return "“" + plain(strings.ReplaceAll(s, "\n", " ")) + "”"
 }
 
 // settingsText lists the settings; changed names the ones just set.
@@ -175,5 +186,5 @@ func codeOrEmpty(s string) string {
 	if s == "" {
 		return "(empty)"
 	}
-	return "`" + s + "`"
+	return code(s)
 }

@@ -8,13 +8,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/igdirect/bridge/commands"
 	"github.com/igdirect/bridge/ingress/doctor"
-	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
 )
@@ -59,8 +57,9 @@ type replyAttachment struct {
 // that are not for us get an empty object, which Rocket.Chat does not post. The token only
 // proves the request comes from the integration, which an admin may have scoped to more
 // rooms than the setup channel (all private groups include every Omnichannel room, where
-// customers type): a command counts only from the setup channel, and with
-// ROCKETCHAT_COMMAND_USERS, changes only from the users listed.
+// customers type): a command counts only from the setup channel, and a change only from a
+// user Rocket.Chat says holds a manager role (and, with ROCKETCHAT_COMMAND_USERS, is listed
+// there; rights.go).
 func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
@@ -109,12 +108,14 @@ func (s *Server) receiveCommand(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, commandReply{Text: err.Error()})
 		return
 	}
-	if cmd.Changes() && !s.mayChange(msg.UserID) {
-		s.log.Warn("Rocket.Chat command refused: user not in ROCKETCHAT_COMMAND_USERS", "command", cmd.Name, "user_id", msg.UserID, "user", msg.UserName)
-		writeJSON(w, http.StatusOK, commandReply{Text: fmt.Sprintf(
-			"You may not run `%s %s`: only the users listed in ROCKETCHAT_COMMAND_USERS may change anything (your user id is `%s`). `%s list`, `%s settings` and `%s help` work for everyone here.",
-			commands.Trigger, cmd.Name, safetext.Neutralize(msg.UserID), commands.Trigger, commands.Trigger, commands.Trigger)})
-		return
+	if cmd.Changes() {
+		if err := s.mayChange(r.Context(), msg.UserID, msg.UserName); err != nil {
+			s.log.Warn("Rocket.Chat command refused: the user may not change anything", "command", cmd.Name, "user_id", msg.UserID, "user", msg.UserName, "why", err.Error())
+			writeJSON(w, http.StatusOK, commandReply{Text: fmt.Sprintf(
+				"You may not run `%s %s`: %s `%s list`, `%s settings`, `%s doctor` and `%s help` work for everyone here.",
+				commands.Trigger, cmd.Name, err.Error(), commands.Trigger, commands.Trigger, commands.Trigger, commands.Trigger)})
+			return
+		}
 	}
 	if s.store == nil && cmd.Name != commands.Help {
 		writeJSON(w, http.StatusOK, commandReply{Text: "The bridge has no database connection; try again later."})
@@ -134,13 +135,6 @@ func (s *Server) inSetupChannel(msg outgoingMessage) bool {
 	return msg.ChannelID == want || msg.ChannelName != "" && msg.ChannelName == want
 }
 
-// mayChange: without ROCKETCHAT_COMMAND_USERS everyone in the setup channel may; with it,
-// only the users listed (by user id, which cannot be renamed or reused).
-func (s *Server) mayChange(userID string) bool {
-	allowed := s.cfg.CommandUsers()
-	return len(allowed) == 0 || userID != "" && slices.Contains(allowed, userID)
-}
-
 // runCommand executes a parsed command and words the answer.
 func (s *Server) runCommand(ctx context.Context, cmd commands.Command, userID, user string) commandReply {
 	who := user
@@ -156,7 +150,7 @@ func (s *Server) runCommand(ctx context.Context, cmd commands.Command, userID, u
 		text = commands.HelpText()
 	case commands.Authorize:
 		var res authorizeResult
-		if res, err = s.authorize(ctx, who); err == nil {
+		if res, err = s.authorize(ctx, who, user); err == nil {
 			text = authorizeText(res)
 		}
 	case commands.Unauthorize:
@@ -203,6 +197,12 @@ func (s *Server) runCommand(ctx context.Context, cmd commands.Command, userID, u
 			text = fmt.Sprintf("I sent you a sign-in link to the console by direct message (%s). It works once, until %s. Without Rocket.Chat: %s with ADMIN_API_TOKEN.",
 				res.SentTo, res.ExpiresAt.UTC().Format("15:04 MST"), s.consoleURL("/login"))
 		}
+	case commands.SignOut:
+		var ended store.EndedSessions
+		if ended, err = s.signOutEverywhere(ctx, who); err == nil {
+			text = fmt.Sprintf("Everyone is signed out of the console: %d session(s) and %d unused sign-in link(s) ended. `%s console` sends a new sign-in link.",
+				ended.Sessions, ended.Links, commands.Trigger)
+		}
 	case commands.Setup:
 		var res workflows.SetupGuideResult
 		if res, err = s.postSetupGuide(ctx, who); err == nil {
@@ -221,10 +221,10 @@ func (s *Server) runCommand(ctx context.Context, cmd commands.Command, userID, u
 	}
 	if err != nil {
 		var oe *opError
-		if errors.As(err, &oe) {
-			return commandReply{Text: oe.Msg}
+		if errors.As(err, &oe) { // refusals quote Meta's and Rocket.Chat's errors too
+			return commandReply{Text: plain(oe.Msg)}
 		}
-		return commandReply{Text: err.Error()}
+		return commandReply{Text: plain(err.Error())}
 	}
 	return commandReply{Text: text}
 }

@@ -58,8 +58,9 @@ const inSetup = `"channel_id":"GsetupRoom01","channel_name":"omnichannel-instagr
 
 // Only the setup channel runs commands (by name or by id); an Omnichannel room (no channel
 // name) or another channel gets a refusal Rocket.Chat does not post; with
-// ROCKETCHAT_COMMAND_USERS only those users may change anything. None of these reaches the
-// database or Temporal (there are none here: the read-only command answers "no database").
+// ROCKETCHAT_COMMAND_USERS only those users may change anything (and only with a manager
+// role: uAdmin01 is an admin, rights_test.go has the rest). None of these reaches the
+// database (there is none here: a command that gets past the checks answers "no database").
 func TestCommandAuthorisation(t *testing.T) {
 	const token = "s3cret-command-token"
 	byName := &config.Config{RocketChatCommandToken: token, RocketChatSetupChannel: "omnichannel-instagram-setup"}
@@ -79,11 +80,12 @@ func TestCommandAuthorisation(t *testing.T) {
 		{"setup channel by name", byName, body(inSetup, "instagram unauthorize"), http.StatusOK, "no database connection"},
 		{"setup channel by id", byID, body(inSetup, "instagram unauthorize"), http.StatusOK, "no database connection"},
 		{"another channel", byName, body(`"channel_id":"GENERAL","channel_name":"general","user_id":"uAdmin01","user_name":"maria.admin",`, "instagram unauthorize"), http.StatusForbidden, "only in the setup channel"},
-		{"a channel named like the setup channel's id", byID, body(`"channel_id":"GENERAL","channel_name":"GsetupRoom01",`, "instagram unauthorize"), http.StatusOK, "no database"},
+		{"a channel named like the setup channel's id", byID, body(`"channel_id":"GENERAL","channel_name":"GsetupRoom01",`, "instagram list"), http.StatusOK, "no database"},
+		{"a change without a user id", byID, body(`"channel_id":"GENERAL","channel_name":"GsetupRoom01",`, "instagram unauthorize"), http.StatusOK, "did not say who you are"},
 		{"an Omnichannel room (customer typing)", byName, body(`"channel_id":"hG7xQp2Ws9KeLm3Zr","user_id":"kZ3ttd2hrbxzR7YcT","user_name":"guest-42",`, "instagram unauthorize"), http.StatusForbidden, "only in the setup channel"},
 		{"no channel at all", byName, body(`"user_id":"uAdmin01",`, "instagram unauthorize"), http.StatusForbidden, "only in the setup channel"},
 		{"user on the allow-list", allowList, body(inSetup, "instagram edit casaazul.store welcome=hi"), http.StatusOK, "no database"},
-		{"user not on the allow-list", onlyOther, body(inSetup, "instagram unauthorize"), http.StatusOK, "only the users listed in ROCKETCHAT_COMMAND_USERS"},
+		{"user not on the allow-list", onlyOther, body(inSetup, "instagram unauthorize"), http.StatusOK, "Only the users listed in ROCKETCHAT_COMMAND_USERS"},
 		{"settings change by a user not allowed", onlyOther, body(inSetup, "instagram settings unsend_action=delete"), http.StatusOK, "may not run"},
 		{"read-only command by a user not allowed", onlyOther, body(inSetup, "instagram settings"), http.StatusOK, "no database"},
 		{"help by anyone", onlyOther, body(inSetup, "instagram help"), http.StatusOK, "Instagram Direct commands"},
@@ -92,7 +94,7 @@ func TestCommandAuthorisation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs strings.Builder
-			s := New(tt.cfg, nil, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+			s := New(tt.cfg, &rolesTemporal{roles: map[string][]string{"uAdmin01": {"user", "admin"}}}, nil, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 			req := httptest.NewRequest(http.MethodPost, "/rocketchat/command", strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()

@@ -20,9 +20,10 @@ import (
 
 // newConsole builds the console for a server with a database.
 func (s *Server) newConsole() *console.Console {
+	proxies, _ := s.cfg.TrustedProxyPrefixes() // checked by ValidateIngress
 	return console.New(console.Options{
 		PublicURL: s.cfg.PublicURL, AdminToken: s.cfg.AdminAPIToken, SetupChannel: s.cfg.SetupChannel(),
-		CommandsEnabled: s.cfg.RocketChatCommandToken.Value() != "", Log: s.log,
+		CommandsEnabled: s.cfg.RocketChatCommandToken.Value() != "", TrustedProxies: proxies, Log: s.log,
 	}, consoleBackend{s}, s.store)
 }
 
@@ -50,7 +51,7 @@ func (b consoleBackend) SetSubscription(ctx context.Context, ref string, subscri
 }
 
 func (b consoleBackend) Authorize(ctx context.Context, who string) (console.Authorization, error) {
-	res, err := b.s.authorize(ctx, who)
+	res, err := b.s.authorize(ctx, who, "")
 	return console.Authorization{URL: res.URL, ExpiresAt: res.ExpiresAt, Pending: res.Pending}, err
 }
 
@@ -71,6 +72,14 @@ func (b consoleBackend) Attention(ctx context.Context) ([]doctor.Conversation, e
 }
 
 func (b consoleBackend) Doctor(ctx context.Context) (doctor.Report, error) { return b.s.doctor(ctx) }
+
+func (b consoleBackend) MayChange(ctx context.Context, userID, username string) error {
+	return b.s.mayChange(ctx, userID, username)
+}
+
+func (b consoleBackend) SignOutEverywhere(ctx context.Context, who string) (store.EndedSessions, error) {
+	return b.s.signOutEverywhere(ctx, who)
+}
 
 func (b consoleBackend) SetupFacts(ctx context.Context) (setupguide.Facts, error) {
 	return b.s.setupFacts(ctx)

@@ -69,7 +69,14 @@ func (s *Server) receiveInstagram(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", s.cfg.MaxWebhookBody))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxWebhookBody))
+	body, release, err := s.readUnauthenticated(w, r)
+	if errors.Is(err, errBodyBudget) {
+		s.log.Warn("Instagram webhook deferred: too many unverified bodies being read at once", "remote", r.RemoteAddr)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many requests being read; retry later")
+		return
+	}
+	defer release()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

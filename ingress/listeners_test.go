@@ -39,14 +39,14 @@ func TestInternalEndpointsAreNotPublic(t *testing.T) {
 	}
 	// The admin listener has them (401 without the token, metrics served).
 	rec := httptest.NewRecorder()
-	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/api/pages", nil))
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9081/admin/api/pages", nil))
 	require.Equal(t, http.StatusUnauthorized, rec.Code)
 	rec = httptest.NewRecorder()
-	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9081/metrics", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
 	// And nothing of the public side.
 	rec = httptest.NewRecorder()
-	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/webhooks/instagram", nil))
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://127.0.0.1:9081/webhooks/instagram", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)
 	// Every public path is in the documented allow-list.
 	for _, p := range []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rocketchat/command", "/oauth/start", "/oauth/callback", "/media/", "/healthz", "/console/"} {
@@ -80,7 +80,7 @@ func TestCodecEndpoint(t *testing.T) {
 	s, c := codecServer(t, codecToken)
 	body := encryptedBody(t, c, "Olá from a customer")
 	do := func(method, path, origin, auth, ctype, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req := httptest.NewRequest(method, "http://127.0.0.1:9081"+path, strings.NewReader(body))
 		if origin != "" {
 			req.Header.Set("Origin", origin)
 		}
@@ -163,7 +163,7 @@ func TestCodecEndpoint(t *testing.T) {
 		off, _ := codecServer(t, "")
 		for _, path := range []string{"/codec/decode", "/codec/x/decode"} {
 			rec := httptest.NewRecorder()
-			req := httptest.NewRequest("POST", path, strings.NewReader(body))
+			req := httptest.NewRequest("POST", "http://127.0.0.1:9081"+path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer ")
 			off.AdminHandler().ServeHTTP(rec, req)
@@ -173,4 +173,41 @@ func TestCodecEndpoint(t *testing.T) {
 			require.Contains(t, e["error"], "CODEC_AUTH_TOKEN")
 		}
 	})
+}
+
+// TestInternalListenerChecksHost (issue 20, item 9): a page an operator's browser opens can
+// make its own host name resolve to 127.0.0.1 (DNS rebinding) and read the internal
+// listener's answers as same-origin. The internal listener answers only requests addressed
+// to an IP address, localhost, or a name in ADMIN_HOSTS; the rest get 421 and nothing.
+func TestInternalListenerChecksHost(t *testing.T) {
+	s := New(&config.Config{AdminAPIToken: "admin-token-0123456789abcdef0123456789", AdminHosts: "ingress, Metrics.Internal."},
+		&recordingTemporal{}, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.SetMetrics(metrics.New())
+	h := s.AdminHandler()
+	for host, want := range map[string]int{
+		"127.0.0.1:9081": http.StatusOK, "[::1]:9081": http.StatusOK, "localhost:9081": http.StatusOK, "LOCALHOST": http.StatusOK,
+		"10.1.2.3:9081": http.StatusOK, "ingress:9081": http.StatusOK, "metrics.internal": http.StatusOK,
+		"attacker.example:9081": http.StatusMisdirectedRequest, "attacker.example": http.StatusMisdirectedRequest,
+		"127.0.0.1.attacker.example:9081": http.StatusMisdirectedRequest, "localhost.attacker.example": http.StatusMisdirectedRequest,
+		"ingress.attacker.example:9081": http.StatusMisdirectedRequest, "": http.StatusMisdirectedRequest,
+	} {
+		for _, path := range []string{"/metrics", "/healthz", "/admin/api/pages"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Host = host
+			if path == "/admin/api/pages" {
+				req.Header.Set("Authorization", "Bearer wrong")
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			got := rec.Code
+			if want == http.StatusOK && path == "/admin/api/pages" {
+				require.Equal(t, http.StatusUnauthorized, got, "Host %q %s: %s", host, path, rec.Body)
+				continue
+			}
+			require.Equal(t, want, got, "Host %q %s: %s", host, path, rec.Body)
+			if want != http.StatusOK {
+				require.NotContains(t, rec.Body.String(), "igdirect_", "Host %q", host)
+			}
+		}
+	}
 }

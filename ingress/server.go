@@ -20,6 +20,7 @@ import (
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/identity"
 	"github.com/igdirect/bridge/ingress/console"
+	"github.com/igdirect/bridge/internal/hostcheck"
 	"github.com/igdirect/bridge/internal/keys"
 	"github.com/igdirect/bridge/internal/metrics"
 	"github.com/igdirect/bridge/store"
@@ -53,12 +54,19 @@ type Server struct {
 	// console serves the web console on the public listener (console.go); nil without a
 	// database.
 	console http.Handler
+	// bodies bounds the memory of webhook bodies read before their signature is checked
+	// (bodyBudget); bodyWait is how long a read waits for its share (0 = defaultBodyWait).
+	bodies   *bodyBudget
+	bodyWait time.Duration
+	// roles keeps Rocket.Chat's recent answers about users' roles (rights.go).
+	roles rolesCache
 }
 
 // New builds the server. temporal may be a lazy client: handlers answer 503 while Temporal
 // is unreachable.
 func New(cfg *config.Config, tc client.Client, st *store.Store, visitorKey []byte, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log, activity: newActivityRecorder()}
+	s := &Server{cfg: cfg, temporal: tc, store: st, visitorKeys: [][]byte{visitorKey}, log: log, activity: newActivityRecorder(),
+		bodies: newBodyBudget(cfg.MaxWebhookBody)}
 	if st != nil {
 		s.console = s.newConsole().Handler()
 	}
@@ -114,7 +122,8 @@ var PublicPaths = []string{"/webhooks/instagram", "/webhooks/rocketchat", "/rock
 
 // AdminHandler returns the internal routes, for operators and monitoring only: the admin
 // API (bearer ADMIN_API_TOKEN), /metrics, /readyz, /healthz and the payload codec
-// endpoint the Temporal UI decrypts histories with (codec.go).
+// endpoint the Temporal UI decrypts histories with (codec.go). Only requests addressed to
+// an IP address, localhost or ADMIN_HOSTS are answered (DNS rebinding; package hostcheck).
 func (s *Server) AdminHandler() http.Handler {
 	r := mux.NewRouter()
 	r.Handle("/metrics", s.metricsHandler()).Methods(http.MethodGet)
@@ -129,7 +138,7 @@ func (s *Server) AdminHandler() http.Handler {
 	admin.HandleFunc("/pages/{page}", s.editPage).Methods(http.MethodPatch)
 	s.addAdminAccountRoutes(admin) // accounts and settings (admin_accounts.go)
 	notFound(r)
-	return r
+	return hostcheck.Handler(s.cfg.AdminHostNames(), "ADMIN_HOSTS", r)
 }
 
 func notFound(r *mux.Router) {

@@ -12,8 +12,10 @@ import (
 	"github.com/igdirect/bridge/workflows"
 )
 
-// WokenStates are the conversation states an admin's change wakes (ConversationState).
-var WokenStates = []string{workflows.StateBlocked}
+// WokenStates are the conversation states an admin's change wakes (ConversationState):
+// blocked ones retry at once; customers waiting for an agent are registered again, in the
+// department the page points to now (issue 19: they stayed queued in the old one).
+var WokenStates = []string{workflows.StateBlocked, workflows.StateWaitingForAgent}
 
 // wakeBlocked tells the account's blocked conversations that an admin changed something
 // (connected or authorized the account, edited its page): they try again now instead of at

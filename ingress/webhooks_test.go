@@ -327,3 +327,57 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		})
 	}
 }
+
+// TestUnauthenticatedBodyReadsAreBounded (issue 20, item 6): the signature can only be
+// checked over the whole body, so until then a body is unauthenticated memory. Reads
+// share a budget (8 × MAX_WEBHOOK_BODY, at most 64 at once): a request past it waits
+// briefly, then gets 503 with Retry-After (Meta retries), instead of one more buffer;
+// once the slow bodies end, the budget is free again.
+func TestUnauthenticatedBodyReadsAreBounded(t *testing.T) {
+	s := newWebhookServer(&recordingTemporal{})
+	s.bodyWait = 200 * time.Millisecond
+	h := s.Handler()
+	const maxBody = 64 << 10 // newWebhookServer's MAX_WEBHOOK_BODY
+	var (
+		wg    sync.WaitGroup
+		pipes []*io.PipeWriter
+		codes = make(chan int, 8)
+	)
+	for range 8 { // each announces a full-size body and sends it slowly
+		pr, pw := io.Pipe()
+		pipes = append(pipes, pw)
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", pr)
+		req.ContentLength = maxBody
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			codes <- rec.Code
+		}()
+		_, _ = pw.Write([]byte("{")) // the read has begun
+	}
+	post := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/instagram", strings.NewReader(validBody))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sign([]byte(validBody)))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post()
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "a read past the budget: %s", rec.Body.String())
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
+	for _, pw := range pipes {
+		_ = pw.CloseWithError(io.ErrUnexpectedEOF)
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		require.Equal(t, http.StatusBadRequest, c)
+	}
+	rec = post()
+	require.Equal(t, http.StatusOK, rec.Code, "the budget is free again: %s", rec.Body.String())
+}

@@ -27,6 +27,23 @@ type HistoryMessage struct {
 	File     *WebhookFile
 	FilePath string
 	Blocks   json.RawMessage
+	// Attachments are the message's attachments other than its file's: a quote of another
+	// message, a link preview, an app's card. Their text is for the agents' eyes; Instagram
+	// has nothing to show them with.
+	Attachments []HistoryAttachment
+	// Unreadable names the fields of the message whose shape this client does not know (an
+	// older Rocket.Chat's, an app's): they are left out, the rest of the message is read.
+	Unreadable []string
+}
+
+// HistoryAttachment is what a message's non-file attachment says.
+type HistoryAttachment struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+	// Description is a file attachment's caption (file messages only).
+	Description string `json:"description"`
+	// Type is "file" on a file message's own attachment.
+	Type string `json:"type"`
 }
 
 // HistoryUser is a message's author.
@@ -44,8 +61,9 @@ type wireHistoryMessage struct {
 		Username string `json:"username"`
 		Name     string `json:"name"`
 	} `json:"u"`
-	File   *WebhookFile    `json:"file"`
-	Blocks json.RawMessage `json:"blocks"`
+	File        json.RawMessage `json:"file"`
+	Blocks      json.RawMessage `json:"blocks"`
+	Attachments json.RawMessage `json:"attachments"`
 }
 
 // History lists a room's messages, newest first: at most limit of them, all older than
@@ -54,8 +72,15 @@ type wireHistoryMessage struct {
 //
 // Spec gap (§5.5): the maximum limit is not documented; callers page with end.
 func (c *Client) History(ctx context.Context, visitorToken, rid string, end time.Time, limit int) ([]HistoryMessage, error) {
+	msgs, _, err := c.HistoryPage(ctx, visitorToken, rid, end, limit)
+	return msgs, err
+}
+
+// HistoryPage is History, with how many messages Rocket.Chat listed (unreadable ones
+// included): a caller paging back knows the end by that count, not by what it could read.
+func (c *Client) HistoryPage(ctx context.Context, visitorToken, rid string, end time.Time, limit int) ([]HistoryMessage, int, error) {
 	if visitorToken == "" || rid == "" {
-		return nil, fmt.Errorf("%w: empty visitor token or room id", ErrInvalidRequest)
+		return nil, 0, fmt.Errorf("%w: empty visitor token or room id", ErrInvalidRequest)
 	}
 	q := url.Values{"token": {visitorToken}}
 	if limit > 0 {
@@ -70,23 +95,60 @@ func (c *Client) History(ctx context.Context, visitorToken, rid string, end time
 	err := c.do(ctx, request{method: http.MethodGet, path: "livechat/messages.history/" + url.PathEscape(rid),
 		query: q, secrets: []string{visitorToken}}, &out)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	msgs := make([]HistoryMessage, 0, len(out.Messages))
 	for _, raw := range out.Messages {
-		var w wireHistoryMessage
-		if json.Unmarshal(raw, &w) != nil {
-			continue // a message of an unexpected shape is not one of ours to act on
+		if m, ok := decodeHistoryMessage(raw); ok {
+			msgs = append(msgs, m)
 		}
-		m := HistoryMessage{ID: w.ID, RID: w.RID, Msg: w.Msg, Token: w.Token, T: w.T, TS: time.Time(w.TS),
-			U: HistoryUser{ID: w.U.ID, Username: w.U.Username, Name: w.U.Name}, File: w.File, Blocks: w.Blocks}
-		if w.File != nil {
-			m.FilePath = filePathOf(w.File)
-		}
-		msgs = append(msgs, m)
 	}
-	return msgs, nil
+	return msgs, len(out.Messages), nil
 }
+
+// decodeHistoryMessage reads one listed message. The fields every message has (id, time,
+// author, text) must read, or the message is skipped: without them it cannot be placed or
+// answered. The others (file, attachments, blocks) are read one by one, and one of a shape
+// this client does not know is named in Unreadable instead of losing the whole message —
+// an agent's reply would otherwise be dropped without anyone being told (issue 19).
+func decodeHistoryMessage(raw json.RawMessage) (HistoryMessage, bool) {
+	var w wireHistoryMessage
+	if json.Unmarshal(raw, &w) != nil || w.ID == "" {
+		return HistoryMessage{}, false
+	}
+	m := HistoryMessage{ID: w.ID, RID: w.RID, Msg: w.Msg, Token: w.Token, T: w.T, TS: time.Time(w.TS),
+		U: HistoryUser{ID: w.U.ID, Username: w.U.Username, Name: w.U.Name}}
+	if present(w.File) {
+		var f WebhookFile
+		if json.Unmarshal(w.File, &f) == nil && f.ID != "" {
+			m.File, m.FilePath = &f, filePathOf(&f)
+		} else {
+			m.Unreadable = append(m.Unreadable, "file")
+		}
+	}
+	if present(w.Blocks) {
+		var blocks []json.RawMessage
+		if json.Unmarshal(w.Blocks, &blocks) == nil {
+			m.Blocks = w.Blocks
+		} else {
+			m.Unreadable = append(m.Unreadable, "blocks")
+		}
+	}
+	if present(w.Attachments) {
+		var atts []HistoryAttachment
+		if json.Unmarshal(w.Attachments, &atts) != nil {
+			m.Unreadable = append(m.Unreadable, "attachments")
+		}
+		for _, a := range atts {
+			if a.Type != "file" {
+				m.Attachments = append(m.Attachments, a)
+			}
+		}
+	}
+	return m, true
+}
+
+func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "null" }
 
 // filePathOf is the download path of a message's file, built from the file's own id and
 // name only (never from an attachment's title_link or publicFilePath, which a message's

@@ -2,8 +2,10 @@ package rocketchat
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -75,6 +77,47 @@ func TestHistoryFilePathIsRebuiltAndChecked(t *testing.T) {
 			require.Len(t, msgs, 1)
 			require.NotNil(t, msgs[0].File, "the message still reaches the conversation, which tells the agent")
 			require.Equal(t, tt.wantPath, msgs[0].FilePath)
+		})
+	}
+}
+
+// A message with a field of a shape this client does not know is still read (issue 19): the
+// field is named in Unreadable, the rest is kept — an agent's reply must not vanish because
+// an older Rocket.Chat or an app stored its file reference as a string. A quote's text is
+// read from its attachment; the file's own attachment is not a quote.
+func TestHistoryReadsOddMessagesField(t *testing.T) {
+	tests := []struct {
+		name       string
+		raw        string
+		ok         bool
+		text       string
+		unreadable []string
+		quotes     int
+		file       bool
+	}{
+		{"file as a string", `{"_id":"m1","msg":"a001 hi","ts":"2026-03-02T10:00:00.000Z","u":{"_id":"u1","username":"ana"},"file":"legacy-reference"}`,
+			true, "a001 hi", []string{"file"}, 0, false},
+		{"blocks not a list", `{"_id":"m2","msg":"x","ts":"2026-03-02T10:00:00.000Z","u":{"_id":"u1"},"blocks":{"type":"section"}}`,
+			true, "x", []string{"blocks"}, 0, false},
+		{"quote alone", `{"_id":"m3","msg":"","ts":"2026-03-02T10:00:00.000Z","u":{"_id":"u1"},"attachments":[{"text":"quoted words","message_link":"https://chat/x"}]}`,
+			true, "", nil, 1, false},
+		{"file with its own attachment", `{"_id":"m4","ts":"2026-03-02T10:00:00.000Z","u":{"_id":"u1"},"file":{"_id":"F1","name":"a.pdf","type":"application/pdf"},"attachments":[{"type":"file","title":"a.pdf","description":"here"}]}`,
+			true, "", nil, 0, true},
+		{"no id", `{"msg":"x","ts":"2026-03-02T10:00:00.000Z"}`, false, "", nil, 0, false},
+		{"not an object", `["x"]`, false, "", nil, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, ok := decodeHistoryMessage(json.RawMessage(tt.raw))
+			if ok != tt.ok {
+				t.Fatalf("read = %v, want %v", ok, tt.ok)
+			}
+			if !ok {
+				return
+			}
+			if m.Msg != tt.text || !slices.Equal(m.Unreadable, tt.unreadable) || len(m.Attachments) != tt.quotes || (m.File != nil) != tt.file {
+				t.Fatalf("got msg %q unreadable %v quotes %d file %v", m.Msg, m.Unreadable, len(m.Attachments), m.File != nil)
+			}
 		})
 	}
 }

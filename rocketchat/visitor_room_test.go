@@ -279,3 +279,29 @@ func TestPostMessage(t *testing.T) {
 		}
 	})
 }
+
+func TestUserInfo(t *testing.T) {
+	f := newFakeRC(t,
+		step{want{method: http.MethodGet, path: "/api/v1/users.info", query: q("userId", "u-maria"), header: botGET},
+			reply{body: `{"user":{"_id":"u-maria","username":"maria","type":"user","status":"online","active":true,"name":"Maria","roles":["user","livechat-manager"]},"success":true}`}},
+		step{want{method: http.MethodGet, path: "/api/v1/users.info", query: q("userId", "u-joao"), header: botGET},
+			reply{body: `{"user":{"_id":"u-joao","username":"joao","type":"user"},"success":true}`}},
+		step{want{method: http.MethodGet, path: "/api/v1/users.info", query: q("userId", "nobody"), header: botGET},
+			reply{status: 400, body: `{"success":false,"error":"User not found."}`}},
+	)
+	c := newTestClient(f)
+	u, err := c.UserInfo(context.Background(), "u-maria")
+	if err != nil || u.Username != "maria" || !u.RolesShown || len(u.Roles) != 2 || u.Roles[1] != "livechat-manager" {
+		t.Fatalf("%+v %v", u, err)
+	}
+	u, err = c.UserInfo(context.Background(), "u-joao")
+	if err != nil || u.RolesShown || u.Roles != nil {
+		t.Fatalf("roles not shown: %+v %v", u, err)
+	}
+	_, err = c.UserInfo(context.Background(), "nobody")
+	var e *Error
+	if !errors.As(err, &e) || e.HTTPStatus != 400 || IsTransient(err) {
+		t.Fatalf("err = %v", err)
+	}
+	noLeak(t, err.Error())
+}

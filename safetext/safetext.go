@@ -98,3 +98,23 @@ func insideAngleLink(s string, i int) bool {
 	closeAt := strings.IndexAny(s[i:], "<>\n")
 	return closeAt >= 0 && s[i+closeAt] == '>'
 }
+
+// graveAccent replaces a backtick inside a code span, which would end it.
+const graveAccent = 'ˋ' // U+02CB
+
+// Code returns s as an inline code span (`s`) that nothing in s can end early: the text is
+// neutralized, its backticks become ˋ and line breaks spaces. What Meta or a customer
+// chose (a page name, a username, an id) is shown this way in the bot's answers.
+func Code(s string) string {
+	s = Neutralize(s)
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '`':
+			return graveAccent
+		case '\n', '\r':
+			return ' '
+		}
+		return r
+	}, s)
+	return "`" + s + "`"
+}

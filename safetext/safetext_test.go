@@ -74,3 +74,17 @@ func FuzzNeutralize(f *testing.F) {
 		}
 	})
 }
+
+func TestCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"casaazul.store":                 "`casaazul.store`",
+		"a`b":                            "`aˋb`",
+		"x` @all [phish](https://e.vil)": "`xˋ ＠all [phish] (https://e.vil)`",
+		"two\nlines":                     "`two lines`",
+		"":                               "``",
+	} {
+		if got := Code(in); got != want {
+			t.Errorf("Code(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

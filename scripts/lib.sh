@@ -11,6 +11,23 @@ BIN="$ROOT/bin"
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31mxx\033[0m %s\n' "$*" >&2; exit 1; }
 
+# use_pinned_go makes every go command of make and of these scripts run the Go release
+# go.mod pins (its toolchain line): the one govulncheck scans and the images are built
+# with, not whatever go the machine has. The go command fetches that release once through
+# the Go module proxy (golang.org/toolchain) into the module cache; when it cannot, this
+# stops, saying so, rather than build and test with another release. An explicit
+# GOTOOLCHAIN in the environment is overridden.
+use_pinned_go() {
+  local want have
+  want=$(sed -n 's/^toolchain //p' "$ROOT/go.mod")
+  [[ -n "$want" ]] || return 0
+  export GOTOOLCHAIN=$want
+  if ! have=$(go env GOVERSION 2>&1) || [[ "$have" != "$want" ]]; then
+    die "go.mod pins $want (toolchain line), and the go command could not run it: ${have//$'\n'/ }. It downloads that release once through the Go module proxy (GOPROXY=$(GOTOOLCHAIN=local go env GOPROXY 2>/dev/null)); make the proxy reachable, or install $want and put its go first in PATH."
+  fi
+}
+use_pinned_go
+
 # pg_bindir finds PostgreSQL server binaries, installing them with apt-get when possible.
 pg_bindir() {
   local d
@@ -42,7 +59,7 @@ devstack() {
 # once. Any vulnerability reachable from our code fails the run.
 GOVULNCHECK_VERSION=v1.9.0
 vulncheck() {
-  local version dir src toolchain
+  local version dir src
   version=${VULNDB_VERSION:-$(go list -m -f '{{.Version}}' golang.org/x/vulndb@latest)} \
     || die "cannot reach the Go module proxy for golang.org/x/vulndb (set VULNDB_VERSION to a cached version)"
   dir="$ROOT/.data/vulndb/$version"
@@ -54,7 +71,6 @@ vulncheck() {
     GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$src/data/osv" -out "$dir.tmp"
     mv "$dir.tmp" "$dir"
   fi
-  toolchain=$(sed -n 's/^toolchain //p' "$ROOT/go.mod")
-  log "govulncheck $GOVULNCHECK_VERSION (database golang.org/x/vulndb@$version, standard library of ${toolchain:-$(go env GOVERSION)})"
-  (cd "$ROOT" && GOTOOLCHAIN=${toolchain:-local} go run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" -db "file://$dir" ./...)
+  log "govulncheck $GOVULNCHECK_VERSION (database golang.org/x/vulndb@$version, standard library of $(go env GOVERSION))"
+  (cd "$ROOT" && go run "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION" -db "file://$dir" ./...)
 }

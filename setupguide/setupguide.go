@@ -18,6 +18,8 @@ type Facts struct {
 	MetaAppID       bool `json:"meta_app_id"`
 	CommandsEnabled bool `json:"commands_enabled"`
 	AdminAPIToken   bool `json:"admin_api_token"`
+	// CommandUsers is how many user ids ROCKETCHAT_COMMAND_USERS lists (0: not set).
+	CommandUsers int `json:"command_users,omitempty"`
 	// Pages by state.
 	Connected    []string `json:"connected,omitempty"` // Instagram usernames (or page IDs) with a token
 	Removed      int      `json:"removed,omitempty"`
@@ -44,6 +46,16 @@ func (f Facts) ConsoleURL() string           { return f.PublicURL + "/console/" 
 // AuthorizeURL is the console page that starts an authorization: a link that stays valid,
 // unlike an OAuth state, so the setup message can carry a Start Authentication button.
 func (f Facts) AuthorizeURL() string { return f.PublicURL + "/console/authorize" }
+
+// WhoMayChange says who may change things (issue 20); commandUsers is how many user ids
+// ROCKETCHAT_COMMAND_USERS lists. The doctor and the setup guide say the same.
+func WhoMayChange(commandUsers int) string {
+	s := "Who may change things (commands that change something, `instagram console`): Rocket.Chat users with the `admin` or `livechat-manager` role"
+	if commandUsers > 0 {
+		s += fmt.Sprintf(", and of those only the %d user ids in `ROCKETCHAT_COMMAND_USERS`", commandUsers)
+	}
+	return s + "; everyone in the channel may read (`list`, `settings`, `doctor`, `help`)."
+}
 
 // Where a step is done.
 const (
@@ -84,7 +96,8 @@ func Items(f Facts, now time.Time) []Item {
 
 	cmd := Item{Where: InRocketChat, Title: "Commands (outgoing integration)", Done: f.CommandsEnabled && !f.CommandLast.IsZero(),
 		Steps: []string{"Administration › Integrations › New › Outgoing: event *Message Sent*, channel `#" + f.SetupChannel + "`, Trigger Words `instagram,/instagram`, URL `" + f.CommandURL() + "`, Token = `ROCKETCHAT_COMMAND_TOKEN`, post as the bot user",
-			"To type the original app's `/instagram …` too: Administration › Settings › Message › *Allow Unrecognized Slash Commands* on (Rocket.Chat then sends it as a message, which the trigger word `/instagram` catches)"}}
+			"To type the original app's `/instagram …` too: Administration › Settings › Message › *Allow Unrecognized Slash Commands* on (Rocket.Chat then sends it as a message, which the trigger word `/instagram` catches)",
+			WhoMayChange(f.CommandUsers) + " Give the bot user the `view-full-other-user-info` permission: it reads the roles with `users.info`, and without them refuses every change."}}
 	switch {
 	case !f.CommandsEnabled:
 		cmd.Status = "`ROCKETCHAT_COMMAND_TOKEN` is not set: commands are off"

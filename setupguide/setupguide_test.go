@@ -72,3 +72,18 @@ func TestRefusedCallsNameTheWrongSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestSaysWhoMayChangeThings (issue 20, item 1): the guide tells admins who may change
+// things, and how ROCKETCHAT_COMMAND_USERS narrows it.
+func TestSaysWhoMayChangeThings(t *testing.T) {
+	md := Markdown(Items(Facts{PublicURL: "https://bridge.example", SetupChannel: "omnichannel-instagram-setup", CommandsEnabled: true}, now))
+	for _, want := range []string{"`admin` or `livechat-manager` role", "view-full-other-user-info", "everyone in the channel may read"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in:\n%s", want, md)
+		}
+	}
+	md = Markdown(Items(Facts{PublicURL: "https://bridge.example", SetupChannel: "omnichannel-instagram-setup", CommandsEnabled: true, CommandUsers: 2}, now))
+	if !strings.Contains(md, "and of those only the 2 user ids in `ROCKETCHAT_COMMAND_USERS`") {
+		t.Errorf("the narrowing is not said:\n%s", md)
+	}
+}

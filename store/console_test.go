@@ -68,17 +68,17 @@ func TestConsoleLoginIsSingleUseAndExpires(t *testing.T) {
 func TestConsoleSessions(t *testing.T) {
 	ctx := context.Background()
 	st, _ := testStore(t, ring(t, 1))
-	if _, err := st.CreateConsoleSession(ctx, "session-a", "maria", "link", 8*time.Hour); err != nil {
+	if _, err := st.CreateConsoleSession(ctx, "session-a", ConsoleSession{Who: "maria", Via: "link", UserID: "uid-1", Grant: "rocketchat:uid-1"}, 8*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	cs, err := st.ConsoleSessionByID(ctx, "session-a")
-	if err != nil || cs.Who != "maria" || cs.Via != "link" {
+	if err != nil || cs.Who != "maria" || cs.Via != "link" || cs.UserID != "uid-1" || cs.Grant != "rocketchat:uid-1" {
 		t.Fatalf("%+v %v", cs, err)
 	}
 	if _, err := st.ConsoleSessionByID(ctx, "session-b"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown session: %v", err)
 	}
-	if _, err := st.CreateConsoleSession(ctx, "session-old", "ana", "token", -time.Second); err != nil {
+	if _, err := st.CreateConsoleSession(ctx, "session-old", ConsoleSession{Who: "ana", Via: "token", Grant: "token:x"}, -time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ConsoleSessionByID(ctx, "session-old"); !errors.Is(err, ErrNotFound) {
@@ -91,7 +91,7 @@ func TestConsoleSessions(t *testing.T) {
 		t.Fatalf("signed-out session: %v", err)
 	}
 	// The next sign-in drops the expired one.
-	if _, err := st.CreateConsoleSession(ctx, "session-c", "maria", "link", time.Hour); err != nil {
+	if _, err := st.CreateConsoleSession(ctx, "session-c", ConsoleSession{Who: "maria", Via: "link", Grant: "rocketchat:uid-1"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -157,5 +157,62 @@ func TestUninstalledPagesAreRemovedNotBroken(t *testing.T) {
 	}
 	if p, _ = st.FindPage(ctx, "1020"); p.RemovedAt != nil || !p.HasToken {
 		t.Fatalf("connected again: %+v", p)
+	}
+}
+
+// TestSignOutEverywhereAndUninstallEndSessions (issue 20, item 5): signing out everywhere,
+// and an uninstall, end every console session and every unused sign-in link, on every
+// replica at once; a session being made from a link of the old generation is dead too.
+func TestSignOutEverywhereAndUninstallEndSessions(t *testing.T) {
+	ctx := context.Background()
+	st, _ := testStore(t, ring(t, 1))
+	newSession := func(id string) {
+		t.Helper()
+		if _, err := st.CreateConsoleSession(ctx, id, ConsoleSession{Who: "maria", Via: "link", UserID: "u1", Grant: "rocketchat:u1"}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newSession("s1")
+	newSession("s2")
+	if _, err := st.CreateConsoleLogin(ctx, "link-1", "u1", "maria", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	raced, err := st.CreateConsoleLogin(ctx, "link-2", "u1", "maria", 10*time.Minute)
+	if err != nil || raced.IsZero() {
+		t.Fatal(err)
+	}
+	consumed, err := st.ConsumeConsoleLogin(ctx, "link-2") // consumed just before the sign-out …
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := st.EndConsoleSessions(ctx)
+	if err != nil || ended.Sessions != 2 || ended.Links != 1 {
+		t.Fatalf("ended %+v, %v; want 2 sessions and 1 link", ended, err)
+	}
+	for _, id := range []string{"s1", "s2"} {
+		if _, err := st.ConsoleSessionByID(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("session %s after signing out everywhere: %v", id, err)
+		}
+	}
+	if _, err := st.ConsumeConsoleLogin(ctx, "link-1"); err == nil {
+		t.Fatal("a sign-in link made before signing out everywhere still works")
+	}
+	// … and its session stored just after: made in the link's generation, it is dead.
+	if _, err := st.CreateConsoleSession(ctx, "s3", ConsoleSession{Who: "maria", Via: "link", UserID: "u1", Grant: "rocketchat:u1",
+		Generation: consumed.Generation}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsoleSessionByID(ctx, "s3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a session from a link of the old generation: %v", err)
+	}
+	newSession("s4") // a new sign-in works
+	if _, err := st.ConsoleSessionByID(ctx, "s4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ForgetAllTokens(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsoleSessionByID(ctx, "s4"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a session after the uninstall: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/lib/pq"
@@ -21,6 +22,9 @@ type Intent struct {
 	State     string
 	MessageID string
 	Attempts  int
+	// Since is when the recorded attempt began (State calling): the unknown outcome's call
+	// was made after it.
+	Since time.Time
 }
 
 // BeginIntent records that a call for key is about to be made and returns what was recorded
@@ -38,8 +42,9 @@ func (s *Store) BeginIntent(ctx context.Context, key, account, igsid string) (In
 		State     string         `db:"state"`
 		MessageID sql.NullString `db:"message_id"`
 		Attempts  int            `db:"attempts"`
+		UpdatedAt time.Time      `db:"updated_at"`
 	}
-	err = tx.GetContext(ctx, &prev, `SELECT state, message_id, attempts FROM delivery_intents WHERE key = $1 FOR UPDATE`, key)
+	err = tx.GetContext(ctx, &prev, `SELECT state, message_id, attempts, updated_at FROM delivery_intents WHERE key = $1 FOR UPDATE`, key)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = tx.ExecContext(ctx, `INSERT INTO delivery_intents (key, account, igsid, state) VALUES ($1, $2, $3, 'calling')
@@ -57,7 +62,11 @@ func (s *Store) BeginIntent(ctx context.Context, key, account, igsid string) (In
 	if err := tx.Commit(); err != nil {
 		return Intent{}, err
 	}
-	return Intent{State: prev.State, MessageID: prev.MessageID.String, Attempts: prev.Attempts}, nil
+	in := Intent{State: prev.State, MessageID: prev.MessageID.String, Attempts: prev.Attempts}
+	if in.State == IntentCalling {
+		in.Since = prev.UpdatedAt
+	}
+	return in, nil
 }
 
 // RetryIntent turns an unresolved (calling) intent into a fresh attempt: the caller has
@@ -78,6 +87,35 @@ func (s *Store) FinishIntent(ctx context.Context, key string, delivered bool, me
 	_, err := s.db.ExecContext(ctx, `UPDATE delivery_intents SET state = $2, message_id = NULLIF($3, ''), updated_at = now()
 		WHERE key = $1`, key, state, messageID)
 	return err
+}
+
+// SettleIntent records how an unknown outcome turned out — only while the intent is still
+// calling in that attempt (its attempts count): an attempt that began since (the message
+// was sent again, its own outcome unknown) is not overwritten by the settling of an older
+// one. It reports whether it recorded the outcome.
+func (s *Store) SettleIntent(ctx context.Context, key string, attempt int, delivered bool, messageID string) (bool, error) {
+	state := IntentNotDone
+	if delivered {
+		state = IntentDone
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE delivery_intents SET state = $3, message_id = NULLIF($4, ''), updated_at = now()
+		WHERE key = $1 AND attempts = $2 AND state = 'calling'`, key, attempt, state, messageID)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeliveredAs returns the other side's id of a delivery already made ("" when the key has
+// no delivery recorded): an upload's room message, whose _id Rocket.Chat chose.
+func (s *Store) DeliveredAs(ctx context.Context, key string) (string, error) {
+	var id sql.NullString
+	err := s.db.GetContext(ctx, &id, `SELECT message_id FROM delivery_intents WHERE key = $1 AND state = 'done'`, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id.String, err
 }
 
 // OurMessages returns which of the Instagram message ids were sent by this service (the
@@ -114,20 +152,39 @@ func (s *Store) PurgeIntents(ctx context.Context, olderThan time.Duration) (int6
 	return res.RowsAffected()
 }
 
-// ConversationMemory returns what the conversation's last completed run left (nil: nothing).
-func (s *Store) ConversationMemory(ctx context.Context, workflowID string) ([]byte, error) {
-	var seen []byte
-	err := s.db.GetContext(ctx, &seen, `SELECT seen FROM conversation_memory WHERE workflow_id = $1`, workflowID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+// ConversationMemory returns what the conversation's last completed run left (nil: nothing):
+// its dedup keys, and the notes for the agents it could not show (JSON, opened).
+func (s *Store) ConversationMemory(ctx context.Context, workflowID string) (seen, notes []byte, err error) {
+	var row struct {
+		Seen  []byte `db:"seen"`
+		Notes []byte `db:"notes"`
 	}
-	return seen, err
+	err = s.db.GetContext(ctx, &row, `SELECT seen, notes FROM conversation_memory WHERE workflow_id = $1`, workflowID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil
+	}
+	if err != nil || row.Notes == nil {
+		return row.Seen, nil, err
+	}
+	plain, err := s.sealer.Open(row.Notes, "conversation_memory:"+workflowID)
+	if err != nil {
+		return row.Seen, nil, fmt.Errorf("conversation memory notes: %w", err)
+	}
+	return row.Seen, []byte(plain), nil
 }
 
-// SaveConversationMemory keeps a completed run's memory for the next run.
-func (s *Store) SaveConversationMemory(ctx context.Context, workflowID string, seen []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO conversation_memory (workflow_id, seen) VALUES ($1, $2)
-		ON CONFLICT (workflow_id) DO UPDATE SET seen = EXCLUDED.seen, updated_at = now()`, workflowID, seen)
+// SaveConversationMemory keeps a completed run's memory for the next run: its dedup keys, and
+// its undelivered notes (JSON, sealed: they quote customers and the business; nil: none).
+func (s *Store) SaveConversationMemory(ctx context.Context, workflowID string, seen, notes []byte) error {
+	var sealed []byte
+	if notes != nil {
+		var err error
+		if sealed, err = s.sealer.Seal(string(notes), "conversation_memory:"+workflowID); err != nil {
+			return err
+		}
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO conversation_memory (workflow_id, seen, notes) VALUES ($1, $2, $3)
+		ON CONFLICT (workflow_id) DO UPDATE SET seen = EXCLUDED.seen, notes = EXCLUDED.notes, updated_at = now()`, workflowID, seen, sealed)
 	return err
 }
 

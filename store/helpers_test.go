@@ -13,13 +13,13 @@ import (
 	"github.com/igdirect/bridge/internal/keys"
 )
 
-// testStore creates a fresh database on the PostgreSQL server of E2E_DATABASE_URL (make
-// test starts one) and opens a migrated store on it with ring.
+// testStore creates a fresh database on the PostgreSQL server of E2E_DATABASE_URL (or the
+// one TestMain started) and opens a migrated store on it with ring.
 func testStore(t *testing.T, ring *keys.Ring) (*Store, string) {
 	t.Helper()
 	admin := os.Getenv("E2E_DATABASE_URL")
 	if admin == "" {
-		t.Skip("store tests need a PostgreSQL server: set E2E_DATABASE_URL (make test does)")
+		t.Skip("store tests need a PostgreSQL server: set E2E_DATABASE_URL or install PostgreSQL (" + noPostgres + ")")
 	}
 	db, err := sqlx.Open("postgres", admin)
 	if err != nil {

@@ -257,7 +257,8 @@ func (s *Store) DeleteUserToken(ctx context.Context, id int64) error {
 type Forgotten struct{ PageTokens, UserTokens, OAuthStates int }
 
 // ForgetAllTokens deletes every page token, user token and OAuth state (with any code not
-// yet exchanged) in one transaction, and marks every page unsubscribed. Pages and their
+// yet exchanged) in one transaction, and marks every page unsubscribed; it ends every
+// console session and sign-in link too (EndConsoleSessions). Pages and their
 // configuration stay.
 func (s *Store) ForgetAllTokens(ctx context.Context) (Forgotten, error) {
 	var f Forgotten
@@ -288,6 +289,11 @@ func (s *Store) ForgetAllTokens(ctx context.Context) (Forgotten, error) {
 			n, _ := res.RowsAffected()
 			*step.n = int(n)
 		}
+	}
+	// An uninstall also signs everyone out of the console: sessions granted before it
+	// end with it (README, "Who may change what").
+	if _, err := endConsoleSessions(ctx, tx); err != nil {
+		return f, err
 	}
 	return f, tx.Commit()
 }

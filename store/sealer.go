@@ -19,8 +19,9 @@ import (
 // Format: version byte 1 || key id (4 bytes) || nonce (12) || ciphertext and tag. The key
 // id names the master key, so after a rotation values sealed with an old key still open
 // (with TOKEN_ENCRYPTION_OLD_KEYS) and Reseal can find and renew them. Values written
-// before key ids existed (nonce || ciphertext under the master key itself) still open
-// and are re-sealed the same way.
+// before key ids existed (nonce || ciphertext under the master key itself, the legacy
+// format) never open for a read: only Reseal, which the worker runs at every start,
+// opens them, to write them again in this format.
 type Sealer struct {
 	ring     *keys.Ring
 	sealOnly bool
@@ -78,7 +79,7 @@ func (s *Sealer) Seal(plain, boundTo string) ([]byte, error) {
 	return aead.Seal(out, nonce, []byte(plain), aad(boundTo, id)), nil
 }
 
-// Open reverses Seal.
+// Open reverses Seal. A value in the legacy format does not open (see Sealer).
 func (s *Sealer) Open(sealed []byte, boundTo string) (string, error) {
 	if s.sealOnly {
 		return "", ErrSealOnly
@@ -87,7 +88,8 @@ func (s *Sealer) Open(sealed []byte, boundTo string) (string, error) {
 	return plain, err
 }
 
-// open also tells whether the value was made with the current key in the current format.
+// open opens the current format and also tells whether the value was made with the
+// current key.
 func (s *Sealer) open(sealed []byte, boundTo string) (plain string, current bool, err error) {
 	const head = 1 + keys.IDSize
 	if len(sealed) > head && sealed[0] == sealVersion {
@@ -101,9 +103,13 @@ func (s *Sealer) open(sealed []byte, boundTo string) (plain string, current bool
 			}
 		}
 	}
-	// Legacy: nonce || ciphertext under a master key itself, no version, no key id. A
-	// legacy nonce may start with the version byte by chance, so this is tried whenever
-	// the versioned form does not open.
+	return "", false, ErrUndecryptable
+}
+
+// openLegacy opens the legacy format: nonce || ciphertext under a master key itself, no
+// version, no key id. Only reseal calls it. A legacy nonce may start with the version
+// byte by chance, so it is tried whenever the versioned form does not open.
+func (s *Sealer) openLegacy(sealed []byte, boundTo string) (string, error) {
 	for _, m := range s.ring.All() {
 		aead, err := gcm(m.Raw())
 		if err != nil || len(sealed) < aead.NonceSize() {
@@ -111,15 +117,18 @@ func (s *Sealer) open(sealed []byte, boundTo string) (plain string, current bool
 		}
 		n := aead.NonceSize()
 		if p, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(boundTo)); err == nil {
-			return string(p), false, nil
+			return string(p), nil
 		}
 	}
-	return "", false, ErrUndecryptable
+	return "", ErrUndecryptable
 }
 
 // reseal returns the value sealed again with the current key, or nil when it already is.
 func (s *Sealer) reseal(sealed []byte, boundTo string) ([]byte, error) {
 	plain, current, err := s.open(sealed, boundTo)
+	if errors.Is(err, ErrUndecryptable) {
+		plain, err = s.openLegacy(sealed, boundTo)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -76,12 +76,23 @@ func legacySeal(t *testing.T, master []byte, plain, boundTo string) []byte {
 	return aead.Seal(nonce, nonce, []byte(plain), []byte(boundTo))
 }
 
-func TestSealerOpensLegacyValues(t *testing.T) {
+// TestSealerRefusesLegacyValues (issue 20, item 9): the legacy format used the master key
+// itself as the AES key, with neither version nor key id. Reading a token never accepts
+// it; only Reseal, which the worker runs at every start before anything reads a token,
+// opens such a value, to write it again in the current format (TestResealAfterRotation).
+func TestSealerRefusesLegacyValues(t *testing.T) {
 	r := ring(t, 1)
 	s, _ := NewSealer(r)
 	old := legacySeal(t, r.Current().Raw(), "EAAGlegacy", "102030405060708")
-	if got, err := s.Open(old, "102030405060708"); err != nil || got != "EAAGlegacy" {
-		t.Fatalf("legacy value: %q %v", got, err)
+	if got, err := s.Open(old, "102030405060708"); !errors.Is(err, ErrUndecryptable) {
+		t.Fatalf("a legacy value opened with the raw master key: %q %v", got, err)
+	}
+	fresh, err := s.reseal(old, "102030405060708")
+	if err != nil || fresh == nil {
+		t.Fatalf("reseal of a legacy value: %v", err)
+	}
+	if got, err := s.Open(fresh, "102030405060708"); err != nil || got != "EAAGlegacy" {
+		t.Fatalf("re-sealed legacy value: %q %v", got, err)
 	}
 }
 

@@ -32,6 +32,7 @@ func registerAdmin(w worker.Worker, admin *activities.Admin) {
 		workflows.ConsoleLinkWorkflowName:      workflows.ConsoleLink,
 		workflows.DoctorWorkflowName:           workflows.Doctor,
 		workflows.SetupGuideWorkflowName:       workflows.SetupGuide,
+		workflows.UserRolesWorkflowName:        workflows.RocketChatUserRoles,
 	} {
 		w.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

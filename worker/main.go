@@ -78,11 +78,11 @@ func run(log *slog.Logger) error {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
 	httpClient := &http.Client{Timeout: 20 * time.Second, Transport: transport}
-	go purgeMedia(ctx, st, mediaPurgeInterval, log)
+	go janitor(ctx, st, janitorInterval, log)
 	reg := metrics.New()
 	if cfg.MetricsAddr != "" {
 		go func() {
-			if err := reg.Serve(ctx, cfg.MetricsAddr); err != nil {
+			if err := reg.Serve(ctx, cfg.MetricsAddr, cfg.AdminHostNames()); err != nil {
 				log.Error("metrics endpoint stopped", "addr", cfg.MetricsAddr, "error", err)
 			}
 		}()
@@ -119,7 +119,8 @@ func run(log *slog.Logger) error {
 	admin := &activities.Admin{
 		Store: st, RC: acts.RC, IG: acts.IG, PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel, Keys: ring,
 		Setup: gather.Config{PublicURL: cfg.PublicURL, SetupChannel: cfg.RocketChatSetupChannel, MetaAppID: cfg.MetaAppID != "",
-			CommandsEnabled: cfg.RocketChatCommandToken.Value() != "", AdminAPIToken: cfg.AdminAPIToken.Value() != ""},
+			CommandsEnabled: cfg.RocketChatCommandToken.Value() != "", AdminAPIToken: cfg.AdminAPIToken.Value() != "",
+			CommandUsers: len(cfg.CommandUsers())},
 	}
 	registerAdmin(w, admin)
 	postSetupGuideAtFirstStart(ctx, log, admin)

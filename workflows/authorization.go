@@ -36,7 +36,7 @@ func Authorization(ctx workflow.Context, in AuthorizationInput) (AuthorizationRe
 	if err := workflow.SetUpdateHandler(ctx, UpdateAuthorizationLink, a.linkHandler); err != nil {
 		return a.res, err
 	}
-	res, err := a.run(ctx, ttl)
+	res, err := a.run(ctx, ttl, in)
 	// The link update may still be waiting when the state could not be stored.
 	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 	return res, err
@@ -62,7 +62,7 @@ func (a *authorization) linkHandler(ctx workflow.Context) (AuthorizationLink, er
 	return *a.link, nil
 }
 
-func (a *authorization) run(ctx workflow.Context, ttl time.Duration) (AuthorizationResult, error) {
+func (a *authorization) run(ctx workflow.Context, ttl time.Duration, in AuthorizationInput) (AuthorizationResult, error) {
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return newOAuthRef() }).Get(&a.ref); err != nil {
 		a.linkErr = err
 		return a.res, err
@@ -80,7 +80,7 @@ func (a *authorization) run(ctx workflow.Context, ttl time.Duration) (Authorizat
 
 	// Not awaited here: a Rocket.Chat outage must not keep the workflow from taking the
 	// callback and connecting the accounts (the admin API caller has the link already).
-	a.button = postSetupAsync(ctx, buttonMessage(link, a.res.RequestedBy))
+	a.button = a.postButton(ctx, link, in)
 
 	cb, ok := a.awaitCallback(ctx, ttl+oauthGrace)
 	if !ok {
@@ -95,6 +95,33 @@ func (a *authorization) run(ctx workflow.Context, ttl time.Duration) (Authorizat
 		return a.res, nil
 	}
 	return a.connect(ctx)
+}
+
+// buttonByDM is the change that stopped posting the live link in the setup channel (issue
+// 20): runs started before it replay as they were recorded.
+const buttonByDM = "authorization-button-by-direct-message"
+
+// postButton hands out the Start Authentication button and returns the future of the
+// last of its posts. The link is bound to the first browser that opens it, so it goes
+// only to the admin who asked, by direct message, and the setup channel is told it was
+// sent (or could not be); an authorization whose starter has the link (admin API,
+// console) posts no button, only that it started.
+func (a *authorization) postButton(ctx workflow.Context, link AuthorizationLink, in AuthorizationInput) workflow.Future {
+	if workflow.GetVersion(ctx, buttonByDM, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return postSetupAsync(ctx, buttonMessage(link, in.RequestedBy))
+	}
+	if in.DirectTo == "" {
+		return postSetupAsync(ctx, startedMessage(link, in.RequestedBy))
+	}
+	dm := buttonMessage(link, in.RequestedBy)
+	dm.To = "@" + in.DirectTo
+	sent := postSetupAsync(ctx, dm)
+	done, settle := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		err := sent.Get(ctx, nil)
+		settle.Set(nil, postSetupAsync(ctx, buttonSentMessage(link, in.DirectTo, err)).Get(ctx, nil))
+	})
+	return done
 }
 
 // awaitCallback waits for the callback signal until the deadline. The signal is consumed

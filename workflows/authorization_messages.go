@@ -38,6 +38,22 @@ func buttonMessage(link AuthorizationLink, who string) SetupMessage {
 	}
 }
 
+// buttonSentMessage tells the setup channel where the button went, without the link.
+func buttonSentMessage(link AuthorizationLink, to string, err error) SetupMessage {
+	if err != nil {
+		return SetupMessage{Text: "⚠️ An Instagram authorization was started by " + safe(to) + ", but the *Start Authentication* button could not be sent to them by direct message (" +
+			safe(errorText(err)) + "). Nobody has the link; it expires unused at " + clock(link.ExpiresAt) + ". Check that the bot may send direct messages, then `instagram authorize` again."}
+	}
+	return SetupMessage{Text: "🔐 Instagram authorization started: the *Start Authentication* button was sent to " + safe(to) +
+		" by direct message (it works once, in the browser that opens it first, until " + clock(link.ExpiresAt) + ")."}
+}
+
+// startedMessage tells the setup channel of an authorization whose starter has the link.
+func startedMessage(link AuthorizationLink, who string) SetupMessage {
+	return SetupMessage{Text: "🔐 Instagram authorization started" + requestedBy(who) + "; the link went to whoever started it, not here. It expires at " +
+		clock(link.ExpiresAt) + "."}
+}
+
 func expiredMessage(link AuthorizationLink) SetupMessage {
 	return SetupMessage{Text: "⌛ The Instagram authorization link that expired at " + clock(link.ExpiresAt) +
 		" was not used. Nothing was stored. Start again with `instagram authorize`."}

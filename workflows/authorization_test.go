@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -184,7 +185,7 @@ func TestAuthorizationConnectsSubscribesAndReports(t *testing.T) {
 		require.Equal(t, AuthWaiting, res.Status)
 		env.SignalWorkflow(SignalOAuthCallback, OAuthCallback{CodeStored: true})
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(AuthorizationWorkflowName, AuthorizationInput{RequestedBy: "bob"})
+	env.ExecuteWorkflow(AuthorizationWorkflowName, AuthorizationInput{RequestedBy: "bob", DirectTo: "bob"})
 	res := authResult(t, env)
 
 	require.Equal(t, AuthConnected, res.Status)
@@ -196,15 +197,17 @@ func TestAuthorizationConnectsSubscribesAndReports(t *testing.T) {
 	require.Equal(t, "instagram-authorization:test", f.states[0].WorkflowID)
 	require.Equal(t, OAuthStateRef{Ref: f.states[0].Ref, KeyID: "0a1b2c3d"}, link.OAuthStateRef, "the starter gets the reference, not the state")
 
-	require.Equal(t, []string{"CreateOAuthState", "PostSetupMessage", "ExchangeOAuthCode", "ConnectAuthorizedPages"}, f.calls[:4])
-	require.ElementsMatch(t, []string{"SubscribePage 102030405060708", "SubscribePage 102030405060709"}, f.calls[4:6])
-	require.Len(t, f.posts, 2)
+	require.Equal(t, []string{"CreateOAuthState", "PostSetupMessage", "PostSetupMessage", "ExchangeOAuthCode", "ConnectAuthorizedPages"}, f.calls[:5])
+	require.ElementsMatch(t, []string{"SubscribePage 102030405060708", "SubscribePage 102030405060709"}, f.calls[5:7])
+	require.Len(t, f.posts, 3)
 	button := f.posts[0].Attachments[0]
+	require.Equal(t, "@bob", f.posts[0].To, "by direct message to who asked")
 	require.Equal(t, "Start Authentication", button.ButtonText)
 	require.Empty(t, button.ButtonURL, "the workflow never holds the link")
 	require.Equal(t, &link.OAuthStateRef, button.ButtonAuthorization, "the activity makes the link from the reference")
 	require.Contains(t, f.posts[0].Text, "requested by bob")
-	done := f.posts[1].Text
+	require.Contains(t, f.posts[1].Text, "sent to bob by direct message")
+	done := f.posts[2].Text
 	for _, want := range []string{"casaazul.store", "102030405060708", "casaverde", "102030405060709", "Side Page", "webhooks subscribed"} {
 		require.Contains(t, done, want)
 	}
@@ -281,12 +284,57 @@ func TestAuthorizationConnectsWhileRocketChatIsDown(t *testing.T) {
 	f.postsFailTil = env.Now().Add(2 * time.Minute)
 	askForLink(t, env)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalOAuthCallback, OAuthCallback{CodeStored: true}) }, time.Minute)
-	env.ExecuteWorkflow(AuthorizationWorkflowName, AuthorizationInput{})
+	env.ExecuteWorkflow(AuthorizationWorkflowName, AuthorizationInput{RequestedBy: "bob", DirectTo: "bob"})
 	res := authResult(t, env)
 	require.Equal(t, AuthConnected, res.Status)
 	exchanged := slices.Index(f.calls, "ExchangeOAuthCode")
 	posted := slices.Index(f.calls, "PostSetupMessage")
 	require.Greater(t, posted, exchanged, "accounts connected before Rocket.Chat came back: %v", f.calls)
-	require.Len(t, f.posts, 2)
-	require.Equal(t, "Start Authentication", f.posts[0].Attachments[0].ButtonText, "button first, then the outcome")
+	require.Len(t, f.posts, 3)
+	require.Equal(t, "Start Authentication", f.posts[0].Attachments[0].ButtonText, "button first, then where it went, then the outcome")
+	require.Contains(t, f.posts[1].Text, "sent to bob")
+}
+
+// TestAuthorizationButtonGoesByDirectMessage (issue 20, item 2): the live Start
+// Authentication link is bound to the first browser that opens it, so it goes only to the
+// admin who asked, by direct message; the setup channel learns only that it was sent. An
+// authorization started elsewhere (admin API, console: the caller has the link) posts no
+// button anywhere. (Inputs and posts are read as JSON, as Temporal carries them.)
+func TestAuthorizationButtonGoesByDirectMessage(t *testing.T) {
+	asJSON := func(m SetupMessage) string {
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		return string(b)
+	}
+	t.Run("from the command", func(t *testing.T) {
+		f := &fakeAdmin{pages: twoAccounts}
+		env := newAdminEnv(t, f)
+		askForLink(t, env)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalOAuthCallback, OAuthCallback{CodeStored: true}) }, time.Minute)
+		env.ExecuteWorkflow(AuthorizationWorkflowName, map[string]any{"requested_by": "maria.admin", "direct_to": "maria.admin"})
+		authResult(t, env)
+		require.GreaterOrEqual(t, len(f.posts), 3)
+		dm, line := asJSON(f.posts[0]), asJSON(f.posts[1])
+		require.Contains(t, dm, `"to":"@maria.admin"`, "the button goes by direct message")
+		require.Contains(t, dm, `"button_authorization"`)
+		require.NotContains(t, line, `"to"`, "then a line in the setup channel")
+		require.NotContains(t, line, "button_authorization", "without the link")
+		require.Contains(t, f.posts[1].Text, "sent to maria.admin by direct message")
+		for _, p := range f.posts[1:] {
+			require.NotContains(t, asJSON(p), "button_authorization", "no later post carries the link")
+		}
+	})
+	t.Run("from the admin API or the console", func(t *testing.T) {
+		f := &fakeAdmin{pages: twoAccounts}
+		env := newAdminEnv(t, f)
+		askForLink(t, env)
+		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalOAuthCallback, OAuthCallback{CodeStored: true}) }, time.Minute)
+		env.ExecuteWorkflow(AuthorizationWorkflowName, map[string]any{"requested_by": "admin API"})
+		authResult(t, env)
+		for _, p := range f.posts {
+			require.NotContains(t, asJSON(p), "button_authorization", "the caller has the link; nobody else gets it")
+			require.NotContains(t, asJSON(p), `"to"`)
+		}
+		require.Contains(t, f.posts[0].Text, "authorization started (requested by admin API)")
+	})
 }

@@ -13,6 +13,11 @@ import "time"
 type AuthorizationInput struct {
 	// RequestedBy names who asked (a Rocket.Chat username, or "admin API"), for messages.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// DirectTo is the Rocket.Chat username the Start Authentication button is sent to by
+	// direct message (who typed `instagram authorize`). Empty (admin API, console: the
+	// caller has the link): no button is posted anywhere. The link is bound to the first
+	// browser that opens it, so it never goes to the setup channel.
+	DirectTo string `json:"direct_to,omitempty"`
 	// TTL is how long the link stays valid; DefaultOAuthStateTTL when zero.
 	TTL time.Duration `json:"ttl,omitempty"`
 }
@@ -179,6 +184,9 @@ type UnauthorizeResult struct {
 type SetupMessage struct {
 	Text        string            `json:"text"`
 	Attachments []SetupAttachment `json:"attachments,omitempty"`
+	// To, when set, is where the message goes instead of the setup channel: "@username"
+	// for a direct message.
+	To string `json:"to,omitempty"`
 }
 
 // SetupAttachment is one attachment of a SetupMessage, with an optional link button.

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // call is the activity a direction has in flight. Short per-message calls run first as a
@@ -57,43 +56,6 @@ func retryable(err error) bool {
 	return !errors.As(err, &canceled)
 }
 
-// localOptions: a local activity must answer within a workflow task's budget; a retry or
-// two for a blip, then the regular activity takes over.
-func localOptions(name string) workflow.LocalActivityOptions {
-	return workflow.LocalActivityOptions{
-		StartToCloseTimeout:    5 * time.Second,
-		ScheduleToCloseTimeout: 8 * time.Second,
-		Summary:                name,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumAttempts: 2,
-		},
-	}
-}
-
-// activityOptions: every activity has a bounded schedule-to-close; what is still failing
-// after it becomes a state of the workflow (blocked, with a retry deadline).
-func activityOptions(name string) workflow.ActivityOptions {
-	o := workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 2 * time.Minute,
-		Summary:                name,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
-		},
-	}
-	switch name {
-	case ActivityUploadToRoom:
-		// Media of up to max_upload_bytes goes from Meta's CDN to Rocket.Chat, which may take
-		// minutes; the activity heartbeats meanwhile, so a dead worker is noticed in 20 s.
-		o.StartToCloseTimeout, o.HeartbeatTimeout, o.ScheduleToCloseTimeout = 10*time.Minute, 20*time.Second, 15*time.Minute
-	case ActivitySyncReplies:
-		// A file reply: Meta fetches the file from ingress while it handles the send. It
-		// heartbeats too.
-		o.StartToCloseTimeout, o.HeartbeatTimeout, o.ScheduleToCloseTimeout = 2*time.Minute, 20*time.Second, 5*time.Minute
-	}
-	return o
-}
-
 // timer is the run's one pending timer: set for the earliest deadline any state has, and
 // replaced only when an earlier one is needed (each timer is two history events).
 type timer struct {
@@ -105,7 +67,6 @@ type timer struct {
 // next deadline needs it.
 func (c *conversation) armTimer() *timer {
 	now := c.now()
-	c.pausingNow = c.pausing()
 	at := c.nextDeadline(now)
 	if at.IsZero() && c.timer == nil {
 		return nil
@@ -119,22 +80,19 @@ func (c *conversation) armTimer() *timer {
 	return c.timer
 }
 
-// nextDeadline is the earliest time at which a state changes by itself (zero: none).
+// nextDeadline is the earliest future time at which a state lets something start by itself
+// (zero: none). Only future times count: the loop has just started everything that was due
+// and could start, so a deadline already past waits for something else (an activity's
+// result, a signal) — which wakes the loop by itself. Arming it would spin.
 func (c *conversation) nextDeadline(now time.Time) time.Time {
 	var at time.Time
 	consider := func(t time.Time) {
-		if t.IsZero() {
-			return
-		}
-		if !t.After(now) {
-			t = now.Add(time.Millisecond) // due already: handled on the next pass
-		}
-		if at.IsZero() || t.Before(at) {
+		if t.After(now) && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
 	}
-	if !c.loaded || c.pausingNow {
-		return at // the activity in flight wakes the loop; nothing starts before it ends
+	if c.pausing() {
+		return at // the activities in flight end the run's wait; nothing starts before they do
 	}
 	if c.in == nil {
 		for _, t := range c.inboundDeadlines() {
@@ -146,12 +104,8 @@ func (c *conversation) nextDeadline(now time.Time) time.Time {
 			consider(t)
 		}
 	}
+	if c.store == nil {
+		consider(c.st.Spool.RetryAt)
+	}
 	return at
 }
-
-// LocalActivityOptionsFor and ActivityOptionsFor are the options a conversation runs the
-// activity name with, as a local and as a regular activity (the simulator models
-// Temporal's timeouts and retries from them).
-func LocalActivityOptionsFor(name string) workflow.LocalActivityOptions { return localOptions(name) }
-
-func ActivityOptionsFor(name string) workflow.ActivityOptions { return activityOptions(name) }

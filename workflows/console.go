@@ -25,6 +25,9 @@ const (
 	DoctorWorkflowName = "Doctor"
 	// SetupGuideWorkflowName posts the setup instructions in the setup channel.
 	SetupGuideWorkflowName = "SetupGuide"
+	// UserRolesWorkflowName reads a Rocket.Chat user's roles with the bot's credentials:
+	// who may change things (issue 20).
+	UserRolesWorkflowName = "RocketChatUserRoles"
 )
 
 // Activity names.
@@ -34,7 +37,20 @@ const (
 	ActivityDiagnosePage         = "DiagnosePage"
 	ActivitySetupFacts           = "SetupFacts"
 	ActivityMarkSetupGuidePosted = "MarkSetupGuidePosted"
+	ActivityReadUserRoles        = "ReadUserRoles"
 )
+
+// UserRolesInput names the Rocket.Chat user whose roles to read.
+type UserRolesInput struct {
+	UserID string `json:"user_id"`
+}
+
+// UserRoles is a Rocket.Chat user's roles, as Rocket.Chat's users.info shows them.
+type UserRoles struct {
+	UserID   string   `json:"user_id"`
+	Username string   `json:"username"`
+	Roles    []string `json:"roles"`
+}
 
 // ErrRocketChatRefused: Rocket.Chat refused a call for a reason retrying cannot fix (the
 // bot lacks a permission, the user does not exist).
@@ -117,6 +133,14 @@ func readCtx(ctx workflow.Context) workflow.Context {
 func RocketChatDepartments(ctx workflow.Context) ([]Department, error) {
 	var out []Department
 	err := workflow.ExecuteActivity(readCtx(ctx), ActivityListDepartments).Get(ctx, &out)
+	return out, err
+}
+
+// RocketChatUserRoles reads a user's roles (users.info). A refusal (unknown user, roles
+// not shown to the bot) is final; the caller refuses the change either way.
+func RocketChatUserRoles(ctx workflow.Context, in UserRolesInput) (UserRoles, error) {
+	var out UserRoles
+	err := workflow.ExecuteActivity(readCtx(ctx), ActivityReadUserRoles, in).Get(ctx, &out)
 	return out, err
 }
 

@@ -16,13 +16,18 @@ import (
 // starts the next room in a new run (continue-as-new, carrying the dedup memory).
 //
 // One coroutine does everything: a loop that starts at most one activity per direction
-// (inbound: Instagram → Rocket.Chat; outbound: Rocket.Chat → Instagram), then waits in a
-// selector for whichever comes first — an activity's result, a signal, the one timer. A
-// direction that cannot make progress (an account to connect or authorize again, a
-// department that does not exist, another app owning the thread, an outage) is a state
-// with a deadline and a wake-up signal, never an activity retrying without end, and never
-// holds up the other direction.
+// (inbound: Instagram → Rocket.Chat; outbound: Rocket.Chat → Instagram; side: best-effort
+// notes and notices; store: the inbound queue's overflow in PostgreSQL), then waits for
+// whichever comes first — an activity's result, a signal, the one timer. A direction that
+// cannot make progress (an account to connect or authorize again, a department that does
+// not exist, another app owning the thread, an outage) is a state with a deadline and a
+// wake-up signal, never an activity retrying without end, and never holds up the other
+// direction. The timer is armed only for a deadline that lets something happen when it is
+// reached, so a state that waits for something else never spins.
 func Conversation(ctx workflow.Context, in ConversationInput) error {
+	if workflow.GetVersion(ctx, conversationVersion, workflow.DefaultVersion, conversationV2) == workflow.DefaultVersion {
+		return v1Conversation(ctx, in) // a run that started before this code: it ends on the code it started with
+	}
 	c := newConversation(newTemporalHost(ctx), in)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (StateView, error) { return c.view(), nil }); err != nil {
 		return err
@@ -33,6 +38,18 @@ func Conversation(ctx workflow.Context, in ConversationInput) error {
 	}
 	return err
 }
+
+// A run's code is chosen once, when it starts: GetVersion records the version in the run's
+// history (a marker, and the TemporalChangeVersion search attribute operators can list runs
+// by), so a run never changes code midway; a run continues as new on the newest code.
+const (
+	conversationVersion                  = "conversation"
+	conversationV2      workflow.Version = 1 // issue 19: the simulator's findings fixed
+)
+
+// ConversationCode names the code new runs take ("v2"): recorded histories of its runs are
+// kept under that prefix (workflows/testdata), beside the older code's.
+const ConversationCode = "v2"
 
 // ConversationRun is one run of a conversation on a Host other than Temporal (the
 // simulator): Run runs it to its end, View and State show it meanwhile.
@@ -53,6 +70,20 @@ func (r *ConversationRun) View() StateView { return r.c.view() }
 // State is a copy of the run's state, as it would be carried to the next run now.
 func (r *ConversationRun) State() State { return r.c.st }
 
+// Busy reports the activities in flight (by slot: in, out, side, store) and when the timer
+// is due (zero: none).
+func (r *ConversationRun) Busy() (inFlight []string, timerAt time.Time) {
+	for _, k := range []*call{r.c.in, r.c.out, r.c.side, r.c.store} {
+		if k != nil {
+			inFlight = append(inFlight, k.name)
+		}
+	}
+	if r.c.timer != nil {
+		timerAt = r.c.timer.at
+	}
+	return inFlight, timerAt
+}
+
 // conversation is the workflow's working set: the carried State and what a run derives.
 type conversation struct {
 	st       State
@@ -61,20 +92,16 @@ type conversation struct {
 	log      log.Logger
 	h        Host
 
-	// The activity in flight in each direction and for best-effort side calls (nil: idle),
-	// and the one timer.
-	in, out, side *call
-	timer         *timer
+	// The activity in flight in each direction, for best-effort side calls, and for the
+	// inbound queue's spool (nil: idle), and the one timer.
+	in, out, side, store *call
+	timer                *timer
 	// fresh: the run started without carried state (its first, or after one completed).
 	fresh bool
 	// startedAt is when this run started; dormant runs end an hour after it.
 	startedAt time.Time
 	// continueNow: continue as new at the next idle moment (a new room was started).
 	continueNow bool
-	// heldRetry: an agent wrote while replies were held: try once more (take control).
-	heldRetry bool
-	// pausingNow caches pausing() for nextDeadline.
-	pausingNow bool
 	// unsendSettingsAt: when the settings were last read for pending unsends.
 	unsendSettingsAt time.Time
 	// posting: the pending events whose items the inbound post in flight carries.
@@ -92,10 +119,14 @@ func newConversation(h Host, in ConversationInput) *conversation {
 		startedAt: h.Now(),
 		published: h.SearchAttributes(),
 	}
-	if in.Carry != nil {
-		c.st = *in.Carry
+	if len(in.Carry) > 0 {
+		if err := decodeCarry(in.Carry, &c.st); err != nil {
+			panic("conversation: carried state unreadable: " + err.Error()) // fails the task; a fixed worker retries it
+		}
+		c.st.migrate()
 	} else {
 		c.fresh = true
+		c.st.V = stateVersion
 	}
 	c.st.PageID, c.st.IGSID = in.PageID, in.IGSID
 	if c.st.RoomKey == "" {
@@ -122,8 +153,10 @@ func (c *conversation) run() (*ConversationInput, error) {
 				continue // something arrived while the memory was saved
 			}
 		}
+		c.advanceStore()
 		c.advanceInbound()
 		c.advanceOutbound()
+		c.advanceSide()
 		c.publish()
 		if c.idle() && c.pausing() {
 			continue // nothing may start: continue as new now (top of the loop)
@@ -132,13 +165,16 @@ func (c *conversation) run() (*ConversationInput, error) {
 	}
 }
 
-// idle: no activity in flight in either direction.
-func (c *conversation) idle() bool { return c.in == nil && c.out == nil && c.side == nil }
+// idle: no activity in flight in any slot.
+func (c *conversation) idle() bool {
+	return c.in == nil && c.out == nil && c.side == nil && c.store == nil
+}
 
-// pausing: no new activity may start (the run is about to continue as new). A run whose
-// inbound queue is full works it down first: its signals must fit the next run's input.
+// pausing: no new activity may start, the run is about to continue as new — whatever its
+// queue holds (the queue's overflow is in PostgreSQL, so the state carried stays small).
+// Only writing that overflow goes on (see advanceStore).
 func (c *conversation) pausing() bool {
-	return c.continueNow || c.h.ContinueAsNewSuggested() && len(c.st.Pending) < pendingLimit
+	return c.continueNow || c.h.ContinueAsNewSuggested()
 }
 
 // dormantWait is how long a run started by an event that refers to a message (an unsend or
@@ -151,16 +187,19 @@ const dormantWait = time.Hour
 // Meta's redeliveries while the run's memory is at hand).
 func (c *conversation) finished() bool {
 	now := c.now()
-	if !c.loaded {
+	if !c.loaded || c.st.Spool.active() {
 		return false
 	}
 	if !c.st.Opened {
 		return !now.Before(c.startedAt.Add(dormantWait)) && c.outboundDone()
 	}
-	if !c.st.RoomClosed || c.hasOpening() || !c.outboundDone() {
-		return false
-	}
-	return !now.Before(c.st.ClosedAt.Add(c.settings.CloseLinger))
+	return c.lingering() && !now.Before(c.st.ClosedAt.Add(c.settings.CloseLinger))
+}
+
+// lingering: the room is closed and nothing is left to do for it — no reply or automated
+// message to send, nothing to change in it, no next room to open.
+func (c *conversation) lingering() bool {
+	return c.st.RoomClosed && !c.hasOpening() && !c.hasClosedRoomWork() && c.outboundDone()
 }
 
 // outboundDone: nothing queued or waiting for Instagram, no best-effort call left.
@@ -169,9 +208,10 @@ func (c *conversation) outboundDone() bool {
 }
 
 // wait blocks until something happens: an activity's result, a signal, or the timer. Signal
-// channels are consumed only here, by this coroutine (specs/temporal-go.md §1.6). Until the
-// run has loaded its settings and memory, Instagram events stay in their channel: they are
-// deduplicated against that memory.
+// channels are consumed only here, by this coroutine (specs/temporal-go.md §1.6), and
+// always: an event Meta delivers is taken in at once, whatever waits already (the queue's
+// overflow goes to PostgreSQL). Until the run has loaded its settings and memory, Instagram
+// events stay in their channel: they are deduplicated against that memory.
 func (c *conversation) wait() {
 	var sources []Source
 	var handlers []func()
@@ -179,12 +219,12 @@ func (c *conversation) wait() {
 		sources = append(sources, s)
 		handlers = append(handlers, handle)
 	}
-	if c.loaded && len(c.st.Pending) < pendingLimit {
-		add(Source{Signal: SignalInstagram}, func() { c.drainInstagram(pendingLimit) })
+	if c.loaded {
+		add(Source{Signal: SignalInstagram}, func() { c.drainInstagram() })
 	}
 	add(Source{Signal: SignalRocketChat}, func() { c.drainRocketChat() })
 	add(Source{Signal: SignalWake}, func() { c.drainWake() })
-	for _, slot := range []**call{&c.in, &c.out, &c.side} {
+	for _, slot := range []**call{&c.in, &c.out, &c.side, &c.store} {
 		if k := *slot; k != nil {
 			add(Source{Outcome: k.outcome}, func() { c.finish(slot) })
 		}
@@ -202,14 +242,14 @@ func (c *conversation) wait() {
 // drain takes in every signal already received, without blocking; it reports whether there
 // was any.
 func (c *conversation) drain() bool {
-	n := c.drainInstagram(0) + c.drainRocketChat() + c.drainWake()
+	n := c.drainInstagram() + c.drainRocketChat() + c.drainWake()
 	return n > 0
 }
 
-// drainInstagram takes in Instagram batches while the inbound queue is below limit (0: all).
-func (c *conversation) drainInstagram(limit int) int {
+// drainInstagram takes in every Instagram batch received.
+func (c *conversation) drainInstagram() int {
 	n := 0
-	for limit == 0 || len(c.st.Pending) < limit {
+	for {
 		var b InstagramBatch
 		if !c.h.Receive(SignalInstagram, &b) {
 			return n
@@ -219,7 +259,6 @@ func (c *conversation) drainInstagram(limit int) int {
 			c.acceptInstagram(ev)
 		}
 	}
-	return n
 }
 
 func (c *conversation) drainRocketChat() int {
@@ -235,7 +274,9 @@ func (c *conversation) drainRocketChat() int {
 }
 
 // drainWake: an admin changed something (connected or authorized an account, edited a
-// page): blocked directions try again now instead of at their next check.
+// page, fixed a department): whatever waits tries again now instead of at its next check.
+// A customer waiting for an agent is registered again first, so a page now pointed at
+// another department routes them there.
 func (c *conversation) drainWake() int {
 	n := 0
 	for {
@@ -249,11 +290,12 @@ func (c *conversation) drainWake() int {
 		if c.st.InBlocked.active() {
 			c.st.InBlocked.RetryAt = now
 		}
-		if c.st.OutBlocked.active() && c.st.OutBlocked.Kind != BlockHeld {
+		if c.st.OutBlocked.active() {
 			c.st.OutBlocked.RetryAt = now
 		}
-		if c.st.RoomID == "" && !c.st.NextAgentCheck.IsZero() {
-			c.st.NextAgentCheck = now
+		if c.st.RoomID == "" && c.st.Visitor != nil {
+			c.st.Visitor = nil // registered again: the page's department may have changed
+			c.st.NextAgentCheck = time.Time{}
 		}
 	}
 }
@@ -263,9 +305,13 @@ func (c *conversation) drainWake() int {
 // so none is lost (specs/temporal-go.md §1.6).
 func (c *conversation) continueAsNew() *ConversationInput {
 	c.drain()
-	c.log.Info("Continuing as new", "room", c.st.RoomID, "pending", len(c.st.Pending), "outbound", len(c.st.Out))
-	carry := c.st
-	return &ConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Carry: &carry}
+	c.spillOverflow()
+	c.log.Info("Continuing as new", "room", c.st.RoomID, "pending", len(c.st.Pending), "spooled", c.st.Spool.Count, "outbound", len(c.st.Out))
+	carry, err := encodeCarry(c.st)
+	if err != nil {
+		panic("conversation: state not encodable: " + err.Error())
+	}
+	return &ConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Carry: carry}
 }
 
 // newRoomKey names the room this conversation opens next: unique among all the rooms of
@@ -322,12 +368,23 @@ const (
 	// Agent availability is re-checked with capped backoff while no agent is online.
 	agentCheckFirst = 5 * time.Second
 	agentCheckMax   = 5 * time.Minute
-	// pendingLimit bounds the inbound queue (see wait): signals beyond it stay in
-	// Temporal's buffer until the queue drains.
-	pendingLimit    = 1000
+	// pendingLimit bounds the inbound queue in the state; beyond it events wait in
+	// PostgreSQL (spoolLow: read back when the queue is this short; spoolChunk at a time).
+	pendingLimit    = 200
+	spoolLow        = 50
+	spoolChunk      = 150
 	parkedEchoLimit = 20
 	// lateAfter: a message posted this long after it was written shows its original time.
 	lateAfter = time.Minute
 	// maxBatch bounds the items one post carries.
 	maxBatch = 25
+	// Reading the room's messages without a webhook (Rocket.Chat gives up on webhooks): after
+	// a customer message is posted when the last read is older than syncAfterPost, and when
+	// the room is idle, after syncIdleFirst doubling up to syncIdleMax.
+	syncAfterPost = 30 * time.Second
+	syncIdleFirst = 2 * time.Minute
+	syncIdleMax   = 30 * time.Minute
+	// notesCarried bounds the notes a completed run hands to the next one (through the
+	// conversation's memory) because no room was open to show them.
+	notesCarried = 20
 )

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -11,14 +12,33 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-func continuedWith(t *testing.T, err error) ConversationInput {
+// continued is the input of the next run, with its carried state decoded.
+type continued struct {
+	ConversationInput
+	Carry *State
+}
+
+func continuedWith(t *testing.T, err error) continued {
 	t.Helper()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
-	var next ConversationInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	require.NotNil(t, next.Carry)
+	var next continued
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next.ConversationInput))
+	require.NotEmpty(t, next.ConversationInput.Carry)
+	next.Carry = new(State)
+	require.NoError(t, json.Unmarshal(next.ConversationInput.Carry, next.Carry))
 	return next
+}
+
+// input is the run's input itself, without the decoded state.
+func (c continued) input() ConversationInput { return c.ConversationInput }
+
+// carrying is a run's input with carried state.
+func carrying(t *testing.T, st State) ConversationInput {
+	t.Helper()
+	raw, err := json.Marshal(st)
+	require.NoError(t, err)
+	return ConversationInput{PageID: st.PageID, IGSID: st.IGSID, Carry: raw}
 }
 
 func TestMessagesPostedOnceInTimestampOrder(t *testing.T) {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -23,7 +25,9 @@ type world struct {
 
 	settings     Settings
 	unsendAction string
-	memory       *Hashes // what SaveConversation kept
+	memory       *Hashes          // what SaveConversation kept
+	memoryNotes  []InstagramEvent // and the notes it kept
+	spool        map[EventKey]InstagramEvent
 
 	// Rocket.Chat.
 	agentsFrom    time.Time         // OpenRoom reports no agent until the workflow clock reaches this
@@ -52,6 +56,20 @@ type world struct {
 	passedBack           int
 	notices              []string
 	syncs                int
+
+	// Departments: the page's department as RegisterVisitor reads it (default d1), and the
+	// departments with an agent online (nil: every department).
+	departmentID string
+	online       map[string]bool
+	// automatedStop: SendAutomated stops with this (Meta down for it) while set.
+	automatedStop *Stop
+	// loadErr: LoadConversation fails with this while set (and loadFailures > 0: that many times).
+	loadErr      error
+	loadFailures int
+	// loads counts LoadConversation calls; passBacks and roomsOpened the times of those.
+	loads       int
+	passBacks   []time.Time
+	roomsOpened map[string]time.Time
 }
 
 type fakeReply struct {
@@ -61,12 +79,21 @@ type fakeReply struct {
 
 func newWorld() *world {
 	return &world{closed: map[string]bool{}, noteIDs: map[string]bool{}, room: map[string]string{},
-		replies: map[string][]fakeReply{}, intents: map[string]string{}}
+		replies: map[string][]fakeReply{}, intents: map[string]string{}, roomsOpened: map[string]time.Time{}}
 }
 
 func (f *world) LoadConversation(_ context.Context, in LoadConversationInput) (LoadConversationResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.loads++
+	if f.loadErr != nil && f.loadFailures >= 0 {
+		if f.loadFailures > 0 {
+			if f.loadFailures--; f.loadFailures == 0 {
+				f.loadFailures = -1 // then it works
+			}
+		}
+		return LoadConversationResult{}, f.loadErr
+	}
 	s := f.settings
 	s.UnsendAction = f.unsendAction
 	if s.UnsendAction == "" {
@@ -75,6 +102,7 @@ func (f *world) LoadConversation(_ context.Context, in LoadConversationInput) (L
 	res := LoadConversationResult{Settings: s}
 	if in.Memory && f.memory != nil {
 		res.Seen = *f.memory
+		res.Notes = f.memoryNotes
 	}
 	return res, nil
 }
@@ -84,7 +112,52 @@ func (f *world) SaveConversation(_ context.Context, in SaveConversationInput) er
 	defer f.mu.Unlock()
 	seen := in.Seen
 	f.memory = &seen
+	f.memoryNotes = in.Notes
 	return nil
+}
+
+// SpoolEvents and UnspoolEvents keep the inbound queue's overflow (PostgreSQL's table).
+func (f *world) SpoolEvents(_ context.Context, in SpoolEventsInput) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.spool == nil {
+		f.spool = map[EventKey]InstagramEvent{}
+	}
+	for k := range f.spool {
+		if !in.Acked.IsZero() && !in.Acked.Less(k) {
+			delete(f.spool, k)
+		}
+	}
+	for _, ev := range in.Events {
+		f.spool[keyOf(ev)] = ev
+	}
+	return nil
+}
+
+func (f *world) UnspoolEvents(_ context.Context, in UnspoolEventsInput) (UnspoolEventsResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []EventKey
+	for k := range f.spool {
+		if !in.After.IsZero() && !in.After.Less(k) {
+			delete(f.spool, k)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
+	var res UnspoolEventsResult
+	for i, k := range keys {
+		if i < in.Limit {
+			res.Events = append(res.Events, f.spool[k])
+			continue
+		}
+		if res.Remaining == 0 {
+			res.Next = k
+		}
+		res.Remaining++
+	}
+	return res, nil
 }
 
 func (f *world) RegisterVisitor(_ context.Context, in RegisterVisitorInput) (VisitorInfo, error) {
@@ -93,26 +166,42 @@ func (f *world) RegisterVisitor(_ context.Context, in RegisterVisitorInput) (Vis
 	if f.registerErr != nil {
 		return VisitorInfo{}, f.registerErr
 	}
-	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "sales", DepartmentID: "d1"}, nil
+	dept := f.departmentID
+	if dept == "" {
+		dept = "d1"
+	}
+	return VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "dept-" + dept, DepartmentID: dept}, nil
 }
 
-func (f *world) OpenRoom(context.Context, OpenRoomInput) (OpenRoomResult, error) {
+func (f *world) OpenRoom(_ context.Context, in OpenRoomInput) (OpenRoomResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.now != nil && f.now().Before(f.agentsFrom) {
-		return OpenRoomResult{NoAgent: true}, nil
+	var visitor *VisitorInfo
+	if f.departmentID != "" && in.DepartmentID != f.departmentID {
+		// The page points at another department now: the visitor is registered there.
+		visitor = &VisitorInfo{Name: "Ana", Username: "ana." + in.IGSID, Department: "dept-" + f.departmentID, DepartmentID: f.departmentID}
+		in.DepartmentID = f.departmentID
+	}
+	if f.now != nil && f.now().Before(f.agentsFrom) || f.online != nil && !f.online[in.DepartmentID] {
+		return OpenRoomResult{NoAgent: true, Visitor: visitor}, nil
 	}
 	f.rooms++
-	return OpenRoomResult{RoomID: fmt.Sprintf("room%d", f.rooms), Agent: "bob"}, nil
+	id := fmt.Sprintf("room%d", f.rooms)
+	if f.now != nil {
+		f.roomsOpened[id] = f.now()
+	}
+	return OpenRoomResult{RoomID: id, Agent: "bob", Visitor: visitor}, nil
 }
 
 func (f *world) PostToRoom(_ context.Context, in PostToRoomInput) (PostToRoomResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed[in.RoomID] {
-		return PostToRoomResult{RoomClosed: true}, nil
-	}
-	for _, it := range in.Items {
+	for i, it := range in.Items {
+		// Rocket.Chat takes edits and deletions of a visitor's message in a closed room too
+		// (the message is found by its _id, spec §5.3), nothing else.
+		if f.closed[in.RoomID] && it.Kind != ItemEdit && it.Kind != ItemDelete {
+			return PostToRoomResult{Posted: i, RoomClosed: true}, nil
+		}
 		switch it.Kind {
 		case ItemNote:
 			if !f.noteIDs[it.MID] {
@@ -206,7 +295,7 @@ func (f *world) SyncReplies(_ context.Context, in SyncRepliesInput) (SyncReplies
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.syncs++
-	res := SyncRepliesResult{Cursor: in.Cursor}
+	res := SyncRepliesResult{Cursor: in.Cursor, RoomClosed: f.closed[in.RoomID]}
 	for _, m := range f.replies[in.RoomID] {
 		if in.Cursor.Handled(m.ID, m.TS) {
 			continue
@@ -236,6 +325,9 @@ func (f *world) SendAutomated(_ context.Context, in SendAutomatedInput) (SendAut
 	if text == "" {
 		return SendAutomatedResult{Skipped: "not configured"}, nil
 	}
+	if f.automatedStop != nil {
+		return SendAutomatedResult{Stop: f.automatedStop}, nil
+	}
 	var resolved []Resolution
 	if in.Resolved != nil {
 		resolved = []Resolution{*in.Resolved}
@@ -247,11 +339,14 @@ func (f *world) SendAutomated(_ context.Context, in SendAutomatedInput) (SendAut
 	return SendAutomatedResult{Text: text, MessageIDs: []string{mid}}, nil
 }
 
-func (f *world) PassBack(context.Context, PassBackInput) error {
+func (f *world) PassBack(context.Context, PassBackInput) (PassBackResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.passedBack++
-	return nil
+	if f.now != nil {
+		f.passBacks = append(f.passBacks, f.now())
+	}
+	return PassBackResult{}, nil
 }
 
 func (f *world) PostNote(_ context.Context, in NoteInput) error {
@@ -295,16 +390,34 @@ func newEnv(t *testing.T, f *world) *testsuite.TestWorkflowEnvironment {
 		ActivityRegisterVisitor: f.RegisterVisitor, ActivityOpenRoom: f.OpenRoom, ActivityPostToRoom: f.PostToRoom,
 		ActivityUploadToRoom: f.UploadToRoom, ActivitySyncReplies: f.SyncReplies, ActivitySendAutomated: f.SendAutomated,
 		ActivityPostNote: f.PostNote, ActivityPassBack: f.PassBack, ActivityNotifyAdmins: f.NotifyAdmins,
+		ActivitySpoolEvents: f.SpoolEvents, ActivityUnspoolEvents: f.UnspoolEvents,
 	} {
 		env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "instagram:acct:user1"})
+	// A conversation that spins (a timer every millisecond, an activity without end) fails
+	// its test at once instead of running until the test's deadline. Tests that count
+	// timers or activities themselves replace these listeners.
+	timers, starts := 0, 0
+	env.SetOnTimerScheduledListener(func(string, time.Duration) {
+		if timers++; timers > busyLoopLimit {
+			panic(fmt.Sprintf("busy loop: the conversation started more than %d timers", busyLoopLimit))
+		}
+	})
+	env.SetOnActivityStartedListener(func(*activity.Info, context.Context, converter.EncodedValues) {
+		if starts++; starts > busyLoopLimit {
+			panic(fmt.Sprintf("busy loop: the conversation started more than %d activities", busyLoopLimit))
+		}
+	})
 	if f.settings == (Settings{}) {
 		f.settings = Settings{ReorderWindow: 500 * time.Millisecond, CloseLinger: time.Minute, ReauthRetry: time.Minute}
 	}
 	f.now = env.Now
 	return env
 }
+
+// busyLoopLimit: more timers or activities than any test's conversation needs.
+const busyLoopLimit = 20000
 
 func msg(env *testsuite.TestWorkflowEnvironment, mid, text string, offset time.Duration) InstagramEvent {
 	return InstagramEvent{Kind: EventMessage, MID: mid, Text: text, Timestamp: env.Now().Add(offset).UnixMilli()}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -11,7 +12,8 @@ import (
 // The inbound direction: Instagram events → the Rocket.Chat room.
 
 // acceptInstagram takes one event in: deduplicated by (kind, mid), then queued (sorted by
-// Meta's time) or applied to the state.
+// Meta's time) or applied to the state. Echoes, thread-control changes and seen receipts
+// are applied at once: they never wait behind the customer's messages.
 func (c *conversation) acceptInstagram(ev InstagramEvent) {
 	if !c.st.Seen.Add(ev.DedupKey(), seenLimit) {
 		c.st.Duplicates++
@@ -31,9 +33,7 @@ func (c *conversation) acceptInstagram(ev InstagramEvent) {
 		if ev.Standby && c.st.OtherOwner == "" {
 			c.st.OtherOwner = "another app" // events on standby: someone else owns the thread
 		}
-		if !c.queue(ev) {
-			return
-		}
+		c.queue(ev)
 		if ev.Kind == EventMessage {
 			// Known from now on, so replies and reactions in the same batch can quote it.
 			c.st.addQuote(ev.MID, Quote{Text: summary(ev), Parts: len(ev.Attachments)})
@@ -61,13 +61,63 @@ func (c *conversation) acceptInstagram(ev InstagramEvent) {
 	}
 }
 
-// queue adds an event to the inbound queue, in Meta-timestamp order. The queue's bound is
-// kept by taking signals in only while it is below pendingLimit (see wait): what is not
-// taken in yet stays in Temporal's signal buffer, durable, and nothing is dropped.
-func (c *conversation) queue(ev InstagramEvent) bool {
-	ev.ArrivedAt = c.now()
+// queue adds an event to the inbound queue, in Meta-timestamp order. An event of a burst
+// (another of the customer's events written within burstWindow of it) waits ReorderWindow
+// from its arrival, so that an earlier one Meta delivers a little late still takes its
+// place; an event that comes alone is posted at once (no timer per message). The queue
+// beyond pendingLimit waits in PostgreSQL (see advanceStore).
+func (c *conversation) queue(ev InstagramEvent) {
+	now := c.now()
+	ev.ArrivedAt = now
+	if OpensConversation(ev.Kind) || ev.Kind == EventReaction {
+		if w := c.settings.ReorderWindow; w > 0 && c.inBurst(ev.Timestamp, burstWindow) {
+			ev.HoldUntil = now.Add(w)
+		}
+		c.st.Recent = append(c.st.Recent, ev.Timestamp)
+		if len(c.st.Recent) > recentLimit {
+			c.st.Recent = c.st.Recent[len(c.st.Recent)-recentLimit:]
+		}
+	}
+	if sp := &c.st.Spool; sp.active() && !keyOf(ev).Less(sp.Min) {
+		sp.Out = append(sp.Out, ev) // after what waits in PostgreSQL
+		sp.Opens = sp.Opens || OpensConversation(ev.Kind)
+		return
+	}
 	c.st.insertPending(ev)
-	return true
+	c.spillOverflow()
+}
+
+// recentLimit bounds State.Recent; burstWindow: messages a customer writes this close to one
+// another are a burst, whose deliveries Meta may reorder (when a delivery fails, it retries
+// it after the later ones, spec §2.3). Messages farther apart are posted as they arrive.
+const (
+	recentLimit = 8
+	burstWindow = 5 * time.Second
+)
+
+// inBurst reports whether another of the customer's recent events was written within
+// window of ts.
+func (c *conversation) inBurst(ts int64, window time.Duration) bool {
+	for _, r := range c.st.Recent {
+		if d := time.Duration(ts-r) * time.Millisecond; d < window && d > -window {
+			return true
+		}
+	}
+	return false
+}
+
+// spillOverflow moves the queue's tail beyond pendingLimit to the spool's outbox.
+func (c *conversation) spillOverflow() {
+	sp := &c.st.Spool
+	for len(c.st.Pending) > pendingLimit {
+		last := c.st.Pending[len(c.st.Pending)-1]
+		c.st.Pending = c.st.Pending[:len(c.st.Pending)-1]
+		if k := keyOf(last); sp.Min.IsZero() || k.Less(sp.Min) {
+			sp.Min = k
+		}
+		sp.Out = append(sp.Out, last)
+		sp.Opens = sp.Opens || OpensConversation(last.Kind)
+	}
 }
 
 // acceptHandover follows Meta's thread control (conversation routing, spec §6) and tells
@@ -97,6 +147,9 @@ func (c *conversation) acceptHandover(ev InstagramEvent) {
 // hasOpening: something the customer wrote or tapped waits (it needs a room); a reaction to
 // the goodbye, a seen receipt or an unsend does not open one.
 func (c *conversation) hasOpening() bool {
+	if c.st.Spool.Opens {
+		return true
+	}
 	for _, ev := range c.st.Pending {
 		if OpensConversation(ev.Kind) {
 			return true
@@ -111,40 +164,72 @@ func OpensConversation(kind string) bool {
 	return kind == EventMessage || kind == EventPostback || kind == EventReferral
 }
 
+// needsOpenRoom: the event is posted as something new in a room (a message of the visitor,
+// a note of the bot), which only an open room takes. Edits and deletions of what is in a
+// room already go to it even closed (Rocket.Chat finds the message by its _id).
+func needsOpenRoom(ev InstagramEvent) bool {
+	return ev.Kind != EventEdit && ev.Kind != EventUnsend
+}
+
+// hasClosedRoomWork: the closed room still has something to change (an edit or unsend of a
+// message in it), which goes to it before the run may end.
+func (c *conversation) hasClosedRoomWork() bool {
+	if !c.st.RoomClosed || c.st.RoomID == "" {
+		return false
+	}
+	for _, ev := range c.st.Pending {
+		if !needsOpenRoom(ev) {
+			return true
+		}
+	}
+	return false
+}
+
 // advanceInbound starts the inbound direction's next activity, if it has work that is due
 // and nothing in flight.
 func (c *conversation) advanceInbound() {
 	if c.in != nil {
 		return
 	}
+	now := c.now()
 	if !c.loaded {
+		if c.st.InBlocked.active() && now.Before(c.st.InBlocked.RetryAt) {
+			return // LoadConversation failed: the next try is due at RetryAt
+		}
 		c.start(&c.in, ActivityLoadConversation,
 			LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Memory: c.fresh}, false, c.loadedConversation)
 		return
 	}
-	if c.st.RoomClosed {
-		if !c.hasOpening() {
-			return // the run lingers; leftovers of the closed room (reactions, unsends) wait to be dropped
-		}
-		c.nextRoom()
-	}
-	if !c.st.Opened || c.pausing() {
+	if c.pausing() || !c.st.Opened {
 		return
 	}
-	now := c.now()
 	if c.st.InBlocked.active() && now.Before(c.st.InBlocked.RetryAt) {
 		return
+	}
+	if c.st.RoomClosed {
+		if c.hasClosedRoomWork() {
+			c.postDue() // edits and unsends of its messages, before anything needs a new room
+			return
+		}
+		if !c.hasOpening() {
+			return // the run lingers
+		}
+		c.nextRoom()
+		if c.pausing() {
+			return // one run per room: the next run opens it
+		}
 	}
 	switch {
 	case c.st.Visitor == nil:
 		c.start(&c.in, ActivityRegisterVisitor, RegisterVisitorInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false, c.registered)
 	case c.st.RoomID == "":
-		if len(c.st.Pending) == 0 || now.Before(c.st.NextAgentCheck) {
+		if !c.hasOpening() || now.Before(c.st.NextAgentCheck) {
 			return
 		}
 		scheduled := !c.st.NextAgentCheck.IsZero() // a timed re-check, not one a new message asked for
+		v := c.st.Visitor
 		c.start(&c.in, ActivityOpenRoom, OpenRoomInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
-			DepartmentID: c.st.Visitor.DepartmentID}, false, func(get func(any) error) {
+			DepartmentID: v.DepartmentID, Department: &v.Department}, false, func(get func(any) error) {
 			c.roomOpened(get, scheduled)
 		})
 	default:
@@ -152,25 +237,34 @@ func (c *conversation) advanceInbound() {
 	}
 }
 
-// inboundDeadlines are the times at which the idle inbound direction has work again.
+// inboundDeadlines are the times at which the idle inbound direction can act again by
+// itself: each only when reaching it lets something start (see nextDeadline).
 func (c *conversation) inboundDeadlines() []time.Time {
 	var ts []time.Time
 	switch {
-	case c.st.RoomClosed && !c.hasOpening():
-		ts = append(ts, c.st.ClosedAt.Add(c.settings.CloseLinger))
-	case !c.st.Opened:
-		ts = append(ts, c.startedAt.Add(dormantWait))
+	case !c.loaded:
+		if c.st.InBlocked.active() {
+			ts = append(ts, c.st.InBlocked.RetryAt)
+		}
 	case c.st.InBlocked.active():
 		ts = append(ts, c.st.InBlocked.RetryAt)
-	case c.st.Visitor != nil && c.st.RoomID == "" && len(c.st.Pending) > 0:
+	case !c.st.Opened:
+		if c.outboundDone() {
+			ts = append(ts, c.startedAt.Add(dormantWait))
+		}
+	case c.lingering():
+		ts = append(ts, c.st.ClosedAt.Add(c.settings.CloseLinger))
+	case c.st.RoomClosed:
+	case c.st.Visitor != nil && c.st.RoomID == "" && c.hasOpening():
 		ts = append(ts, c.st.NextAgentCheck)
 	case c.st.RoomID != "" && len(c.st.Pending) > 0:
-		ts = append(ts, c.releaseAt(c.st.Pending[0]))
+		ts = append(ts, c.st.Pending[0].HoldUntil)
 	}
 	return ts
 }
 
-// loadedConversation: the run's settings, and for a fresh run the memory of the last one.
+// loadedConversation: the run's settings, and for a fresh run the memory of the last one
+// (its dedup keys, and the notes it could not show: the agents see them in this room).
 func (c *conversation) loadedConversation(get func(any) error) {
 	var res LoadConversationResult
 	if err := get(&res); err != nil {
@@ -181,6 +275,9 @@ func (c *conversation) loadedConversation(get func(any) error) {
 	if !c.loaded {
 		c.st.Seen.Merge(res.Seen, seenLimit)
 		c.loaded = true
+		for _, n := range res.Notes {
+			c.st.insertPending(n)
+		}
 	}
 	c.unblockInbound()
 }
@@ -200,7 +297,8 @@ func (c *conversation) registered(get func(any) error) {
 
 // roomOpened: a room is open, or no agent is available (the messages keep waiting, the
 // customer is told once, and availability is checked again with capped backoff; a check a
-// new message asked for does not lengthen the backoff).
+// new message asked for does not lengthen the backoff). The activity registers the visitor
+// again when the page's department changed meanwhile.
 func (c *conversation) roomOpened(get func(any) error, scheduled bool) {
 	var res OpenRoomResult
 	if err := get(&res); err != nil {
@@ -208,6 +306,9 @@ func (c *conversation) roomOpened(get func(any) error, scheduled bool) {
 		return
 	}
 	c.unblockInbound()
+	if res.Visitor != nil {
+		c.st.Visitor = res.Visitor
+	}
 	if res.NoAgent {
 		if scheduled || c.st.AgentBackoff == 0 {
 			c.st.AgentBackoff = min(max(c.st.AgentBackoff*2, agentCheckFirst), agentCheckMax)
@@ -223,6 +324,7 @@ func (c *conversation) roomOpened(get func(any) error, scheduled bool) {
 	c.st.RoomID, c.st.Agent = res.RoomID, res.Agent
 	c.st.AgentBackoff, c.st.NextAgentCheck = 0, time.Time{}
 	c.st.setCursor(res.RoomID, c.st.cursor(res.RoomID))
+	c.st.LastSync, c.st.SyncBackoff = c.now(), syncIdleFirst
 }
 
 // inboundFailed turns a failed inbound activity into a blocked state: a refusal an admin must
@@ -268,25 +370,16 @@ func (c *conversation) unblockInbound() {
 
 func noticeKey(kind, account string) string { return kind + ":" + account }
 
-// releaseAt is when a pending event may be posted: it waits the reorder window from its
-// arrival (never from Meta's clock, which may be hours off), so an event Meta delivers a
-// little late still takes its place by timestamp.
-func (c *conversation) releaseAt(ev InstagramEvent) time.Time {
-	if ev.Kind == EventNote || c.settings.ReorderWindow <= 0 {
-		return time.Time{}
-	}
-	return ev.ArrivedAt.Add(c.settings.ReorderWindow)
-}
+func (c *conversation) due(now time.Time, ev InstagramEvent) bool { return !now.Before(ev.HoldUntil) }
 
-func (c *conversation) due(now time.Time, ev InstagramEvent) bool {
-	return !now.Before(c.releaseAt(ev))
-}
-
-// postDue posts the due pending events into the room: text items in one local activity,
-// media one at a time in a regular activity (it may take minutes).
+// postDue posts the due pending events into the room, in order: text items in one local
+// activity, media one at a time in a regular activity (it may take minutes). In a closed
+// room only what changes its messages (edits, unsends) is posted; the rest waits for the
+// next room.
 func (c *conversation) postDue() {
 	now := c.now()
-	if len(c.st.Pending) == 0 || !c.due(now, c.st.Pending[0]) {
+	closed := c.st.RoomClosed
+	if len(c.st.Pending) == 0 || !closed && !c.due(now, c.st.Pending[0]) {
 		return
 	}
 	if c.needsFreshSettings() {
@@ -301,11 +394,16 @@ func (c *conversation) postDue() {
 	c.dropEmptyEvents()
 	var items []RoomItem
 	c.posting = c.posting[:0]
+	latest := c.st.LastPostedTS
 	for _, ev := range c.st.Pending {
-		if len(items) >= maxBatch || !c.due(now, ev) {
+		if closed && needsOpenRoom(ev) {
+			continue // waits for the next room
+		}
+		if len(items) >= maxBatch || !closed && !c.due(now, ev) {
 			break
 		}
-		evItems := c.roomItems(ev)[ev.PostedParts:]
+		late := ev.Timestamp < latest && OpensConversation(ev.Kind)
+		evItems := c.renderItems(ev, now, late)[ev.PostedParts:]
 		n := 0
 		for _, it := range evItems {
 			if it.Kind == ItemUpload {
@@ -322,6 +420,9 @@ func (c *conversation) postDue() {
 		}
 		if n > 0 {
 			c.posting = append(c.posting, postingEvent{key: ev.DedupKey(), items: n})
+		}
+		if OpensConversation(ev.Kind) && ev.Timestamp > latest {
+			latest = ev.Timestamp
 		}
 		if n < len(evItems) || len(items) >= maxBatch {
 			break
@@ -353,9 +454,12 @@ func (c *conversation) needsFreshSettings() bool {
 	return false
 }
 
-// posted: the first n items of the post (or the one upload) are in the room. Events are removed once all
-// their items are posted; RoomClosed means the room was closed under us (its close webhook
-// is late or off): the close is handled as if the webhook had come.
+// posted: the first n items of the post (or the one upload) are in the room. Events are
+// removed once all their items are posted; RoomClosed means the room was closed under us
+// (its close webhook is late or lost): the close is handled as if the webhook had come.
+// After the customer's messages reach the room, the room's messages are read again unless
+// they were read moments ago: an agent's reply whose webhook Rocket.Chat gave up on still
+// goes out.
 func (c *conversation) posted(get func(any) error) {
 	var res PostToRoomResult
 	if err := get(&res); err != nil {
@@ -363,18 +467,29 @@ func (c *conversation) posted(get func(any) error) {
 		return
 	}
 	c.unblockInbound()
-	c.consumeItems(res.Posted)
-	if res.RoomClosed {
+	delivered := c.consumeItems(res.Posted)
+	if res.RoomClosed && !c.st.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
 		c.roomClosed(c.st.RoomID)
+		return
+	}
+	if delivered > 0 && !c.st.RoomClosed {
+		// The customer waits for an answer: the room is read again soon even if the agent's
+		// webhook is lost (the idle back-off starts over).
+		c.st.SyncBackoff = syncIdleFirst
+		if c.now().Sub(c.st.LastSync) >= syncAfterPost {
+			c.queueOut(OutJob{Kind: JobSync, RoomID: c.st.RoomID})
+		}
 	}
 }
 
 // consumeItems applies n posted items of the post that was in flight to its events, in
-// order: an event whose items are all posted leaves the queue.
-func (c *conversation) consumeItems(n int) {
+// order: an event whose items are all posted leaves the queue. It returns how many customer
+// messages are now wholly in the room.
+func (c *conversation) consumeItems(n int) int {
 	posting := c.posting
 	c.posting = nil
+	delivered := 0
 	for _, p := range posting {
 		if n <= 0 {
 			break
@@ -388,15 +503,22 @@ func (c *conversation) consumeItems(n int) {
 		done := min(n, p.items)
 		n -= done
 		ev.PostedParts += done
-		if ev.PostedParts < len(c.roomItems(*ev)) {
+		// The room shows the message from its first part on: a message written before it and
+		// posted after is marked late even while this one's other parts are still going in.
+		if done > 0 && OpensConversation(ev.Kind) && ev.Timestamp > c.st.LastPostedTS {
+			c.st.LastPostedTS = ev.Timestamp
+		}
+		if ev.PostedParts < len(c.roomItemsNoCtx(*ev)) {
 			continue
 		}
 		if ev.Kind == EventMessage {
 			c.st.Delivered++
+			delivered++
 		}
 		c.st.Pending = append(c.st.Pending[:i:i], c.st.Pending[i+1:]...)
 	}
 	c.dropEmptyEvents()
+	return delivered
 }
 
 // inPost reports whether the customer message mid is in the post in flight.
@@ -433,7 +555,7 @@ func (c *conversation) dropEmptyEvents() {
 // resolveUnsends applies the admin's unsend setting to unsends whose message is not in the
 // room yet: delete drops both, mark posts the marker instead of the message, keep posts
 // both. An unsend whose message has not arrived at all waits for it (UnsentWaiting).
-// Unsends of messages already in the room are left to roomItems.
+// Unsends of messages already in a room are left to roomItems.
 func (c *conversation) resolveUnsends() {
 	drop := map[string]bool{} // membership only
 	for _, ev := range c.st.Pending {
@@ -449,6 +571,7 @@ func (c *conversation) resolveUnsends() {
 		case i >= 0 && c.settings.UnsendAction == "mark":
 			c.st.Pending[i].Text, c.st.Pending[i].Attachments = unsentMarker, nil
 			c.st.Pending[i].QuickReplyPayload, c.st.Pending[i].Referral = "", nil
+			c.st.Pending[i].ReplyToMID, c.st.Pending[i].ReplyToStoryURL = "", ""
 			drop[ev.DedupKey()] = true
 		case i < 0:
 			if _, known := c.st.quote(ev.MID); !known {
@@ -469,12 +592,24 @@ func (c *conversation) resolveUnsends() {
 	c.st.Pending = kept
 }
 
-// roomItems renders a pending event into what is done in the room.
-func (c *conversation) roomItems(ev InstagramEvent) []RoomItem {
-	items := c.roomItemsAt(ev, c.now())
+// renderItems renders a pending event into what is done in the room; late: it was written
+// before a message already in the room (Meta delivered it out of order), which the agent is
+// told.
+func (c *conversation) renderItems(ev InstagramEvent, now time.Time, late bool) []RoomItem {
+	items := c.roomItemsAt(ev, now)
 	for i := range items {
 		if ev.Kind != EventNote {
 			items[i].TS = ev.Timestamp
+		}
+	}
+	if late && len(items) > 0 {
+		mark := "_(written at " + time.UnixMilli(ev.Timestamp).UTC().Format("15:04:05") + " UTC, before the message above)_"
+		switch items[0].Kind {
+		case ItemMessage:
+			items[0].Text += "\n" + mark
+		case ItemUpload: // a file: its caption says it, and the link posted when it is not copied
+			items[0].Caption = strings.TrimSpace(items[0].Caption + "\n" + mark)
+			items[0].Text += "\n" + mark
 		}
 	}
 	return items
@@ -570,12 +705,18 @@ func partKey(mid string, part int) string {
 
 // noteInRoom adds a note for the agent to the inbound queue, ordered by time with the
 // customer's messages, so it appears in the room where it happened (when the room opens, if
-// it is not open yet).
+// it is not open yet, or in the customer's next room when this one is closed).
 func (c *conversation) noteInRoom(text string) {
 	c.st.NoteSeq++
-	now := c.now()
+	// A note is for the agents now: it goes right after what the room shows already, ahead
+	// of a backlog of the customer's messages still being posted (a flood, an outage just
+	// over), not minutes later behind it (issue 19, found by the simulator).
+	ts := c.now().UnixMilli()
+	if last := c.st.LastPostedTS; last > 0 && last < ts {
+		ts = last + 1
+	}
 	c.queue(InstagramEvent{Kind: EventNote, MID: fmt.Sprintf("note:%s:%d", c.st.RoomKey, c.st.NoteSeq), Text: text,
-		Timestamp: now.UnixMilli()})
+		Timestamp: ts})
 }
 
 // noteKeyFor is the key of a note rendered from a customer event: unique per room, so the
@@ -584,10 +725,11 @@ func (c *conversation) noteKeyFor(eventKey string) string {
 	return "note:" + c.st.RoomKey + ":" + eventKey
 }
 
-// roomClosed handles the close of a room, whether its webhook came or a post was refused:
-// the room's last agent messages are sent, then the finished message, then thread control
-// is passed back. The next customer message opens the next room. A close of an earlier room
-// (a late webhook) only checks that room's agent messages once more.
+// roomClosed handles the close of a room, whether its webhook came, a post was refused or
+// the room's history shows it: the room's last agent messages are sent, then the finished
+// message, then thread control is passed back (unless the customer's next room has opened
+// by then). The next customer message opens the next room. A close of an earlier room (a
+// late webhook) only checks that room's agent messages once more.
 func (c *conversation) roomClosed(room string) {
 	if room != c.st.RoomID || c.st.RoomClosed {
 		if c.st.knowsRoom(room) {
@@ -598,26 +740,32 @@ func (c *conversation) roomClosed(room string) {
 	c.st.RoomClosed, c.st.ClosedAt = true, c.now()
 	c.queueOut(OutJob{Kind: JobSync, RoomID: room})
 	c.queueOut(OutJob{Kind: JobAutomated, Which: AutoFinished, RoomID: room, Key: c.deliveryKey(AutoFinished)})
-	c.queueOut(OutJob{Kind: JobPassBack})
+	c.queueOut(OutJob{Kind: JobPassBack, RoomID: room})
 	c.log.Info("Room closed", "room", room, "delivered", c.st.Delivered, "sent", c.st.SentToIG)
 }
 
 // nextRoom starts the customer's next room after a close: the visitor is registered again
-// (the page's department or the customer's profile may have changed), leftovers of the
-// closed room are dropped. When the outbound direction is idle the run continues as new
-// first, so the Temporal UI shows one run per room; otherwise the new room starts in this
-// run at once — the customer's message must not wait for a slow reply to the closed room.
+// (the page's department or the customer's profile may have changed). Nothing queued is
+// dropped: edits and unsends of the closed room's messages went to it already, and what
+// waits (messages, reactions, notes) goes to the new room. Thread control stays with this
+// app (the closed room's pass-back is dropped): the new room's replies need it. When the
+// outbound direction is idle the run continues as new first, so the Temporal UI shows one run
+// per room; otherwise the new room starts in this run at once — the customer's message must
+// not wait for a slow reply to the closed room.
 func (c *conversation) nextRoom() {
-	var kept []InstagramEvent
-	for _, ev := range c.st.Pending {
-		if OpensConversation(ev.Kind) || ev.Kind == EventNote {
-			kept = append(kept, ev)
+	closed := c.st.RoomID
+	kept := c.st.Out[:0:0]
+	for i, j := range c.st.Out {
+		if j.Kind == JobPassBack && j.RoomID == closed && !(i == 0 && c.out != nil) {
+			continue
 		}
+		kept = append(kept, j)
 	}
-	c.st.Pending = kept
+	c.st.Out = kept
 	c.st.RoomID, c.st.RoomClosed, c.st.ClosedAt = "", false, time.Time{}
 	c.st.Visitor, c.st.Agent, c.st.OfflineSent = nil, "", false
 	c.st.NextAgentCheck, c.st.AgentBackoff = time.Time{}, 0
+	c.st.LastSync, c.st.SyncBackoff = time.Time{}, 0
 	c.newRoomKey()
 	if c.out == nil {
 		c.continueNow = true

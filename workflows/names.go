@@ -41,6 +41,8 @@ const (
 	ActivityPostNote         = "PostNote"
 	ActivityPassBack         = "PassThreadControlBack"
 	ActivityNotifyAdmins     = "NotifyAdmins"
+	ActivitySpoolEvents      = "SpoolEvents"
+	ActivityUnspoolEvents    = "UnspoolEvents"
 )
 
 // Application error types that activities return as non-retryable errors and the workflow

@@ -14,7 +14,8 @@ import (
 
 // acceptRocketChat takes an Omnichannel event in. An agent message only wakes the outbound
 // direction: what to send is read from the room's history, which is the truth for order and
-// content — lost, retried and reordered webhooks then change nothing.
+// content — lost, retried and reordered webhooks then change nothing (and the history is
+// read without any webhook too, see reconcile).
 func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 	current := ev.RoomID != "" && ev.RoomID == c.st.RoomID
 	if !current && !c.st.knowsRoom(ev.RoomID) {
@@ -25,7 +26,7 @@ func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 	case RCAgentMessage:
 		c.queueOut(OutJob{Kind: JobSync, RoomID: ev.RoomID})
 		if !c.st.HeldSince.IsZero() {
-			c.heldRetry = true // with handover_action take/request, a new reply tries to regain control
+			c.st.HeldRetry = true // with handover_action take/request, a new reply tries to regain control
 		}
 	case RCClosed:
 		c.roomClosed(ev.RoomID)
@@ -36,7 +37,7 @@ func (c *conversation) acceptRocketChat(ev RocketChatEvent) {
 	}
 }
 
-// queueOut adds an outbound job, unless the same sync is already waiting (one sync reads
+// queueOut adds an outbound job, unless the same job is already waiting (one sync reads
 // every agent message not sent yet; the one in flight may have read before the newest).
 func (c *conversation) queueOut(job OutJob) {
 	for i, j := range c.st.Out {
@@ -58,6 +59,8 @@ func (c *conversation) acceptEcho(ev InstagramEvent) {
 	case c.st.Expect != nil && c.st.Expect.MID == "" && matches(c.st.Expect.Expectation, ev):
 		c.st.Expect.MID = ev.MID
 		c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
+	case c.lateEcho(ev):
+		c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
 	case c.out != nil:
 		if len(c.st.ParkedEchoes) < parkedEchoLimit {
 			c.st.ParkedEchoes = append(c.st.ParkedEchoes, ev)
@@ -66,6 +69,40 @@ func (c *conversation) acceptEcho(ev InstagramEvent) {
 		c.noteEcho(ev)
 	default:
 		c.noteEcho(ev)
+	}
+}
+
+// unechoedFor: how long a send settled without its echo still claims a late echo (Meta
+// redelivers webhooks for about an hour, spec §2.3); unechoedLimit bounds the list.
+const (
+	unechoedFor   = time.Hour
+	unechoedLimit = 20
+)
+
+// lateEcho reports (and forgets) a send of ours settled without its echo that ev is the
+// echo of.
+func (c *conversation) lateEcho(ev InstagramEvent) bool {
+	now := c.now()
+	for i, x := range c.st.Unechoed {
+		if now.Sub(x.Since) < unechoedFor && matches(x.Expectation, ev) {
+			c.st.Unechoed = append(c.st.Unechoed[:i:i], c.st.Unechoed[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// settlingWithoutEcho records an unknown outcome the next job settles without an echo.
+func (c *conversation) settlingWithoutEcho(x Waiting) {
+	now, kept := c.now(), c.st.Unechoed[:0:0]
+	for _, u := range c.st.Unechoed {
+		if u.Key != x.Key && now.Sub(u.Since) < unechoedFor {
+			kept = append(kept, u)
+		}
+	}
+	c.st.Unechoed = append(kept, x)
+	if len(c.st.Unechoed) > unechoedLimit {
+		c.st.Unechoed = c.st.Unechoed[len(c.st.Unechoed)-unechoedLimit:]
 	}
 }
 
@@ -103,38 +140,49 @@ func (c *conversation) noteEcho(ev InstagramEvent) {
 	c.noteInRoom("📱 Sent by the business outside Rocket.Chat: " + strings.TrimSpace(text))
 }
 
-// advanceOutbound starts the outbound direction's next activity: the job at the head of
-// the queue, unless the direction waits (for an echo, for thread control, for a blocked
-// cause's next check).
-func (c *conversation) advanceOutbound() {
-	c.advanceSide()
+// outboundGate tells whether the outbound direction may start its next job now and, when
+// not, the deadline at which it may (zero: none; it waits for a signal). Each reason to
+// wait is its own state, checked in turn, so none hides another: an unknown outcome waits
+// for its echo; replies held by another app's thread control wait for control to come back,
+// for an agent's new message (try once more to take control), or for 24 hours; a refused
+// token or an outage waits for its retry time or a wake.
+func (c *conversation) outboundGate(now time.Time) (bool, time.Time) {
 	if c.out != nil || !c.loaded || len(c.st.Out) == 0 || c.pausing() {
+		return false, time.Time{}
+	}
+	if x := c.st.Expect; x != nil && x.MID == "" && now.Before(x.Deadline) {
+		return false, x.Deadline // the echo may still come
+	}
+	if held := c.st.HeldSince; !held.IsZero() && !c.st.HeldRetry && now.Before(held.Add(heldLimit)) {
+		return false, held.Add(heldLimit)
+	}
+	if b := c.st.OutBlocked; b.active() && now.Before(b.RetryAt) {
+		return false, b.RetryAt
+	}
+	return true, time.Time{}
+}
+
+// advanceOutbound starts the outbound direction's next job when its gate is open: only then
+// are the unknown outcome's evidence and the held thread's retry taken into the job.
+func (c *conversation) advanceOutbound() {
+	c.reconcile()
+	now := c.now()
+	if ok, _ := c.outboundGate(now); !ok {
 		return
 	}
-	now := c.now()
 	var resolved *Resolution
 	if x := c.st.Expect; x != nil {
-		if x.MID == "" && now.Before(x.Deadline) {
-			return // the echo may still come
-		}
 		if x.MID == "" {
-			c.log.Warn("Send outcome unknown and no echo came; sending again", "key", x.Key)
+			c.log.Warn("Send outcome unknown and no echo came; Instagram's thread is checked before sending again", "key", x.Key)
+			c.settlingWithoutEcho(*x)
 		}
-		resolved = &Resolution{Key: x.Key, MID: x.MID}
-		c.st.Expect = nil
+		resolved = &Resolution{Key: x.Key, MID: x.MID, Text: x.Text, Type: x.Type, Since: x.Since, Attempt: x.Attempt}
+		// The expectation stays until the job has settled it: a job that fails (Meta or the
+		// database down) leaves it, so an echo that comes later still proves the send.
 	}
 	discard := ""
-	if !c.st.HeldSince.IsZero() {
-		switch {
-		case !now.Before(c.st.HeldSince.Add(heldLimit)):
-			discard = "another app kept control of this Instagram conversation for 24 hours"
-		case !c.heldRetry:
-			return // waiting for control to come back
-		}
-		c.heldRetry = false
-	}
-	if b := c.st.OutBlocked; b.active() && b.Kind != BlockHeld && now.Before(b.RetryAt) && resolved == nil {
-		return
+	if held := c.st.HeldSince; !held.IsZero() && !now.Before(held.Add(heldLimit)) {
+		discard = "another app kept control of this Instagram conversation for 24 hours"
 	}
 	job := c.st.Out[0]
 	switch job.Kind {
@@ -146,34 +194,55 @@ func (c *conversation) advanceOutbound() {
 		}
 		c.start(&c.out, ActivitySyncReplies, in, job.Regular, c.synced)
 	case JobAutomated:
+		if discard != "" {
+			// Held for 24 hours: an automated message that old is no use to the customer.
+			c.noteFor(fmt.Sprintf("⚠️ %s message not sent to the customer: %s", titleCase(job.Which), discard))
+			c.st.Expect = nil
+			c.popOut()
+			c.unblockOutbound()
+			c.advanceOutbound()
+			return
+		}
 		c.start(&c.out, ActivitySendAutomated, SendAutomatedInput{PageID: c.st.PageID, IGSID: c.st.IGSID,
 			Which: job.Which, Key: job.Key, LastCustomerAt: c.st.LastCustomerAt, Resolved: resolved}, false, c.automatedSent)
 	case JobPassBack:
-		c.start(&c.out, ActivityPassBack, PassBackInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, true,
-			func(get func(any) error) {
-				if err := get(nil); err != nil {
-					c.log.Warn("Passing thread control back failed", "error", err)
-				}
-				c.popOut()
-			})
+		c.start(&c.out, ActivityPassBack, PassBackInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, true, c.passedBack)
 	}
 }
 
-// outboundDeadlines are the times at which the idle outbound direction has work again.
+// outboundDeadlines are the times at which the idle outbound direction can act again by
+// itself (see outboundGate), and when the open room is to be read again with no webhook.
 func (c *conversation) outboundDeadlines() []time.Time {
 	var ts []time.Time
-	if len(c.st.Out) == 0 {
-		return ts
+	if _, at := c.outboundGate(c.now()); !at.IsZero() {
+		ts = append(ts, at)
 	}
-	switch {
-	case c.st.Expect != nil:
-		ts = append(ts, c.st.Expect.Deadline)
-	case !c.st.HeldSince.IsZero():
-		ts = append(ts, c.st.HeldSince.Add(heldLimit))
-	case c.st.OutBlocked.active():
-		ts = append(ts, c.st.OutBlocked.RetryAt)
+	if at := c.reconcileAt(); !at.IsZero() {
+		ts = append(ts, at)
 	}
 	return ts
+}
+
+// reconcileAt is when the open room's messages are read again with no webhook (zero: not
+// now — no room open, or a read is queued or in flight).
+func (c *conversation) reconcileAt() time.Time {
+	if c.st.RoomID == "" || c.st.RoomClosed || c.st.LastSync.IsZero() {
+		return time.Time{}
+	}
+	for _, j := range c.st.Out {
+		if j.Kind == JobSync && j.RoomID == c.st.RoomID {
+			return time.Time{}
+		}
+	}
+	return c.st.LastSync.Add(max(c.st.SyncBackoff, syncIdleFirst))
+}
+
+// reconcile reads the open room's messages when it has been idle for the back-off:
+// Rocket.Chat may have given up on an agent message's webhook, or on the close's.
+func (c *conversation) reconcile() {
+	if at := c.reconcileAt(); !at.IsZero() && !c.now().Before(at) {
+		c.queueOut(OutJob{Kind: JobSync, RoomID: c.st.RoomID})
+	}
 }
 
 func (c *conversation) popOut() {
@@ -183,13 +252,14 @@ func (c *conversation) popOut() {
 }
 
 // synced: the sync sent what it could. Refused replies come back to the agent as notes; a
-// stop says what the direction waits for.
+// stop says what the direction waits for; a room the history shows closed is closed.
 func (c *conversation) synced(get func(any) error) {
 	var res SyncRepliesResult
 	if err := get(&res); err != nil {
 		c.outboundFailed(err)
 		return
 	}
+	c.st.Expect = nil // settled by the job
 	job := c.st.Out[0]
 	c.st.setCursor(job.RoomID, res.Cursor)
 	for _, s := range res.Sent {
@@ -199,14 +269,30 @@ func (c *conversation) synced(get func(any) error) {
 		}
 		c.st.SentToIG++
 	}
+	c.remember(res.PartMIDs) // parts of a reply that stopped halfway: their echoes are ours
 	for _, r := range res.Refused {
-		c.noteFor(job.RoomID, "note:refused:"+r.ID, fmt.Sprintf("⚠️ Not delivered to Instagram: %s — %s", r.What, r.Reason))
+		if r.Unconfirmed {
+			c.noteFor(fmt.Sprintf("⚠️ Perhaps not delivered to Instagram: %s — %s; Instagram did not confirm an earlier try", r.What, r.Reason))
+			continue
+		}
+		c.noteFor(fmt.Sprintf("⚠️ Not delivered to Instagram: %s — %s", r.What, r.Reason))
+	}
+	if job.RoomID == c.st.RoomID && !c.st.RoomClosed {
+		c.st.LastSync = c.now()
+		if len(res.Sent) > 0 || len(res.Refused) > 0 {
+			c.st.SyncBackoff = syncIdleFirst // an agent at work: look again soon
+		} else {
+			c.st.SyncBackoff = min(syncIdleMax, max(syncIdleFirst, 2*c.st.SyncBackoff))
+		}
 	}
 	if res.RoomGone {
 		c.log.Warn("Room gone; its agent messages cannot be read", "room", job.RoomID)
 		res.Stop = nil
 	}
 	c.stopped(res.Stop, func() { c.st.Out[0].Regular = res.Stop != nil && res.Stop.Regular })
+	if (res.RoomClosed || res.RoomGone) && job.RoomID == c.st.RoomID && !c.st.RoomClosed {
+		c.roomClosed(job.RoomID) // the close webhook may never come
+	}
 	c.releaseEchoes()
 }
 
@@ -218,20 +304,34 @@ func (c *conversation) automatedSent(get func(any) error) {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
 			c.log.Warn("Automated message not sent", "which", c.st.Out[0].Which, "error", err)
+			c.st.Expect = nil
 			c.popOut()
 			return
 		}
 		c.outboundFailed(err)
 		return
 	}
+	c.st.Expect = nil // settled by the job
 	job := c.st.Out[0]
 	if res.Text != "" {
 		c.remember(res.MessageIDs)
-		c.noteFor(job.RoomID, "note:"+job.Key,
+		c.noteFor(
 			fmt.Sprintf("🤖 %s message sent to the customer: %s", titleCase(job.Which), res.Text))
 	}
 	c.stopped(res.Stop, func() {})
 	c.releaseEchoes()
+}
+
+// passedBack: thread control went to the configured app (when one is set): that app owns
+// the thread now, so the next room's replies take or request control first.
+func (c *conversation) passedBack(get func(any) error) {
+	var res PassBackResult
+	if err := get(&res); err != nil {
+		c.log.Warn("Passing thread control back failed", "error", err)
+	} else if res.To != "" {
+		c.st.OtherOwner = res.To
+	}
+	c.popOut()
 }
 
 // stopped applies why a delivery stopped (nil: the job is done).
@@ -246,7 +346,11 @@ func (c *conversation) stopped(stop *Stop, keep func()) {
 	switch stop.Kind {
 	case StopContinue:
 	case StopUnknown:
-		c.st.Expect = &Waiting{Expectation: *stop.Expect, Deadline: now.Add(echoWait)}
+		since := stop.Expect.At
+		if since.IsZero() || since.After(now) {
+			since = now.Add(-echoWait) // a first version's activity: the send was shortly before
+		}
+		c.st.Expect = &Waiting{Expectation: *stop.Expect, Deadline: now.Add(echoWait), Since: since}
 		c.log.Warn("Send outcome unknown; waiting for its echo", "key", stop.Expect.Key, "reason", stop.Reason)
 		for i, ev := range c.st.ParkedEchoes {
 			if matches(*stop.Expect, ev) && !c.st.OurMIDs.Has(ev.MID) {
@@ -257,12 +361,21 @@ func (c *conversation) stopped(stop *Stop, keep func()) {
 			}
 		}
 	case StopHeld:
+		// Meta refused the send for thread control (after the handover action, if any, was
+		// tried): the token and Meta are fine; the next try waits for control, or for an
+		// agent's next message.
+		c.st.OutBlocked = Blocked{}
+		c.st.HeldRetry = false
+		if c.st.OtherOwner == "" {
+			// Meta says another app owns the thread before its handover webhook came (or it
+			// was lost): the next try applies the handover action (take or request control).
+			c.st.OtherOwner = "another app"
+		}
 		if c.st.HeldSince.IsZero() {
 			c.st.HeldSince = now
 			c.countBlocked(BlockHeld)
 			c.noteInRoom("⏸ Another app controls this Instagram conversation; your replies wait until control comes back (at most 24 hours)")
 		}
-		c.st.OutBlocked = Blocked{Kind: BlockHeld, Reason: "another app controls the Instagram thread: " + stop.Reason, Since: c.st.HeldSince}
 	case StopAuth:
 		retry := c.settings.ReauthRetry
 		if retry <= 0 {
@@ -279,13 +392,7 @@ func (c *conversation) stopped(stop *Stop, keep func()) {
 
 // releaseHeld: control is back; held replies go out now.
 func (c *conversation) releaseHeld() {
-	if c.st.HeldSince.IsZero() {
-		return
-	}
-	c.st.HeldSince = time.Time{}
-	if c.st.OutBlocked.Kind == BlockHeld {
-		c.st.OutBlocked = Blocked{}
-	}
+	c.st.HeldSince, c.st.HeldRetry = time.Time{}, false
 }
 
 // outboundFailed: the activity itself failed after its retries (Rocket.Chat or Meta down
@@ -296,14 +403,18 @@ func (c *conversation) outboundFailed(err error) {
 	c.releaseEchoes()
 }
 
+// unblockOutbound: a job went through, so nothing blocks the direction (and the thread, if
+// it was held, is ours again).
 func (c *conversation) unblockOutbound() {
 	b := c.st.OutBlocked
-	if !b.active() {
-		return
-	}
 	c.st.OutBlocked = Blocked{}
-	c.st.HeldSince = time.Time{}
-	c.log.Info("Outbound unblocked", "kind", b.Kind, "blocked_for", c.now().Sub(b.Since))
+	if !c.st.HeldSince.IsZero() {
+		c.releaseHeld()
+		c.st.OtherOwner = ""
+	}
+	if b.active() {
+		c.log.Info("Outbound unblocked", "kind", b.Kind, "blocked_for", c.now().Sub(b.Since))
+	}
 }
 
 // remember records message ids of ours (their echoes are ours).
@@ -313,15 +424,11 @@ func (c *conversation) remember(mids []string) {
 	}
 }
 
-// noteFor posts a note where it belongs: into the current room through the inbound queue
-// (ordered with the customer's messages), or into an earlier room, best effort.
-func (c *conversation) noteFor(room, key, text string) {
-	if room == "" || room == c.st.RoomID && !c.st.RoomClosed {
-		c.noteInRoom(text)
-		return
-	}
-	c.st.Side = append(c.st.Side, SideJob{Kind: SideNote, RoomID: room, Key: key, Text: text})
-}
+// noteFor posts a note for the agents: into the current room through the inbound queue
+// (ordered with the customer's messages). A note about a closed room (a reply refused by its
+// last read, its finished message) goes there too: Rocket.Chat takes no note in a closed
+// room, so the agents see it in the customer's next room.
+func (c *conversation) noteFor(text string) { c.noteInRoom(text) }
 
 // notifyAdmins tells the admins in the setup channel, once per key (the activity keeps the
 // record, so many conversations blocked on one cause post one message).

@@ -2,8 +2,6 @@ package workflows
 
 import (
 	"fmt"
-
-	"go.temporal.io/sdk/temporal"
 )
 
 // What operators see of a conversation in the Temporal UI: search attributes, the run's
@@ -16,6 +14,12 @@ func (c *conversation) status() (string, string) {
 		return StateBlocked, c.st.InBlocked.Reason
 	case c.st.OutBlocked.active():
 		return StateBlocked, c.st.OutBlocked.Reason
+	case !c.st.HeldSince.IsZero():
+		owner := c.st.OtherOwner
+		if owner == "" {
+			owner = "another app"
+		}
+		return StateBlocked, "another app (" + owner + ") controls the Instagram thread: replies wait for control to come back"
 	case c.st.RoomClosed && !c.hasOpening():
 		return StateClosed, ""
 	case c.st.RoomID == "":
@@ -23,11 +27,6 @@ func (c *conversation) status() (string, string) {
 	}
 	return StateOpen, ""
 }
-
-// publishedKeys are the search attributes publish keeps current. The run starts with the
-// values continue-as-new carried over (Host.SearchAttributes), so that publish unsets what no
-// longer holds — e.g. the room of the previous run.
-var publishedKeys = []temporal.SearchAttributeKeyKeyword{SAState, SARoomID, SAUsername, SADepartment, SAPageID}
 
 // publish upserts the search attributes whose value changed, and the run's details when
 // they changed (the details are not a history event; each upsert is).
@@ -103,10 +102,20 @@ func (c *conversation) view() StateView {
 }
 
 // saveMemory keeps the run's dedup memory for the conversation's next run (a completed run
-// carries nothing over). Best effort: without it, a redelivery is still recognised by
+// carries nothing over), and the notes for the agents no room was open to show (the next
+// run's room shows them). Best effort: without it, a redelivery is still recognised by
 // Rocket.Chat refusing the message's _id.
 func (c *conversation) saveMemory() {
-	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen}, true)
+	var notes []InstagramEvent
+	for _, ev := range c.st.Pending {
+		if ev.Kind == EventNote {
+			notes = append(notes, ev)
+		}
+	}
+	if len(notes) > notesCarried {
+		notes = notes[len(notes)-notesCarried:]
+	}
+	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen, Notes: notes}, true)
 	c.h.Wait(Source{Outcome: o})
 	if err := o.Get(nil); err != nil {
 		c.log.Warn("Conversation memory not saved", "error", err)

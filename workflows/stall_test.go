@@ -56,7 +56,7 @@ func TestHeldRepliesExpireWhileASendIsInFlight(t *testing.T) {
 	// the one in flight when the hold expires.
 	agentWrites(env, f, 500*time.Millisecond, "room1", "a2", "another reply", true)
 	closeAt(env, f, 10*time.Second)
-	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1", Carry: &carry})
+	env.ExecuteWorkflow(ConversationWorkflowName, carrying(t, carry))
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	require.Empty(t, f.sentTexts())
@@ -133,7 +133,7 @@ func TestContinueAsNewStateStaysSmall(t *testing.T) {
 	}, time.Duration(n/batch+1)*2*time.Minute)
 	env.ExecuteWorkflow(ConversationWorkflowName, ConversationInput{PageID: "acct", IGSID: "user1"})
 	next := continuedWith(t, env.GetWorkflowError())
-	size, err := converter.GetDefaultDataConverter().ToPayloads(next)
+	size, err := converter.GetDefaultDataConverter().ToPayloads(next.ConversationInput)
 	require.NoError(t, err)
 	bytes := size.Size()
 	t.Logf("continue-as-new input after %d messages each way: %d bytes", n, bytes)

@@ -1,10 +1,6 @@
 package workflows
 
 import (
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
-	"hash/fnv"
 	"sort"
 	"time"
 )
@@ -13,6 +9,9 @@ import (
 // field must survive JSON round trips, and every collection is bounded: at steady state it
 // is a few kilobytes whatever the conversation's length.
 type State struct {
+	// V is the state's version: stateVersion; 0 is the state version 1 of the conversation
+	// (v1_*.go) carried (see migrate).
+	V      int    `json:"v,omitempty"`
 	PageID string `json:"page_id"`
 	IGSID  string `json:"igsid"`
 
@@ -32,9 +31,17 @@ type State struct {
 	// a message not delivered yet stays dormant until then (Meta reorders retries).
 	Opened bool `json:"opened,omitempty"`
 
-	// Inbound: customer events not yet in the room, sorted by Meta's timestamp.
+	// Inbound: customer events (and notes) not yet in the room, sorted by Meta's timestamp;
+	// at most pendingLimit of them: the later ones wait in PostgreSQL (Spool).
 	Pending []InstagramEvent `json:"pending,omitempty"`
-	Seen    Hashes           `json:"seen"` // dedup keys of Instagram events taken in
+	Spool   Spool            `json:"spool,omitzero"`
+	// Recent: Meta's timestamps of the customer's latest events, to tell a burst (whose
+	// deliveries Meta may reorder) from a message that comes alone.
+	Recent []int64 `json:"recent,omitempty"`
+	// LastPostedTS: the latest Meta timestamp of a customer event posted to a room; an event
+	// written before it and posted after it is marked as such.
+	LastPostedTS int64  `json:"last_posted_ts,omitempty"`
+	Seen         Hashes `json:"seen"` // dedup keys of Instagram events taken in
 	// UnsentWaiting holds mids the customer unsent before their message reached us.
 	UnsentWaiting Hashes `json:"unsent_waiting"`
 	// Quotes remembers recent messages of both sides, so reactions, replies, edits and
@@ -59,12 +66,24 @@ type State struct {
 	// ParkedEchoes arrived while a send was in flight: they may be its echo, known only once
 	// its result is recorded.
 	ParkedEchoes []InstagramEvent `json:"parked_echoes,omitempty"`
+	// Unechoed: sends of ours whose outcome was settled without their echo (the thread was
+	// read, or nobody could tell): an echo Meta delivers late (it retries for an hour) is
+	// still recognised as ours, not shown as a message sent outside Rocket.Chat.
+	Unechoed []Waiting `json:"unechoed,omitempty"`
 	// OtherOwner: the app that owns the thread when it is not us ("" = us or nobody).
 	OtherOwner string `json:"other_owner,omitempty"`
-	// HeldSince: replies wait for thread control since then (zero: not held).
+	// HeldSince: replies wait for thread control since then (zero: not held). HeldRetry: an
+	// agent wrote meanwhile, so the next sync tries once more (handover_action take or
+	// request).
 	HeldSince time.Time `json:"held_since,omitzero"`
-	// OutBlocked: why replies cannot go to Instagram now, if they cannot.
+	HeldRetry bool      `json:"held_retry,omitempty"`
+	// OutBlocked: why replies cannot go to Instagram now apart from thread control (the
+	// token refused, Meta or Rocket.Chat down), if they cannot.
 	OutBlocked Blocked `json:"out_blocked,omitzero"`
+	// LastSync is when the current room's messages were last read, SyncBackoff how long
+	// until they are read again with no webhook (Rocket.Chat may give up on them).
+	LastSync    time.Time     `json:"last_sync,omitzero"`
+	SyncBackoff time.Duration `json:"sync_backoff,omitempty"`
 	// Side: best-effort calls (notices to the admins, notes into closed rooms), in order.
 	Side []SideJob `json:"side,omitempty"`
 
@@ -75,6 +94,63 @@ type State struct {
 	LastSeenMID    string    `json:"last_seen_mid,omitempty"`
 	LastSeenAt     time.Time `json:"last_seen_at,omitzero"`
 }
+
+// stateVersion is the version of State this code writes.
+const stateVersion = 2
+
+// migrate turns a state carried by the conversation's version 1 (v1_*.go) into this one: the
+// fields are the same JSON; what differs is that version 1 kept a held thread in OutBlocked
+// too.
+func (s *State) migrate() {
+	if s.V >= stateVersion {
+		return
+	}
+	if s.OutBlocked.Kind == BlockHeld {
+		s.OutBlocked = Blocked{}
+	}
+	s.V = stateVersion
+}
+
+// Spool is the part of the inbound queue kept in PostgreSQL (inbound_spool) when Pending is
+// full: the later events, so that a run's state and what it carries to the next stay small
+// however many messages wait. Every spooled event sorts after every pending one (by Meta's
+// timestamp, then key), so Pending is always the queue's head.
+type Spool struct {
+	// Count events are in the table; Min is the smallest of them (or of Out).
+	Count int      `json:"count,omitempty"`
+	Min   EventKey `json:"min,omitzero"`
+	// Out are events to write to the table (the next spool call writes them).
+	Out []InstagramEvent `json:"out,omitempty"`
+	// Taken is the largest event read back: the table's rows up to it may be deleted.
+	Taken EventKey `json:"taken,omitzero"`
+	// Opens: an event in the table opens a room (a message, a postback).
+	Opens bool `json:"opens,omitempty"`
+	// RetryAt: the last spool call failed; the next is due then. Backoff is its backoff.
+	RetryAt time.Time     `json:"retry_at,omitzero"`
+	Backoff time.Duration `json:"backoff,omitempty"`
+}
+
+// EventKey orders events: Meta's timestamp, then the event's key.
+type EventKey struct {
+	TS  int64  `json:"ts,omitempty"`
+	Key string `json:"key,omitempty"`
+}
+
+func keyOf(ev InstagramEvent) EventKey { return EventKey{TS: ev.Timestamp, Key: ev.DedupKey()} }
+
+// Less orders keys.
+func (k EventKey) Less(o EventKey) bool {
+	if k.TS != o.TS {
+		return k.TS < o.TS
+	}
+	return k.Key < o.Key
+}
+
+// IsZero: no key.
+func (k EventKey) IsZero() bool { return k == EventKey{} }
+
+// active: the spool holds events, written or to write.
+func (s Spool) active() bool { return s.Count > 0 || len(s.Out) > 0 }
 
 // Blocked is a direction that cannot make progress by itself: why, since when, and when it
 // tries again (a wake signal makes it try at once).
@@ -105,6 +181,8 @@ type Waiting struct {
 	Expectation
 	Deadline time.Time `json:"deadline"`
 	MID      string    `json:"mid,omitempty"`
+	// Since: the send was made after this time (the activity says when it called).
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Outbound job kinds, done in order.
@@ -230,137 +308,4 @@ func (s *State) insertPending(ev InstagramEvent) {
 	s.Pending = append(s.Pending, InstagramEvent{})
 	copy(s.Pending[i+1:], s.Pending[i:])
 	s.Pending[i] = ev
-}
-
-// Hashes is a bounded set of 64-bit hashes of keys that forgets its oldest first. It
-// serialises as base64 of the packed hashes in insertion order: 1,000 keys take 11 KB,
-// whatever the keys' length (Meta's mids are about 140 bytes). At 64 bits a collision
-// among the few thousand keys of a conversation has a probability around 10⁻¹².
-type Hashes struct {
-	keys  []uint64
-	index map[uint64]bool // rebuilt lazily; never iterated
-}
-
-// Limits of the Hashes sets.
-const (
-	// seenLimit: Meta redelivers for about an hour; a conversation rarely takes in a
-	// thousand events in that time.
-	seenLimit = 1000
-	// ourMIDsLimit: our sends whose echo may still arrive (ingress drops most echoes of our
-	// sends itself; these cover the race with the send's answer).
-	ourMIDsLimit = 200
-	// unsentLimit: unsends waiting for their message.
-	unsentLimit = 100
-)
-
-func hashKey(key string) uint64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(key))
-	return h.Sum64()
-}
-
-// Has reports whether key was added and not yet forgotten.
-func (r *Hashes) Has(key string) bool {
-	r.build()
-	return r.index[hashKey(key)]
-}
-
-// Add inserts key, keeping at most limit keys; it returns false if key was present.
-func (r *Hashes) Add(key string, limit int) bool {
-	r.build()
-	h := hashKey(key)
-	if r.index[h] {
-		return false
-	}
-	r.keys = append(r.keys, h)
-	r.index[h] = true
-	if len(r.keys) > limit {
-		drop := len(r.keys) - limit
-		for _, k := range r.keys[:drop] {
-			delete(r.index, k)
-		}
-		r.keys = append([]uint64(nil), r.keys[drop:]...)
-	}
-	return true
-}
-
-// Merge adds the hashes of older (an earlier run's memory) before r's own, within limit.
-func (r *Hashes) Merge(older Hashes, limit int) {
-	in := map[uint64]bool{} // membership only; never iterated
-	var keys []uint64
-	for _, k := range append(append([]uint64(nil), older.keys...), r.keys...) {
-		if !in[k] {
-			in[k] = true
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) > limit {
-		keys = keys[len(keys)-limit:]
-	}
-	r.keys, r.index = keys, nil
-}
-
-// Len is the number of keys kept.
-func (r *Hashes) Len() int { return len(r.keys) }
-
-func (r *Hashes) build() {
-	if r.index != nil {
-		return
-	}
-	r.index = make(map[uint64]bool, len(r.keys))
-	for _, k := range r.keys {
-		r.index[k] = true
-	}
-}
-
-// MarshalJSON packs the hashes (little-endian, 8 bytes each) in base64.
-func (r Hashes) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 8*len(r.keys))
-	for i, k := range r.keys {
-		binary.LittleEndian.PutUint64(b[8*i:], k)
-	}
-	return json.Marshal(base64.StdEncoding.EncodeToString(b))
-}
-
-// UnmarshalJSON reads what MarshalJSON wrote.
-func (r *Hashes) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err != nil {
-		return err
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return err
-	}
-	r.keys, r.index = make([]uint64, len(b)/8), nil
-	for i := range r.keys {
-		r.keys[i] = binary.LittleEndian.Uint64(b[8*i:])
-	}
-	return nil
-}
-
-// StateView is what the "state" query returns.
-type StateView struct {
-	PageID         string    `json:"page_id"`
-	IGSID          string    `json:"igsid"`
-	Status         string    `json:"status"`
-	BlockedReason  string    `json:"blocked_reason,omitempty"`
-	Username       string    `json:"username,omitempty"`
-	Name           string    `json:"name,omitempty"`
-	Department     string    `json:"department,omitempty"`
-	RoomID         string    `json:"room_id,omitempty"`
-	Agent          string    `json:"agent,omitempty"`
-	Pending        int       `json:"pending"`
-	Outbox         int       `json:"outbox"`
-	Delivered      int       `json:"delivered"`
-	SentToIG       int       `json:"sent_to_instagram"`
-	Duplicates     int       `json:"duplicates"`
-	LastCustomerAt time.Time `json:"last_customer_at,omitzero"`
-	NextAgentCheck time.Time `json:"next_agent_check,omitzero"`
-	LastSeenMID    string    `json:"last_seen_mid,omitempty"`
-	LastSeenAt     time.Time `json:"last_seen_at,omitzero"`
-	// ThreadOwner is "us" or the app ID that owns the Instagram thread.
-	ThreadOwner string `json:"thread_owner"`
-	// RepliesHeld: agent replies wait for thread control.
-	RepliesHeld bool `json:"replies_held,omitempty"`
 }

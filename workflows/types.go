@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -11,8 +12,10 @@ import (
 type ConversationInput struct {
 	PageID string `json:"page_id"`
 	IGSID  string `json:"igsid"`
-	// Carry is the state handed over by the previous run (continue-as-new).
-	Carry *State `json:"carry,omitempty"`
+	// Carry is the state handed over by the previous run (continue-as-new), as the run
+	// that continued encoded it: each version of the conversation reads its own (see
+	// Conversation), and a newer version reads an older one's.
+	Carry json.RawMessage `json:"carry,omitempty"`
 }
 
 // Instagram event kinds (InstagramEvent.Kind).
@@ -41,6 +44,9 @@ type InstagramEvent struct {
 	Text      string `json:"text,omitempty"`
 	// Standby is true for events received on the standby channel (another app owns the thread).
 	Standby bool `json:"standby,omitempty"`
+	// HoldUntil: the event waits until then for an earlier one Meta may deliver late (set by
+	// the conversation for the events of a burst).
+	HoldUntil time.Time `json:"hold_until,omitzero"`
 	// Detail names what an unknown event was (for the log).
 	Detail string `json:"detail,omitempty"`
 
@@ -163,13 +169,17 @@ type LoadConversationInput struct {
 type LoadConversationResult struct {
 	Settings Settings `json:"settings"`
 	Seen     Hashes   `json:"seen"`
+	// Notes the last completed run could not show (no room was open): the next room gets them.
+	Notes []InstagramEvent `json:"notes,omitempty"`
 }
 
-// SaveConversationInput keeps the dedup memory of a run that completes.
+// SaveConversationInput keeps the dedup memory of a run that completes, and the notes for
+// the agents it could not post (the customer's next run posts them).
 type SaveConversationInput struct {
-	PageID string `json:"page_id"`
-	IGSID  string `json:"igsid"`
-	Seen   Hashes `json:"seen"`
+	PageID string           `json:"page_id"`
+	IGSID  string           `json:"igsid"`
+	Seen   Hashes           `json:"seen"`
+	Notes  []InstagramEvent `json:"notes,omitempty"`
 }
 
 // RegisterVisitorInput / VisitorInfo: register the Livechat visitor of a conversation.
@@ -194,6 +204,10 @@ type OpenRoomInput struct {
 	PageID       string `json:"page_id"`
 	IGSID        string `json:"igsid"`
 	DepartmentID string `json:"department_id,omitempty"`
+	// Department is the page's department the visitor was registered in (as configured): a
+	// page now pointed at another one gets the visitor registered there first. (nil: the
+	// caller does not know — the first version of the conversation.)
+	Department *string `json:"department,omitempty"`
 }
 
 // OpenRoomResult tells whether a room is open, or no agent is available.
@@ -201,6 +215,8 @@ type OpenRoomResult struct {
 	RoomID  string `json:"room_id,omitempty"`
 	NoAgent bool   `json:"no_agent,omitempty"`
 	Agent   string `json:"agent,omitempty"`
+	// Visitor is set when the visitor was registered again (the page's department changed).
+	Visitor *VisitorInfo `json:"visitor,omitempty"`
 }
 
 // Room item kinds: a customer message (posted as the visitor, with an _id derived from
@@ -324,6 +340,22 @@ func (c *ReplyCursor) Advance(id string, ts, now time.Time) {
 	c.Done = kept
 }
 
+// ReadUpTo moves the cursor up to ts (at most now): every message stamped before it has
+// been read and each agent reply among them handled — the customer's messages and the
+// bot's notes need not be read again.
+func (c *ReplyCursor) ReadUpTo(ts, now time.Time) {
+	if t := minTime(ts, now); t.After(c.TS) {
+		c.TS = t
+	}
+	floor, kept := c.Floor(), c.Done[:0:0]
+	for _, d := range c.Done {
+		if !d.TS.Before(floor) {
+			kept = append(kept, d)
+		}
+	}
+	c.Done = kept
+}
+
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
@@ -358,7 +390,15 @@ type SyncRepliesInput struct {
 // Resolution settles a delivery whose outcome was unknown.
 type Resolution struct {
 	Key string `json:"key"`
-	MID string `json:"mid,omitempty"` // "" = not delivered: send again
+	MID string `json:"mid,omitempty"` // the echo's mid; "" = no echo came
+	// Text and Since describe the send when no echo came: before it sends again, the activity
+	// looks for a message of ours with that text since then in the Instagram thread (the echo
+	// may be late or lost).
+	Text  string    `json:"text,omitempty"`
+	Type  string    `json:"type,omitempty"`
+	Since time.Time `json:"since,omitzero"`
+	// Attempt: only that attempt's outcome is settled (a later attempt's is its own).
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // SyncRepliesResult: what was sent and refused, how far the cursor moved, and why the sync
@@ -370,6 +410,11 @@ type SyncRepliesResult struct {
 	Stop    *Stop          `json:"stop,omitempty"`
 	// RoomGone: the room no longer exists for this visitor; nothing more can be read.
 	RoomGone bool `json:"room_gone,omitempty"`
+	// RoomClosed: the room's history shows it closed (its close webhook may be lost).
+	RoomClosed bool `json:"room_closed,omitempty"`
+	// PartMIDs are the mids of the parts sent of a reply that stopped before its end (its
+	// echoes are ours).
+	PartMIDs []string `json:"part_mids,omitempty"`
 }
 
 // SentReply is an agent message delivered to Instagram.
@@ -384,6 +429,9 @@ type RefusedReply struct {
 	ID     string `json:"id"`
 	What   string `json:"what"`
 	Reason string `json:"reason"`
+	// Unconfirmed: a part's earlier send may have reached the customer (Instagram never
+	// confirmed it either way, and can no longer be asked).
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // Stop kinds: why a delivery stopped short.
@@ -415,6 +463,11 @@ type Expectation struct {
 	Key  string `json:"key"`            // delivery key of the send
 	Text string `json:"text,omitempty"` // exact text of a text part
 	Type string `json:"type,omitempty"` // attachment type of a file part
+	// At: the send was made after this time (the activity's clock; zero: unknown). A
+	// message of ours in Instagram's thread since then may be it (see Resolution).
+	At time.Time `json:"at,omitzero"`
+	// Attempt is the delivery intent's attempt whose outcome is unknown (0: not said).
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Handover actions (InstagramEvent.Action of EventHandover), from our app's point of view.
@@ -428,6 +481,38 @@ const (
 type PassBackInput struct {
 	PageID string `json:"page_id"`
 	IGSID  string `json:"igsid"`
+}
+
+// PassBackResult names the app control went to ("" = none: no app is configured, or Meta
+// refused).
+type PassBackResult struct {
+	To string `json:"to,omitempty"`
+}
+
+// SpoolEventsInput writes events of the inbound queue to PostgreSQL (inbound_spool), and
+// deletes the ones read back up to Acked.
+type SpoolEventsInput struct {
+	PageID string           `json:"page_id"`
+	IGSID  string           `json:"igsid"`
+	Events []InstagramEvent `json:"events"`
+	Acked  EventKey         `json:"acked,omitzero"`
+}
+
+// UnspoolEventsInput reads back the Limit first events after After (deleting those up to
+// After: the conversation holds them).
+type UnspoolEventsInput struct {
+	PageID string   `json:"page_id"`
+	IGSID  string   `json:"igsid"`
+	After  EventKey `json:"after,omitzero"`
+	Limit  int      `json:"limit"`
+}
+
+// UnspoolEventsResult: the events read, in order; Remaining events are left after them, the
+// first of which is Next.
+type UnspoolEventsResult struct {
+	Events    []InstagramEvent `json:"events,omitempty"`
+	Remaining int              `json:"remaining"`
+	Next      EventKey         `json:"next,omitzero"`
 }
 
 // Automated messages, configured per page.

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/igdirect/bridge/commands"
 	"github.com/igdirect/bridge/config"
 	"github.com/igdirect/bridge/ingress/doctor"
+	"github.com/igdirect/bridge/safetext"
 	"github.com/igdirect/bridge/setupguide"
 	"github.com/igdirect/bridge/store"
 	"github.com/igdirect/bridge/workflows"
@@ -50,7 +52,7 @@ type Setting struct {
 }
 
 // Authorization is a started authorization: the link to Meta's dialog, or Pending when
-// the worker did not hand it out in time (it then posts the button in Rocket.Chat).
+// the worker did not hand it out in time.
 type Authorization struct {
 	URL       string
 	ExpiresAt time.Time
@@ -72,11 +74,18 @@ type Backend interface {
 	Attention(ctx context.Context) ([]doctor.Conversation, error)
 	Doctor(ctx context.Context) (doctor.Report, error)
 	SetupFacts(ctx context.Context) (setupguide.Facts, error)
+	// MayChange says whether a Rocket.Chat user may still change things (what a session
+	// from a sign-in link rests on): nil, or an error whose HTTPStatus is 403 when the user
+	// may not (the session ends), anything else when it cannot be told now (the request is
+	// refused, the session kept).
+	MayChange(ctx context.Context, userID, username string) error
+	// SignOutEverywhere ends every console session and unused sign-in link.
+	SignOutEverywhere(ctx context.Context, who string) (store.EndedSessions, error)
 }
 
 // Sessions keeps sign-in links and sessions (store.Store).
 type Sessions interface {
-	CreateConsoleSession(ctx context.Context, id, who, via string, ttl time.Duration) (time.Time, error)
+	CreateConsoleSession(ctx context.Context, id string, cs store.ConsoleSession, ttl time.Duration) (time.Time, error)
 	ConsoleSessionByID(ctx context.Context, id string) (store.ConsoleSession, error)
 	DeleteConsoleSession(ctx context.Context, id string) error
 	PeekConsoleLogin(ctx context.Context, token string) (store.ConsoleLogin, error)
@@ -93,7 +102,10 @@ type Options struct {
 	SetupChannel string
 	// CommandsEnabled: `instagram console` can hand out links (ROCKETCHAT_COMMAND_TOKEN).
 	CommandsEnabled bool
-	Log             *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client
+	// (TRUSTED_PROXIES); from any other peer the peer itself is the client.
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
 }
 
 // Console serves the pages.
@@ -116,11 +128,10 @@ var staticFS embed.FS
 
 // New builds the console.
 func New(opts Options, backend Backend, sessions Sessions) *Console {
-	c := &Console{opts: opts, backend: backend, sessions: sessions, limiter: newFailureLimiter(10, time.Minute)}
+	c := &Console{opts: opts, backend: backend, sessions: sessions,
+		limiter: newFailureLimiter(perClientFailures, globalFailures, time.Minute, opts.TrustedProxies)}
 	c.secure = strings.HasPrefix(strings.ToLower(opts.PublicURL), "https://")
-	if u, err := url.Parse(opts.PublicURL); err == nil {
-		c.origin = u.Scheme + "://" + u.Host
-	}
+	c.origin = normalOrigin(opts.PublicURL)
 	c.pages = parseTemplates()
 	sub, _ := fs.Sub(staticFS, "static")
 	c.static = http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(sub)))
@@ -136,6 +147,10 @@ func parseTemplates() map[string]*template.Template {
 		"code":    codeSpans,
 		"join":    strings.Join,
 		"pathesc": url.PathEscape,
+		// safe shows a value Meta or a customer chose (page names, usernames, problems,
+		// reasons): html/template escapes the markup, safetext the bidi controls (and the
+		// mentions and links, should the text be copied into Rocket.Chat).
+		"safe": safetext.Neutralize,
 	}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -155,6 +170,7 @@ func parseTemplates() map[string]*template.Template {
 // codeSpans renders Markdown `code` spans of the texts the bridge shares with Rocket.Chat
 // messages (setup steps, doctor findings) as <code>, escaping everything else.
 func codeSpans(s string) template.HTML {
+	s = safetext.Neutralize(s) // these texts quote Meta's errors and customers' data too
 	var b strings.Builder
 	parts := strings.Split(s, "`")
 	for i, p := range parts {
@@ -181,6 +197,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET "+Prefix+"/login", c.loginPage)
 	mux.HandleFunc("POST "+Prefix+"/login", c.login)
 	mux.Handle("POST "+Prefix+"/logout", c.authed(c.logout))
+	mux.Handle("POST "+Prefix+"/logout-everywhere", c.authed(c.logoutEverywhere))
 	mux.Handle("GET "+Prefix+"/{$}", c.authed(c.overview))
 	mux.Handle("GET "+Prefix+"/accounts", c.authed(c.accounts))
 	mux.Handle("POST "+Prefix+"/accounts/{page}/subscription", c.authed(c.subscription))

@@ -42,11 +42,25 @@ func newMemSessions() *memSessions {
 	return &memSessions{logins: map[string]*store.ConsoleLogin{}, used: map[string]bool{}, sessions: map[string]store.ConsoleSession{}}
 }
 
-func (m *memSessions) CreateConsoleSession(_ context.Context, id, who, via string, ttl time.Duration) (time.Time, error) {
+func (m *memSessions) CreateConsoleSession(_ context.Context, id string, cs store.ConsoleSession, ttl time.Duration) (time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sessions[id] = store.ConsoleSession{Who: who, Via: via, ExpiresAt: time.Now().Add(ttl)}
-	return time.Now().Add(ttl), nil
+	cs.ExpiresAt = time.Now().Add(ttl)
+	m.sessions[id] = cs
+	return cs.ExpiresAt, nil
+}
+
+func (m *memSessions) EndConsoleSessions(context.Context) (store.EndedSessions, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := store.EndedSessions{Sessions: len(m.sessions)}
+	for t := range m.logins {
+		if !m.used[t] {
+			e.Links++
+		}
+	}
+	m.sessions, m.logins = map[string]store.ConsoleSession{}, map[string]*store.ConsoleLogin{}
+	return e, nil
 }
 
 func (m *memSessions) ConsoleSessionByID(_ context.Context, id string) (store.ConsoleSession, error) {
@@ -99,6 +113,9 @@ func (e *opErr) HTTPStatus() int { return e.status }
 
 type fakeBackend struct {
 	mu       sync.Mutex
+	sessions *memSessions
+	rights   map[string]error // MayChange's answer per user id (absent: allowed)
+	checks   []string
 	page     store.Page
 	edits    []commands.PageEdit
 	editErr  error
@@ -175,6 +192,15 @@ func (f *fakeBackend) Attention(context.Context) ([]doctor.Conversation, error) 
 		UILink: "http://localhost:8233/namespaces/default/workflows/instagram%3A1784%3A42/run/history"}}, nil
 }
 func (f *fakeBackend) Doctor(context.Context) (doctor.Report, error) { return doctor.Report{}, nil }
+func (f *fakeBackend) MayChange(_ context.Context, userID, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, userID)
+	return f.rights[userID]
+}
+func (f *fakeBackend) SignOutEverywhere(ctx context.Context, _ string) (store.EndedSessions, error) {
+	return f.sessions.EndConsoleSessions(ctx)
+}
 func (f *fakeBackend) SetupFacts(context.Context) (setupguide.Facts, error) {
 	return setupguide.Facts{PublicURL: "https://bridge.test", SetupChannel: "omnichannel-instagram-setup"}, nil
 }
@@ -191,6 +217,7 @@ func newEnv(t *testing.T, publicURL string) *env {
 	t.Helper()
 	e := &env{t: t, sessions: newMemSessions(), origin: publicURL,
 		backend: &fakeBackend{page: store.Page{PageID: "1020", IGAccountID: "1784", IGUsername: "casa", HasToken: true, Subscribed: true, Department: "Instagram"}}}
+	e.backend.sessions = e.sessions
 	c := New(Options{PublicURL: publicURL, AdminToken: config.Secret(adminToken), SetupChannel: "omnichannel-instagram-setup",
 		CommandsEnabled: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, e.backend, e.sessions)
 	e.h = c.Handler()
@@ -200,11 +227,21 @@ func newEnv(t *testing.T, publicURL string) *env {
 // do serves a request; headers are pairs.
 func (e *env) do(method, path string, form url.Values, cookie *http.Cookie, headers ...string) *httptest.ResponseRecorder {
 	e.t.Helper()
+	return e.from("", method, path, form, cookie, headers...)
+}
+
+// from serves a request as if it came from the peer remote (host:port; "" for
+// httptest's), with headers as pairs.
+func (e *env) from(remote, method, path string, form url.Values, cookie *http.Cookie, headers ...string) *httptest.ResponseRecorder {
+	e.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req := httptest.NewRequest(method, path, body)
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", e.origin)
@@ -236,7 +273,7 @@ func (e *env) signIn() (*http.Cookie, string) {
 
 func TestSignInWithAOneTimeLink(t *testing.T) {
 	e := newEnv(t, "https://bridge.test")
-	e.sessions.logins["link-token"] = &store.ConsoleLogin{Username: "maria", ExpiresAt: time.Now().Add(10 * time.Minute)}
+	e.sessions.logins["link-token"] = &store.ConsoleLogin{UserID: "u-maria", Username: "maria", ExpiresAt: time.Now().Add(10 * time.Minute)}
 
 	// Opening the link (a person, or a link preview) only shows whom it is for.
 	for range 3 {
@@ -393,7 +430,7 @@ func TestSettingsSendOnlyWhatChanged(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
 	require.Equal(t, []map[string]string{{"agent_display_name": "none", "file_upload_enabled": "false"}}, e.backend.updates)
 	flash := rec.Result().Cookies()[0]
-	require.Equal(t, flashCookie, flash.Name)
+	require.Equal(t, "__Host-"+flashCookie, flash.Name)
 	req := httptest.NewRequest(http.MethodGet, "/console/settings", nil)
 	req.AddCookie(ck)
 	req.AddCookie(flash)

@@ -92,20 +92,20 @@ func (c *Console) subscription(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("page")
 	subscribe := r.PostFormValue("action") == "subscribe"
 	if !subscribe && r.PostFormValue("action") != "unsubscribe" {
-		c.flash(w, false, "Unknown action; nothing was changed.")
+		c.flash(w, r, false, "Unknown action; nothing was changed.")
 		http.Redirect(w, r, Prefix+"/accounts", http.StatusSeeOther)
 		return
 	}
 	p, err := c.backend.SetSubscription(r.Context(), ref, subscribe, s.who)
 	switch {
 	case stillRunning(err):
-		c.flash(w, true, err.Error())
+		c.flash(w, r, true, err.Error())
 	case err != nil:
-		c.flash(w, false, err.Error())
+		c.flash(w, r, false, err.Error())
 	case p.Subscribed:
-		c.flash(w, true, label(p)+" is subscribed: its messages reach Rocket.Chat.")
+		c.flash(w, r, true, label(p)+" is subscribed: its messages reach Rocket.Chat.")
 	default:
-		c.flash(w, true, label(p)+" is unsubscribed: Meta stops sending its messages.")
+		c.flash(w, r, true, label(p)+" is unsubscribed: Meta stops sending its messages.")
 	}
 	http.Redirect(w, r, Prefix+"/accounts", http.StatusSeeOther)
 }
@@ -122,16 +122,16 @@ func (c *Console) authorizePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorize starts an authorization and sends the browser straight to Meta's dialog: the
-// admin is already here, so no button in Rocket.Chat is needed (it is posted anyway, as
-// the workflow always does).
+// admin is already here, so no button is sent anywhere (the setup channel is only told
+// that an authorization started).
 func (c *Console) authorize(w http.ResponseWriter, r *http.Request) {
 	res, err := c.backend.Authorize(r.Context(), sessionOf(r).who)
 	switch {
 	case err != nil:
-		c.flash(w, false, err.Error())
+		c.flash(w, r, false, err.Error())
 		http.Redirect(w, r, Prefix+"/accounts", http.StatusSeeOther)
 	case res.Pending || res.URL == "":
-		c.flash(w, true, "The authorization started but the worker did not hand out its link in time; the Start Authentication button will appear in #"+c.opts.SetupChannel+".")
+		c.flash(w, r, false, "The authorization started but the worker did not hand out its link in time (is it running?); click Start Authentication again in a moment.")
 		http.Redirect(w, r, Prefix+"/accounts", http.StatusSeeOther)
 	default:
 		http.Redirect(w, r, res.URL, http.StatusSeeOther)
@@ -163,7 +163,7 @@ func (c *Console) uninstallPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) uninstall(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("confirm") != "uninstall" {
-		c.flash(w, false, "Tick the box to confirm the uninstall; nothing was changed.")
+		c.flash(w, r, false, "Tick the box to confirm the uninstall; nothing was changed.")
 		http.Redirect(w, r, Prefix+"/uninstall", http.StatusSeeOther)
 		return
 	}
@@ -271,7 +271,7 @@ func (c *Console) savePage(w http.ResponseWriter, r *http.Request) {
 		c.renderPageForm(w, r, statusOf(err), p, values, err.Error())
 		return
 	}
-	c.flash(w, true, "Saved the page config of "+label(saved)+".")
+	c.flash(w, r, true, "Saved the page config of "+label(saved)+".")
 	http.Redirect(w, r, Prefix+"/pages/"+saved.PageID, http.StatusSeeOther)
 }
 
@@ -324,7 +324,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(changed) == 0 {
-		c.flash(w, true, "Nothing changed.")
+		c.flash(w, r, true, "Nothing changed.")
 		http.Redirect(w, r, Prefix+"/settings", http.StatusSeeOther)
 		return
 	}
@@ -337,7 +337,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	c.flash(w, true, "Saved: "+strings.Join(keys, ", ")+". Changes apply to the next message.")
+	c.flash(w, r, true, "Saved: "+strings.Join(keys, ", ")+". Changes apply to the next message.")
 	http.Redirect(w, r, Prefix+"/settings", http.StatusSeeOther)
 }
 

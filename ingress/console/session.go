@@ -7,10 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/igdirect/bridge/store"
@@ -47,6 +47,46 @@ type session struct {
 	who string
 }
 
+// Grants: what a session rests on, checked on every request (issue 20). A token session
+// rests on the ADMIN_API_TOKEN it was opened with (rotating the token ends it); a link
+// session on its Rocket.Chat user still being allowed to change things (Backend.MayChange:
+// roles and ROCKETCHAT_COMMAND_USERS). Signing out everywhere and an uninstall end both
+// kinds (store.EndConsoleSessions).
+const (
+	grantToken      = "token:"
+	grantRocketChat = "rocketchat:"
+)
+
+// tokenGrant names the current ADMIN_API_TOKEN without revealing it: a digest under a
+// label of its own ("" when no token is set, which no session matches).
+func (c *Console) tokenGrant() string {
+	t := c.opts.AdminToken.Value()
+	if t == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("igdirect console grant\x00" + t))
+	return grantToken + base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// checkGrant tells whether what granted a session still holds: "" when it does, else why
+// the session ends (ended) or why it cannot be told now (status 503, the session stays).
+func (c *Console) checkGrant(ctx context.Context, cs store.ConsoleSession) (why string, ended bool) {
+	switch {
+	case strings.HasPrefix(cs.Grant, grantToken):
+		if cur := c.tokenGrant(); cur == "" || cs.Grant != cur {
+			return "ADMIN_API_TOKEN has changed since you signed in with it.", true
+		}
+		return "", false
+	case strings.HasPrefix(cs.Grant, grantRocketChat) && cs.UserID != "" && cs.Grant == grantRocketChat+cs.UserID:
+		err := c.backend.MayChange(ctx, cs.UserID, cs.Who)
+		if err == nil {
+			return "", false
+		}
+		return err.Error(), statusOf(err) == http.StatusForbidden
+	}
+	return "your session was made before sessions were tied to what granted them.", true
+}
+
 // csrf is the form token of a session: derived from its id, which only the browser holds
 // (the database has its hash), so it needs no storage and dies with the session.
 func (s session) csrf() string {
@@ -72,6 +112,15 @@ func (c *Console) authed(next http.HandlerFunc) http.Handler {
 			cs, err := c.sessions.ConsoleSessionByID(r.Context(), ck.Value)
 			switch {
 			case err == nil:
+				if why, ended := c.checkGrant(r.Context(), cs); ended {
+					c.endSession(w, ck.Value, cs.Who, why)
+					return
+				} else if why != "" {
+					c.opts.Log.Warn("Console request refused: the user's rights cannot be checked", "who", cs.Who, "error", why)
+					c.render(w, http.StatusServiceUnavailable, "message", view{Title: "Rights not checked", Data: message{
+						Text: "Nothing was done: " + why, Link: Prefix + "/"}})
+					return
+				}
 				sess = session{id: ck.Value, who: cs.Who}
 			case !errors.Is(err, store.ErrNotFound):
 				c.opts.Log.Error("Console session not readable", "error", err)
@@ -116,7 +165,32 @@ func (c *Console) sameOrigin(r *http.Request) bool {
 	if o == "" {
 		return r.Header.Get("Sec-Fetch-Site") == "" || r.Header.Get("Sec-Fetch-Site") == "same-origin"
 	}
-	return o == c.origin
+	return c.origin != "" && normalOrigin(o) == c.origin
+}
+
+// normalOrigin is the origin of a URL as browsers send it in Origin: scheme and host in
+// lower case, the port only when it is not the scheme's default ("" for anything else
+// than an absolute http or https URL). PUBLIC_URL may be written with :443 or capitals.
+func normalOrigin(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return ""
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
 }
 
 // safeNext keeps a return address inside the console.
@@ -187,7 +261,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusForbidden, "login", view{Title: "Sign in", Data: v})
 		return
 	}
-	var who, via string
+	var grant store.ConsoleSession
 	switch t, token := r.PostFormValue("t"), r.PostFormValue("token"); {
 	case t != "":
 		l, err := c.sessions.ConsumeConsoleLogin(r.Context(), t)
@@ -197,34 +271,35 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.render(w, status, "login", view{Title: "Sign in", Data: v})
 			return
 		}
-		who, via = l.Username, "link"
+		grant = store.ConsoleSession{Who: l.Username, Via: "link", UserID: l.UserID, Grant: grantRocketChat + l.UserID, Generation: l.Generation}
 	case token != "":
-		if !c.limiter.allow() {
+		client := c.limiter.client(r)
+		if !c.limiter.allow(client) {
 			v.Error = "Too many wrong tokens in the last minute; wait a minute and try again."
 			c.render(w, http.StatusTooManyRequests, "login", view{Title: "Sign in", Data: v})
 			return
 		}
 		if !c.opts.AdminToken.Matches(strings.TrimSpace(token)) {
-			c.limiter.fail()
+			c.limiter.fail(client)
 			c.opts.Log.Warn("Console sign-in with a wrong ADMIN_API_TOKEN refused", "remote", r.RemoteAddr)
 			v.Error = "That is not the ADMIN_API_TOKEN."
 			c.render(w, http.StatusUnauthorized, "login", view{Title: "Sign in", Data: v})
 			return
 		}
-		who, via = "ADMIN_API_TOKEN", "token"
+		grant = store.ConsoleSession{Who: "ADMIN_API_TOKEN", Via: "token", Grant: c.tokenGrant()}
 	default:
 		v.Error = "Paste the ADMIN_API_TOKEN, or use a sign-in link from `instagram console`."
 		c.render(w, http.StatusBadRequest, "login", view{Title: "Sign in", Data: v})
 		return
 	}
 	id := randomID()
-	if _, err := c.sessions.CreateConsoleSession(r.Context(), id, who, via, SessionTTL); err != nil {
+	if _, err := c.sessions.CreateConsoleSession(r.Context(), id, grant, SessionTTL); err != nil {
 		c.opts.Log.Error("Console session not stored", "error", err)
 		v.Error = "The console cannot store sessions just now (database unreachable). Try again in a moment."
 		c.render(w, http.StatusServiceUnavailable, "login", view{Title: "Sign in", Data: v})
 		return
 	}
-	c.opts.Log.Info("Console sign-in", "who", who, "via", via, "remote", r.RemoteAddr)
+	c.opts.Log.Info("Console sign-in", "who", grant.Who, "user_id", grant.UserID, "via", grant.Via, "remote", r.RemoteAddr)
 	c.setSessionCookie(w, id, int(SessionTTL/time.Second))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -239,52 +314,63 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 }
 
+// endSession ends a session whose grant no longer holds, and says why.
+func (c *Console) endSession(w http.ResponseWriter, id, who, why string) {
+	if err := c.sessions.DeleteConsoleSession(context.Background(), id); err != nil {
+		c.opts.Log.Warn("Console session not deleted", "error", err)
+	}
+	c.opts.Log.Warn("Console session ended: what granted it no longer holds", "who", who, "why", why)
+	c.setSessionCookie(w, "", -1)
+	c.render(w, http.StatusForbidden, "message", view{Title: "Signed out", Data: message{
+		Text: "Your console session has ended, and nothing was done: " + why + " Sign in again if you still may.", Link: Prefix + "/login"}})
+}
+
+// logoutEverywhere ends every console session and unused sign-in link, this one too.
+func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	ended, err := c.backend.SignOutEverywhere(r.Context(), s.who)
+	if err != nil {
+		c.fail(w, r, "Sign out everywhere", err)
+		return
+	}
+	c.setSessionCookie(w, "", -1)
+	c.render(w, http.StatusOK, "message", view{Title: "Signed out everywhere", Data: message{
+		Text: fmt.Sprintf("Everyone is signed out of the console: %d session(s) and %d unused sign-in link(s) ended.", ended.Sessions, ended.Links),
+		Link: Prefix + "/login"}})
+}
+
 func randomID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// failureLimiter bounds wrong ADMIN_API_TOKEN guesses on the public listener: after max
-// failures within window, sign-ins by token wait until the oldest failure leaves it. The
-// token is long and compared as a digest; this only keeps guessing noisy and slow.
-type failureLimiter struct {
-	mu       sync.Mutex
-	max      int
-	window   time.Duration
-	failures []time.Time
-}
-
-func newFailureLimiter(max int, window time.Duration) *failureLimiter {
-	return &failureLimiter{max: max, window: window}
-}
-
-func (l *failureLimiter) prune(now time.Time) {
-	i := 0
-	for i < len(l.failures) && now.Sub(l.failures[i]) > l.window {
-		i++
-	}
-	l.failures = l.failures[i:]
-}
-
-func (l *failureLimiter) allow() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.prune(time.Now())
-	return len(l.failures) < l.max
-}
-
-func (l *failureLimiter) fail() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failures = append(l.failures, time.Now())
-}
-
 // Flash messages survive the redirect after a form (POST, then 303 to a page) in a short
-// cookie; the page shows them once.
+// cookie; the page shows them once. Behind HTTPS it is a __Host- cookie (no sibling host
+// or plain-HTTP page can set it), and its value is signed with a key of the session it
+// was set in: a flash planted by anyone else, or set for another session, is not shown.
 const flashCookie = "igdirect-console-flash"
 
-func (c *Console) flash(w http.ResponseWriter, ok bool, msg string) {
+func (c *Console) flashCookieName() string {
+	if c.secure {
+		return "__Host-" + flashCookie
+	}
+	return flashCookie
+}
+
+// flashMAC signs a flash value for the session (the session id only the browser holds).
+func flashMAC(s session, value string) string {
+	m := hmac.New(sha256.New, []byte(s.id))
+	m.Write([]byte("igdirect console flash\x00" + value))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (c *Console) setFlashCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: c.flashCookieName(), Value: value, Path: c.cookiePath(), MaxAge: maxAge,
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+}
+
+func (c *Console) flash(w http.ResponseWriter, r *http.Request, ok bool, msg string) {
 	prefix := "E"
 	if ok {
 		prefix = "O"
@@ -292,17 +378,22 @@ func (c *Console) flash(w http.ResponseWriter, ok bool, msg string) {
 	if len(msg) > 1500 {
 		msg = msg[:1500] + "…"
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(prefix + msg)),
-		Path: Prefix, MaxAge: 60, HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	v := base64.RawURLEncoding.EncodeToString([]byte(prefix + msg))
+	c.setFlashCookie(w, v+"."+flashMAC(sessionOf(r), v), 60)
 }
 
 func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) (string, bool) {
-	ck, err := r.Cookie(flashCookie)
+	ck, err := r.Cookie(c.flashCookieName())
 	if err != nil {
 		return "", false
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
-	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	c.setFlashCookie(w, "", -1)
+	v, mac, _ := strings.Cut(ck.Value, ".")
+	s := sessionOf(r)
+	if s.id == "" || !hmac.Equal([]byte(mac), []byte(flashMAC(s, v))) {
+		return "", false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(v)
 	if err != nil || len(raw) < 1 {
 		return "", false
 	}

@@ -45,6 +45,9 @@ type Input struct {
 	DiagnoseError string
 	Activity      []store.Activity
 	Blocked       []Conversation
+	// CommandUsers is how many user ids ROCKETCHAT_COMMAND_USERS lists (who may change
+	// things).
+	CommandUsers int
 }
 
 // Level of a finding.
@@ -150,6 +153,7 @@ func Build(in Input) Report {
 	if in.DiagnoseError != "" {
 		r.Global = append(r.Global, Finding{Warn, "Meta could not be asked about the pages: " + in.DiagnoseError})
 	}
+	r.Global = append(r.Global, Finding{Info, strings.ReplaceAll(setupguide.WhoMayChange(in.CommandUsers), "channel may read", "setup channel may read")})
 
 	diag := map[string]workflows.PageDiagnosis{}
 	for _, d := range in.Diagnoses {

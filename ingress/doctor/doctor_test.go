@@ -109,3 +109,12 @@ func TestMarkdownFitsInARocketChatMessage(t *testing.T) {
 	require.LessOrEqual(t, len(md), 5000)
 	require.True(t, strings.HasSuffix(md, "https://x/console/doctor"))
 }
+
+// TestSaysWhoMayChangeThings (issue 20, item 1): the doctor says who may change things.
+func TestSaysWhoMayChangeThings(t *testing.T) {
+	g := texts(Build(Input{Now: now}).Global)
+	require.Contains(t, g, "info: Who may change things (commands that change something, `instagram console`): Rocket.Chat users with the `admin` or `livechat-manager` role")
+	require.Contains(t, g, "everyone in the setup channel may read")
+	g = texts(Build(Input{Now: now, CommandUsers: 3}).Global)
+	require.Contains(t, g, "and of those only the 3 user ids in `ROCKETCHAT_COMMAND_USERS`")
+}

@@ -320,8 +320,11 @@ func (f *Fetcher) checkDial(_, address string, _ syscall.RawConn) error {
 }
 
 // nonPublic are the ranges netip's predicates do not cover: shared (CGNAT), IETF
-// protocol assignments, documentation, benchmarking, reserved, broadcast, NAT64 and 6to4
-// (which embed IPv4 addresses), discard-only, deprecated site-local.
+// protocol assignments, documentation, benchmarking, reserved, broadcast; every IPv6 form
+// that embeds or tunnels to an IPv4 address (IPv4-compatible ::/96, IPv4-translated
+// ::ffff:0:0:0/96, NAT64, 6to4, Teredo), whose IPv4 part may be loopback or private and
+// which a host may route there; ORCHID identifiers, SRv6 SIDs, discard-only, deprecated
+// site-local.
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
@@ -331,10 +334,17 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("198.51.100.0/24"),
 	netip.MustParsePrefix("203.0.113.0/24"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("2001:10::/28"),
+	netip.MustParsePrefix("2001:20::/28"),
 	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("3fff::/20"),
+	netip.MustParsePrefix("5f00::/16"),
 	netip.MustParsePrefix("2002::/16"),
 	netip.MustParsePrefix("fec0::/10"),
 }

@@ -239,3 +239,30 @@ func TestConcurrencyCap(t *testing.T) {
 	}
 	second.Close()
 }
+
+// TestPublicAddrRefusesEmbeddedIPv4 (issue 20, item 8): IPv6 forms that carry an IPv4
+// address or tunnel to one are not public, whatever the IPv4 address inside.
+func TestPublicAddrRefusesEmbeddedIPv4(t *testing.T) {
+	for _, a := range []string{
+		"::7f00:1",            // IPv4-compatible 127.0.0.1
+		"::a9fe:a9fe",         // IPv4-compatible 169.254.169.254
+		"::808:808",           // IPv4-compatible, even of a public IPv4 (deprecated form)
+		"::ffff:0:7f00:1",     // IPv4-translated 127.0.0.1
+		"::ffff:0:808:808",    // IPv4-translated
+		"2001::1",             // Teredo
+		"2001:0:4136:e378::1", // Teredo with a server address
+		"2001:10::1",          // ORCHID
+		"2001:20::1",          // ORCHIDv2
+		"3fff::1",             // documentation (RFC 9637)
+		"5f00::1",             // SRv6 SIDs
+	} {
+		if PublicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("PublicAddr(%s) = true, want false", a)
+		}
+	}
+	for _, a := range []string{"2a03:2880:f12f:83:face:b00c::25de", "2001:4860:4860::8888", "157.240.22.35"} {
+		if !PublicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("PublicAddr(%s) = false, want true", a)
+		}
+	}
+}

@@ -79,6 +79,10 @@ const (
 	SetupChannel = "omnichannel-instagram-setup"
 	// BotUserID is the Rocket.Chat bot user the product authenticates as.
 	BotUserID = "bridge-bot"
+	// AdminUserID and AdminUsername are the Rocket.Chat admin (role admin) who types
+	// commands in the setup channel.
+	AdminUserID   = "user-maria-admin"
+	AdminUsername = "maria.admin"
 )
 
 // Process names for StartProcess, StopProcess and PID. Replicas after the first are
@@ -308,6 +312,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.rc.AddAgent(a)
 	}
 	s.rc.AddChannel(SetupChannel) // where the bot posts authorization buttons and reports
+	// The admin who types commands in the setup channel: changes need the admin or
+	// livechat-manager role, which Rocket.Chat reports (users.info).
+	s.rc.AddUser(rocketchat.User{ID: AdminUserID, Username: AdminUsername, Name: "Maria Admin", AuthToken: RandomString(32),
+		Permissions: []string{}, Roles: []string{"user", "admin"}})
 	s.rcHTTP = httptest.NewServer(wrap(s.rc.Handler(), opts.RocketChatHandler))
 
 	own := []string{

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/igdirect/bridge/internal/hostcheck"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,7 +37,8 @@ type Registry struct {
 	// connected, department, ...): an alert on its rate finds a misconfiguration.
 	ConversationsBlocked *prometheus.CounterVec // reason
 	// UnknownOutcomes counts deliveries whose outcome was unknown (a timeout or crash after
-	// the call), by how they were settled (echo, resent, upload_found, upload_again).
+	// the call), by how they were settled (echo; thread: found in Instagram's thread; resent: not there;
+	// resent_unchecked: the thread could not be read; upload_found, upload_again).
 	UnknownOutcomes *prometheus.CounterVec // settled
 }
 
@@ -83,12 +85,21 @@ func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
 }
 
-// Serve runs a metrics-only HTTP server (for the worker, which has no other server) until
-// ctx ends.
-func (r *Registry) Serve(ctx context.Context, addr string) error {
+// server is the worker's metrics server. Every phase of a connection is bounded (headers,
+// the whole request, the answer, an idle keep-alive), so a client that holds connections
+// open cannot pile them up; the answer is small, the limits generous.
+func (r *Registry) server(addr string, hosts []string) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", r.Handler())
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return &http.Server{Addr: addr, Handler: hostcheck.Handler(hosts, "ADMIN_HOSTS", mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+}
+
+// Serve runs a metrics-only HTTP server (for the worker, which has no other server) until
+// ctx ends. It answers only requests addressed to an IP address, localhost or one of hosts
+// (ADMIN_HOSTS; package hostcheck).
+func (r *Registry) Serve(ctx context.Context, addr string, hosts []string) error {
+	srv := r.server(addr, hosts)
 	go func() { <-ctx.Done(); _ = srv.Shutdown(context.Background()) }()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

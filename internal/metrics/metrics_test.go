@@ -26,3 +26,17 @@ func TestHandlerExposesProductMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestServeHasFullTimeouts (issue 20, item 7): the worker's metrics server bounds every
+// phase of a connection, not only the request headers: a client that sends a request
+// slowly, never reads the answer, or keeps an idle connection open is cut off.
+func TestServeHasFullTimeouts(t *testing.T) {
+	srv := New().server("127.0.0.1:0", nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts: header %v, read %v, write %v, idle %v: every one must be set",
+			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+	if srv.MaxHeaderBytes <= 0 || srv.MaxHeaderBytes > 64<<10 {
+		t.Fatalf("MaxHeaderBytes %d", srv.MaxHeaderBytes)
+	}
+}

@@ -47,6 +47,10 @@ var (
 	_ func(*Server, string, string, string, string, string) error                = (*Server).OtherAppPasses
 	_ func(*Server, string, string, string, string) error                        = (*Server).OtherAppRequests
 	_ func(*Server, string, string, string, string) error                        = (*Server).OtherAppReleases
+	_ func(*Server, string, string) string                                       = (*Server).ConversationID
+	_ func(*Server, string, string) []ConversationMessage                        = (*Server).ConversationMessages
+	_                                                                            = ConversationMessage{MID: "", FromBusiness: false, Text: "", At: time.Time{}}
+	_                                                                            = Options{ConversationsRatePerSec: 0}
 	_                                                                            = Media{Type: "", ContentType: "", Name: "", Data: nil, Title: ""}
 	_                                                                            = SentMessage{Media: nil, MediaType: ""}
 	_                                                                            = ThreadControlCall{Action: "", AppID: "", TargetAppID: "", Metadata: "", Duration: 0, Via: "", At: time.Time{}, Error: ""}

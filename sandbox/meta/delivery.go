@@ -59,6 +59,10 @@ func (s *Server) enqueue(entries []Entry) *delivery {
 		d.markAttempted()
 		return d
 	}
+	// Meta has the messages whether or not the webhook ever arrives: record
+	// them for the Conversations API before a disabled subscription drops
+	// the notification (conversations.go).
+	s.recordEntriesLocked(d.entries)
 	if s.disabled[key] {
 		// Spec gap: events for an unsubscribed account are simply lost (Meta
 		// keeps no history, §2.3).
@@ -244,6 +248,9 @@ func (s *Server) post(ctx context.Context, url string, body []byte) (int, string
 func (s *Server) DeliverOnce(ctx context.Context, entries ...Entry) (status int, body string, err error) {
 	s.mu.Lock()
 	url := s.webhookURL
+	if url != "" {
+		s.recordEntriesLocked(entries) // conversations.go
+	}
 	s.mu.Unlock()
 	if url == "" {
 		return 0, "", errors.New("meta: no webhook URL set")

@@ -89,7 +89,7 @@ func (s *Server) writeGraphJSON(w http.ResponseWriter, version string, status in
 // Fault makes Graph endpoints misbehave. Faults are matched in insertion
 // order; the first matching one applies.
 type Fault struct {
-	Endpoint      string        // "send", "profile", "oauth" (token endpoints, me/accounts, debug_token, me/permissions), "handover" (thread-control edges, thread_owner), "cdn" (media CDN, not covered by "*": HTTPStatus/Body/Delay only), "webhook" (unused) or "*" (any Graph call)
+	Endpoint      string        // "send", "profile", "conversations" (Conversations API: list, conversation and message nodes), "oauth" (token endpoints, me/accounts, debug_token, me/permissions), "handover" (thread-control edges, thread_owner), "cdn" (media CDN, not covered by "*": HTTPStatus/Body/Delay only), "webhook" (unused) or "*" (any Graph call)
 	Count         int           // how many calls it applies to (0 = until cleared)
 	HTTPStatus    int           // e.g. 400, 500, 403 (0 with Code set = 400)
 	Code, Subcode int           // Graph error code/subcode for the error body (0 = plain 5xx with a generic body)
@@ -227,8 +227,11 @@ func (s *Server) bucketLocked(acct, class string) *bucket {
 	b := s.buckets[key]
 	if b == nil {
 		rate := float64(s.opts.TextRatePerSec)
-		if class == "media" {
+		switch class {
+		case "media":
 			rate = float64(s.opts.MediaRatePerSec)
+		case "conversations":
+			rate = float64(s.opts.ConversationsRatePerSec)
 		}
 		b = &bucket{rate: rate, tokens: rate, last: s.nowLocked()}
 		s.buckets[key] = b
@@ -236,8 +239,9 @@ func (s *Server) bucketLocked(acct, class string) *bucket {
 	return b
 }
 
-// allow takes a token from the account's bucket for the class ("text" or
-// "media"); separate buckets per account and media class (trap 24).
+// allow takes a token from the account's bucket for the class ("text",
+// "media" or "conversations"); separate buckets per account and media class
+// (trap 24).
 func (s *Server) allow(acct, class string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +285,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		s.handleNode(w, r, version, segs[0])
 	case len(segs) == 2 && segs[1] == "messages" && r.Method == http.MethodPost:
 		s.handleSend(w, r, version, segs[0])
+	case len(segs) == 2 && segs[1] == "conversations" && r.Method == http.MethodGet:
+		s.handleConversations(w, r, version, segs[0])
+	case len(segs) == 2 && segs[1] == "messages" && r.Method == http.MethodGet && s.isConversationID(segs[0]):
+		s.handleConversationMessages(w, r, version, segs[0])
 	case len(segs) == 2 && segs[1] == "message_attachments" && r.Method == http.MethodPost:
 		s.handleAttachmentUpload(w, r, version, segs[0])
 	case len(segs) == 2 && segs[1] == "subscribed_apps":

@@ -10,11 +10,13 @@
 // Besides the Graph API and the webhook sender, the emulator serves customer
 // media from a signed, expiring CDN on its own host and fetches outgoing
 // attachment URLs like Meta does (media.go), and models Conversation Routing
-// / the handover protocol with standby delivery (routing.go).
+// / the handover protocol with standby delivery (routing.go), and answers
+// the read-only Conversations API from what Meta keeps of each thread,
+// whether or not its webhooks arrived (conversations.go).
 //
 // Clocks: event timestamps, entry.time, the 24 h / 7 d messaging windows,
-// CDN URL expiry, thread-control expiry and the Send API rate-limit buckets
-// use the emulated clock (Now, SetNow,
+// CDN URL expiry, thread-control expiry, the Send API and Conversations API
+// rate-limit buckets and message created_time use the emulated clock (Now, SetNow,
 // AdvanceClock). Webhook retry scheduling, the delivery timeout and the
 // DisableAfter threshold use real time, because they are driven by real
 // timers.
@@ -81,6 +83,11 @@ type Options struct {
 	// limits (§5). Defaults 300 and 10.
 	TextRatePerSec  int
 	MediaRatePerSec int
+	// ConversationsRatePerSec is the per-IG-account limit of the
+	// Conversations API (§5 "Conversations API | 2 calls/s";
+	// conversations.go). Default 2. A harness that freezes the clock (SetNow
+	// without advancing it) gets only this many calls ever: raise it there.
+	ConversationsRatePerSec int
 	// DenyHumanAgent simulates an app without the Human Agent feature: any
 	// HUMAN_AGENT tagged send fails with code 10.
 	DenyHumanAgent bool
@@ -179,6 +186,7 @@ type Server struct {
 	media       mediaState   // CDN assets, fetched outgoing media (media.go)
 	mediaClient *http.Client // fetches outgoing attachment URLs (media.go)
 	routing     routingState // Conversation Routing: per-thread owner, per-account settings (routing.go)
+	convs       convState    // what Meta keeps of each thread, for the Conversations API (conversations.go)
 }
 
 // New creates a Server. It panics if AppSecret is empty.
@@ -215,6 +223,9 @@ func New(o Options) *Server {
 	}
 	if o.MediaRatePerSec <= 0 {
 		o.MediaRatePerSec = 10
+	}
+	if o.ConversationsRatePerSec <= 0 {
+		o.ConversationsRatePerSec = 2
 	}
 	if o.MediaTTL <= 0 {
 		o.MediaTTL = 24 * time.Hour
@@ -259,6 +270,7 @@ func New(o Options) *Server {
 		publicURL:   strings.TrimSuffix(o.PublicURL, "/"),
 		media:       newMediaState(),
 		routing:     newRoutingState(),
+		convs:       newConvState(),
 	}
 	s.mediaClient = s.newMediaClient()
 	return s
@@ -538,13 +550,20 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
 // "ig_message_item:1:IGMessageThread:<igid>:<thread>:<item>" (~160 chars,
 // starting "aWdf", §3.1). URL-safe alphabet, no padding.
 func (s *Server) newMID(acct, igsid string) string {
-	h := fnv.New64a()
-	h.Write([]byte(acct + "/" + igsid))
-	thread := fmt.Sprintf("340282366841710300949128%015d", h.Sum64()%1e15)
+	thread := threadNumber(acct, igsid)
 	n := s.seq.Add(1)
 	item := fmt.Sprintf("32%019d%017d", s.randUint()%1e19, (n*1000003+s.randUint()%1000)%1e17)
 	raw := "ig_message_item:1:IGMessageThread:" + acct + ":" + thread + ":" + item
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// threadNumber is the IGMessageThread number of (account, user) inside mids
+// and conversation ids: derived, not random, so the same pair always gets the
+// same thread and ids stay repeatable with Options.Random.
+func threadNumber(acct, igsid string) string {
+	h := fnv.New64a()
+	h.Write([]byte(acct + "/" + igsid))
+	return fmt.Sprintf("340282366841710300949128%015d", h.Sum64()%1e15)
 }
 
 func (s *Server) newNumericID(prefix string) string {

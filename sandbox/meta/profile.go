@@ -48,8 +48,19 @@ func errNoField(name, node string) *graphError {
 }
 
 // handleNode implements GET /{v}/{id}: the user profile API for IGSIDs (§7),
-// and minimal Page / IG account nodes.
+// minimal Page / IG account nodes, and the Conversations API's conversation
+// and message nodes (conversations.go). The kind of object is decided by the
+// id; an id of no kind answers 100/33 "Unsupported get request…" from
+// profileLocked.
 func (s *Server) handleNode(w http.ResponseWriter, r *http.Request, version, id string) {
+	switch s.convNodeKind(id) {
+	case convNodeConversation:
+		s.handleConversationNode(w, r, version, id)
+		return
+	case convNodeMessage:
+		s.handleMessageNode(w, r, version, id)
+		return
+	}
 	if f := s.takeFault("profile"); f != nil && s.applyPlainFault(w, r, version, f) {
 		return
 	}

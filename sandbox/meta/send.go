@@ -141,6 +141,11 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request, version, nod
 		s.sentOrder = append(s.sentOrder, key)
 	}
 	s.sent[key] = append(s.sent[key], *sm)
+	if sm.SenderAction == "" {
+		// In the conversation from the moment Meta accepted it (before the
+		// echo is queued); sender actions are not messages (conversations.go).
+		s.recordSentLocked(sm, echoMsg)
+	}
 	echoFirst := s.echoFirst || (f != nil && f.EchoFirst)
 	s.notifyLocked()
 	s.mu.Unlock()

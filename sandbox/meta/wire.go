@@ -404,13 +404,16 @@ func newEvent(sender, recipient string, ts time.Time, key string, payload any) E
 // NewTextEvent builds a customer text message event (with a fresh mid)
 // without delivering it. It does record the message as the user's latest
 // activity at ts (creating the user if unknown), so the messaging window and
-// profile consent behave as if Meta had received it.
+// profile consent behave as if Meta had received it, and the message is in
+// the user's conversation (Conversations API) at ts.
 func (s *Server) NewTextEvent(igAccountID, igsid, text string, ts time.Time) Event {
 	mid := s.newMID(igAccountID, igsid)
+	ev := newEvent(igsid, igAccountID, ts, "message", map[string]any{"mid": mid, "text": text})
 	s.mu.Lock()
 	s.recordUserActivityLocked(igAccountID, igsid, ts)
+	s.recordEventLocked(igAccountID, ev) // Meta has it: the Conversations API lists it (conversations.go)
 	s.mu.Unlock()
-	return newEvent(igsid, igAccountID, ts, "message", map[string]any{"mid": mid, "text": text})
+	return ev
 }
 
 // NewEvent builds a customer event of any kind (key "message", "reaction",

@@ -11,7 +11,7 @@ import (
 
 func (u *userRec) meJSON() obj {
 	return obj{{"_id", u.ID}, {"username", u.Username}, {"name", u.Name}, {"status", "online"}, {"active", true},
-		{"roles", []string{"user", "bot"}}, {"settings", obj{{"preferences", obj{}}}}}
+		{"roles", u.roleList()}, {"settings", obj{{"preferences", obj{}}}}}
 }
 
 // POST login {user|username|email, password} or {resume}.

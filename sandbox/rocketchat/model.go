@@ -172,6 +172,7 @@ type deptRec struct {
 type userRec struct {
 	ID, Username, Name, Token, Password string
 	Perms                               map[string]bool // nil = all permissions
+	Roles                               []string
 }
 
 func (u *userRec) can(perms ...string) bool {

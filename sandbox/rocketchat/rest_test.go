@@ -511,3 +511,39 @@ func TestRoomCloseByUser(t *testing.T) {
 	rid2 := e.room("tok")["_id"].(string)
 	require.NoError(t, e.s.CloseRoom(rid2, "", ""), "Go-side close accepts an empty comment")
 }
+
+// users.info: the roles are on the user object of the full profile (the caller itself, or
+// a caller with view-full-other-user-info); errors in the envelope of §2.2; auth as §2.3.
+func TestUsersInfoRoles(t *testing.T) {
+	e := newEnv(t, nil).withAgent()
+	e.s.AddUser(User{ID: "u-maria", Username: "maria", Name: "Maria", AuthToken: "tok-maria", Permissions: []string{}, Roles: []string{"user", "admin"}})
+	e.s.AddUser(User{ID: "u-joao", Username: "joao", AuthToken: "tok-joao", Permissions: []string{}})
+
+	require.Equal(t, 401, e.do("GET", "/api/v1/users.info?userId=u-maria", nil, nil).status)
+	r := e.do("GET", "/api/v1/users.info?userId=u-maria", nil, botHdr)
+	require.Equal(t, 200, r.status, r.raw)
+	u := r.body["user"].(map[string]any)
+	require.Equal(t, "maria", u["username"])
+	require.Equal(t, []any{"user", "admin"}, u["roles"])
+	r = e.do("GET", "/api/v1/users.info?username=joao", nil, botHdr)
+	require.Equal(t, []any{"user"}, r.body["user"].(map[string]any)["roles"])
+	r = e.do("GET", "/api/v1/users.info?userId=agent-ana", nil, botHdr)
+	require.Equal(t, 200, r.status, r.raw)
+	require.Contains(t, r.body["user"].(map[string]any)["roles"], "livechat-agent")
+
+	// Without view-full-other-user-info: another user's public profile has no roles; one's own has.
+	joao := map[string]string{"X-User-Id": "u-joao", "X-Auth-Token": "tok-joao"}
+	r = e.do("GET", "/api/v1/users.info?userId=u-maria", nil, joao)
+	require.Equal(t, 200, r.status, r.raw)
+	require.NotContains(t, r.body["user"], "roles")
+	r = e.do("GET", "/api/v1/users.info?userId=u-joao", nil, joao)
+	require.Equal(t, []any{"user"}, r.body["user"].(map[string]any)["roles"])
+
+	expectErr(t, e.do("GET", "/api/v1/users.info?userId=nobody", nil, botHdr), 400, "User not found.", nil)
+	expectErr(t, e.do("GET", "/api/v1/users.info", nil, botHdr), 400, "", "error-user-param-not-provided")
+
+	// Adding a username again replaces the user, keeping its id.
+	e.s.AddUser(User{Username: "maria", Roles: []string{"user"}})
+	r = e.do("GET", "/api/v1/users.info?userId=u-maria", nil, botHdr)
+	require.Equal(t, []any{"user"}, r.body["user"].(map[string]any)["roles"])
+}

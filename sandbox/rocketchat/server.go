@@ -105,11 +105,13 @@ func DefaultUploadSettings() UploadSettings {
 		BlackList: "image/svg+xml", ProtectFiles: true, JWT: true}
 }
 
-// User is a non-agent REST user (login, chat.postMessage, departments). (Addition.)
-// Permissions nil = every permission (like the bot); empty = none.
+// User is a non-agent REST user (login, chat.postMessage, departments, users.info).
+// (Addition.) Permissions nil = every permission (like the bot); empty = none. Roles are
+// the user's roles (`admin`, `livechat-manager`, …); nil = ["user"].
 type User struct {
 	ID, Username, Name, AuthToken, Password string
 	Permissions                             []string
+	Roles                                   []string
 }
 
 type settingsState struct {
@@ -231,7 +233,7 @@ func New(o Options) *Server {
 	s.randRead(s.jwtKey)
 	s.started = s.nowMS()
 	s.users[o.BotUserID] = &userRec{ID: o.BotUserID, Username: o.BotUsername, Name: o.BotUsername,
-		Token: o.BotAuthToken, Password: o.BotPassword}
+		Token: o.BotAuthToken, Password: o.BotPassword, Roles: []string{"user", "bot"}}
 	s.channels["general"] = &channelRec{ID: "GENERAL", Name: "general"}
 	s.registerRoutes()
 	s.control = s.controlHandler()
@@ -379,7 +381,18 @@ func (s *Server) AddUser(u User) {
 	if u.ID == "" {
 		u.ID = s.randomID()
 	}
-	rec := &userRec{ID: u.ID, Username: u.Username, Name: u.Name, Token: u.AuthToken, Password: u.Password}
+	// Usernames are unique in Rocket.Chat: adding one that exists replaces it, same id.
+	for id, old := range s.users {
+		if old.Username == u.Username && u.Username != "" && id != u.ID {
+			delete(s.users, id)
+			u.ID = id
+		}
+	}
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{"user"}
+	}
+	rec := &userRec{ID: u.ID, Username: u.Username, Name: u.Name, Token: u.AuthToken, Password: u.Password, Roles: append([]string(nil), roles...)}
 	if u.Permissions != nil {
 		rec.Perms = map[string]bool{}
 		for _, p := range u.Permissions {
@@ -482,6 +495,7 @@ func (s *Server) registerRoutes() {
 	s.add("POST", "logout", s.hLogout, withAuth())
 	s.add("GET", "me", s.hMe, withAuth())
 	s.add("POST", "chat.postMessage", s.hPostMessage, withAuth())
+	s.add("GET", "users.info", s.hUsersInfo, withAuth())
 	s.add("POST", "chat.sendMessage", s.hSendMessage, withAuth())
 }
 

@@ -15,6 +15,8 @@ import (
 type Config struct {
 	PublicURL, SetupChannel                   string
 	MetaAppID, CommandsEnabled, AdminAPIToken bool
+	// CommandUsers is how many user ids ROCKETCHAT_COMMAND_USERS lists.
+	CommandUsers int
 }
 
 // SetupGuideNotice is the admin_notices key that records the first-start guide was posted.
@@ -23,7 +25,7 @@ const SetupGuideNotice = "setup-guide"
 // Facts reads pages, webhook activity and the first-start notice.
 func Facts(ctx context.Context, st *store.Store, cfg Config) (setupguide.Facts, error) {
 	f := setupguide.Facts{PublicURL: cfg.PublicURL, SetupChannel: strings.TrimPrefix(cfg.SetupChannel, "#"),
-		MetaAppID: cfg.MetaAppID, CommandsEnabled: cfg.CommandsEnabled, AdminAPIToken: cfg.AdminAPIToken}
+		MetaAppID: cfg.MetaAppID, CommandsEnabled: cfg.CommandsEnabled, AdminAPIToken: cfg.AdminAPIToken, CommandUsers: cfg.CommandUsers}
 	pages, err := st.Pages(ctx)
 	if err != nil {
 		return f, err

@@ -55,6 +55,10 @@ func main() {
 	// The channel where the bridge's bot posts setup messages (authorization links, health).
 	rc.AddChannel(env("ROCKETCHAT_SETUP_CHANNEL", "omnichannel-instagram-setup"))
 	rc.AddAgent(rocketchat.Agent{ID: "agent-ana", Username: "ana", Name: "Ana Agent", Departments: []string{"dept-instagram"}, Available: true})
+	// An admin to type commands as (POST /sandbox/commands with "user":"admin"): changes
+	// need the admin or livechat-manager role.
+	rc.AddUser(rocketchat.User{ID: "user-admin", Username: "admin", Name: "Sandbox Admin", AuthToken: "sandbox-admin-token",
+		Permissions: []string{}, Roles: []string{"user", "admin"}})
 	if env("SANDBOX_AUTO_REPLY", "true") == "true" {
 		rc.SetAutoReply(true, 500*time.Millisecond)
 	}

@@ -1,0 +1,109 @@
+// Frozen: see v1Conversation (v1_conversation.go).
+
+package workflows
+
+import (
+	"fmt"
+)
+
+// What operators see of a conversation in the Temporal UI: search attributes, the run's
+// current details, and the state query.
+
+// status is the conversation's state for operators, and why when it is blocked.
+func (c *v1conversation) status() (string, string) {
+	switch {
+	case c.st.InBlocked.active():
+		return StateBlocked, c.st.InBlocked.Reason
+	case c.st.OutBlocked.active():
+		return StateBlocked, c.st.OutBlocked.Reason
+	case c.st.RoomClosed && !c.hasOpening():
+		return StateClosed, ""
+	case c.st.RoomID == "":
+		return StateWaitingForAgent, ""
+	}
+	return StateOpen, ""
+}
+
+// publish upserts the search attributes whose value changed, and the run's details when
+// they changed (the details are not a history event; each upsert is).
+func (c *v1conversation) publish() {
+	state, _ := c.status()
+	want := map[string]string{
+		SAState.GetName():  state,
+		SARoomID.GetName(): c.st.RoomID,
+	}
+	if c.st.Visitor != nil {
+		want[SAUsername.GetName()] = c.st.Visitor.Username
+		want[SADepartment.GetName()] = c.st.Visitor.Department
+		want[SAPageID.GetName()] = c.st.Visitor.PageID
+	}
+	var updates []KeywordUpdate
+	for _, key := range publishedKeys {
+		v, ok := want[key.GetName()]
+		if !ok || c.published[key.GetName()] == v {
+			continue
+		}
+		c.published[key.GetName()] = v
+		updates = append(updates, KeywordUpdate{Key: key, Value: v})
+	}
+	if len(updates) > 0 {
+		c.h.Upsert(updates)
+	}
+	if d := c.describe(); d != c.details {
+		c.details = d
+		c.h.SetDetails(d)
+	}
+}
+
+// describe is the run's details in the Temporal UI (Markdown).
+func (c *v1conversation) describe() string {
+	state, why := c.status()
+	who := c.st.IGSID
+	if c.st.Visitor != nil && c.st.Visitor.Username != "" {
+		who = "@" + c.st.Visitor.Username
+	}
+	d := fmt.Sprintf("**%s** · %s\n\nInstagram account %s", state, who, c.st.PageID)
+	if c.st.Visitor != nil && c.st.Visitor.Department != "" {
+		d += " · department " + c.st.Visitor.Department
+	}
+	if c.st.RoomID != "" {
+		d += fmt.Sprintf(" · Rocket.Chat room `%s`", c.st.RoomID)
+	}
+	if c.st.Agent != "" {
+		d += " · agent " + c.st.Agent
+	}
+	if why != "" {
+		d += "\n\nBlocked: " + why
+	}
+	return d
+}
+
+// view is what the state query returns.
+func (c *v1conversation) view() StateView {
+	state, why := c.status()
+	s := &c.st
+	v := StateView{
+		PageID: s.PageID, IGSID: s.IGSID, Status: state, BlockedReason: why, RoomID: s.RoomID, Agent: s.Agent,
+		Pending: len(s.Pending), Outbox: len(s.Out), Delivered: s.Delivered, SentToIG: s.SentToIG,
+		Duplicates: s.Duplicates, LastCustomerAt: s.LastCustomerAt, NextAgentCheck: s.NextAgentCheck,
+		LastSeenMID: s.LastSeenMID, LastSeenAt: s.LastSeenAt, ThreadOwner: "us", RepliesHeld: !s.HeldSince.IsZero(),
+	}
+	if s.OtherOwner != "" {
+		v.ThreadOwner = s.OtherOwner
+	}
+	if s.Visitor != nil {
+		v.Username, v.Name, v.Department = s.Visitor.Username, s.Visitor.Name, s.Visitor.Department
+	}
+	return v
+}
+
+// saveMemory keeps the run's dedup memory for the conversation's next run (a completed run
+// carries nothing over). Best effort: without it, a redelivery is still recognised by
+// Rocket.Chat refusing the message's _id.
+func (c *v1conversation) saveMemory() {
+	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen}, true)
+	c.h.Wait(Source{Outcome: o})
+	if err := o.Get(nil); err != nil {
+		c.log.Warn("Conversation memory not saved", "error", err)
+	}
+}
