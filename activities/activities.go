@@ -52,6 +52,7 @@ type Activities struct {
 	Clock Clock
 
 	limiters sendLimiters
+	threads  threadMemo // what the thread check read (findInThread)
 }
 
 // delivered counts one item delivered in a direction.

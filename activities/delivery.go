@@ -116,12 +116,15 @@ func (a *Activities) findInThread(ctx context.Context, account, igsid string, r 
 	if err != nil {
 		return "", "", err // the database: tried again
 	}
-	if err := a.threadSlot(ctx, account); err != nil {
-		return "", "", err
-	}
-	conv, err := a.IG.ConversationID(ctx, pageID, token, igsid)
-	if err != nil {
-		return failed(err)
+	conv, known := a.threads.thread(account, igsid)
+	if !known {
+		if err := a.threadSlot(ctx, account); err != nil {
+			return "", "", err
+		}
+		if conv, err = a.IG.ConversationID(ctx, pageID, token, igsid); err != nil {
+			return failed(err)
+		}
+		a.threads.keepThread(account, igsid, conv)
 	}
 	if conv == "" {
 		return "", "resent", nil // no thread at all: nothing was delivered
@@ -138,12 +141,15 @@ func (a *Activities) findInThread(ctx context.Context, account, igsid string, r 
 		if i == threadMessagesRead || !m.Created.IsZero() && m.Created.Before(floor) {
 			break
 		}
-		if err := a.threadSlot(ctx, account); err != nil {
-			return "", "", err
-		}
-		d, err := a.IG.ThreadMessageDetails(ctx, token, m.ID)
-		if err != nil {
-			return failed(err)
+		d, read := a.threads.message(m.ID)
+		if !read {
+			if err := a.threadSlot(ctx, account); err != nil {
+				return "", "", err
+			}
+			if d, err = a.IG.ThreadMessageDetails(ctx, token, m.ID); err != nil {
+				return failed(err)
+			}
+			a.threads.keepMessage(m.ID, d)
 		}
 		if d.FromID != account || !d.Created.IsZero() && d.Created.Before(floor) {
 			continue

@@ -374,6 +374,9 @@ func (s *Sim) checkNotes(rooms []roomView) {
 	for _, m := range s.meta.Sent(s.cfg.Account, s.cfg.IGSID) {
 		if s.truth.otherToolSignalled[m.MessageID] {
 			if mk := otherMarker.FindString(m.Text); mk != "" && !shown[mk] {
+				if _, ok := s.waitingNote(sentOutside, mk); ok {
+					continue // the room had closed: the note waits for the customer's next room
+				}
 				s.violate("note-lost", "the business's message %s from another tool reached the conversation but no room shows it", mk)
 			}
 		}

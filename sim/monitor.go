@@ -186,6 +186,14 @@ func (s *Sim) monitorAgent(now, quiet time.Time) {
 // customer's next room (its own room closed before Rocket.Chat could show it: a closed
 // room takes no messages) — the agent is told there.
 func (s *Sim) noteWaiting(marker string) (string, bool) {
+	text, ok := s.waitingNote(notDelivered, marker)
+	_, reason, _ := strings.Cut(text, " — ")
+	return reason, ok
+}
+
+// waitingNote is the note beginning with prefix and naming marker that the conversation's
+// memory keeps for the customer's next room, if any.
+func (s *Sim) waitingNote(prefix, marker string) (string, bool) {
 	for _, raw := range s.store.notes {
 		var notes []struct {
 			Text string `json:"text"`
@@ -194,9 +202,8 @@ func (s *Sim) noteWaiting(marker string) (string, bool) {
 			continue
 		}
 		for _, n := range notes {
-			if strings.HasPrefix(n.Text, notDelivered) && strings.Contains(n.Text, marker) {
-				_, reason, _ := strings.Cut(n.Text, " — ")
-				return reason, true
+			if strings.HasPrefix(n.Text, prefix) && strings.Contains(n.Text, marker) {
+				return n.Text, true
 			}
 		}
 	}

@@ -197,7 +197,7 @@ func (c *conversation) advanceInbound() {
 			return // LoadConversation failed: the next try is due at RetryAt
 		}
 		c.start(&c.in, ActivityLoadConversation,
-			LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Memory: c.fresh}, false, c.loadedConversation)
+			LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Memory: c.fresh}, false, func(get func(any) error) { c.loadedConversation(get) })
 		return
 	}
 	if c.pausing() || !c.st.Opened {
@@ -209,7 +209,12 @@ func (c *conversation) advanceInbound() {
 	if c.st.RoomClosed {
 		if c.hasClosedRoomWork() {
 			c.postDue() // edits and unsends of its messages, before anything needs a new room
-			return
+			if c.in != nil || c.hasClosedRoomWork() {
+				return
+			}
+			// Resolving the unsends left nothing for the closed room (the message unsent was
+			// never posted): go on now — no activity's result or timer would come back to it
+			// (found by the simulator).
 		}
 		if !c.hasOpening() {
 			return // the run lingers
@@ -265,11 +270,11 @@ func (c *conversation) inboundDeadlines() []time.Time {
 
 // loadedConversation: the run's settings, and for a fresh run the memory of the last one
 // (its dedup keys, and the notes it could not show: the agents see them in this room).
-func (c *conversation) loadedConversation(get func(any) error) {
+func (c *conversation) loadedConversation(get func(any) error) bool {
 	var res LoadConversationResult
 	if err := get(&res); err != nil {
 		c.inboundFailed(err)
-		return
+		return false
 	}
 	c.settings = res.Settings
 	if !c.loaded {
@@ -280,6 +285,7 @@ func (c *conversation) loadedConversation(get func(any) error) {
 		}
 	}
 	c.unblockInbound()
+	return true
 }
 
 // registered: the visitor exists in Rocket.Chat, in the page's department. The welcome
@@ -385,8 +391,9 @@ func (c *conversation) postDue() {
 	if c.needsFreshSettings() {
 		c.start(&c.in, ActivityLoadConversation, LoadConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false,
 			func(get func(any) error) {
-				c.loadedConversation(get)
-				c.unsendSettingsAt = c.now()
+				if c.loadedConversation(get) {
+					c.unsendSettingsAt = c.now()
+				}
 			})
 		return
 	}
