@@ -61,7 +61,7 @@ func (c *conversation) acceptEcho(ev InstagramEvent) {
 		c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
 	case c.lateEcho(ev):
 		c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
-	case c.out != nil:
+	case c.out != nil || c.st.OutUncertain && len(c.st.Out) > 0:
 		if len(c.st.ParkedEchoes) < parkedEchoLimit {
 			c.st.ParkedEchoes = append(c.st.ParkedEchoes, ev)
 			return
@@ -123,7 +123,7 @@ func matches(x Expectation, ev InstagramEvent) bool {
 // its mids) is recorded.
 func (c *conversation) releaseEchoes() {
 	parked := c.st.ParkedEchoes
-	c.st.ParkedEchoes = nil
+	c.st.ParkedEchoes, c.st.OutUncertain = nil, false
 	for _, ev := range parked {
 		c.acceptEcho(ev)
 	}
@@ -166,6 +166,9 @@ func (c *conversation) outboundGate(now time.Time) (bool, time.Time) {
 // are the unknown outcome's evidence and the held thread's retry taken into the job.
 func (c *conversation) advanceOutbound() {
 	c.reconcile()
+	if c.out == nil && len(c.st.Out) == 0 && (len(c.st.ParkedEchoes) > 0 || c.st.OutUncertain) {
+		c.releaseEchoes() // the job they waited for is gone (dropped, or the run moved on)
+	}
 	now := c.now()
 	if ok, _ := c.outboundGate(now); !ok {
 		return
@@ -400,7 +403,11 @@ func (c *conversation) releaseHeld() {
 func (c *conversation) outboundFailed(err error) {
 	c.block(&c.st.OutBlocked, c.now(), BlockUnreachable, "replies cannot be delivered now: "+reason(err), outageFirst, outageMax)
 	c.log.Warn("Outbound blocked", "reason", c.st.OutBlocked.Reason, "retry_at", c.st.OutBlocked.RetryAt)
-	c.releaseEchoes()
+	// The job may have sent before it failed (an answer lost, then the retries ran out): an
+	// echo that came meanwhile may be the proof its next run needs — it stays parked, and
+	// so do the ones that come until then (found by the simulator: such an echo was shown
+	// as sent outside Rocket.Chat, and the job then settled its send as unknown).
+	c.st.OutUncertain = true
 }
 
 // unblockOutbound: a job went through, so nothing blocks the direction (and the thread, if

@@ -66,6 +66,10 @@ type State struct {
 	// ParkedEchoes arrived while a send was in flight: they may be its echo, known only once
 	// its result is recorded.
 	ParkedEchoes []InstagramEvent `json:"parked_echoes,omitempty"`
+	// OutUncertain: the last outbound job failed without a result (its activity gave up):
+	// what it sent before failing is known only when the job runs again, so echoes stay
+	// parked until then.
+	OutUncertain bool `json:"out_uncertain,omitempty"`
 	// Unechoed: sends of ours whose outcome was settled without their echo (the thread was
 	// read, or nobody could tell): an echo Meta delivers late (it retries for an hour) is
 	// still recognised as ours, not shown as a message sent outside Rocket.Chat.
