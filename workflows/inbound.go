@@ -426,7 +426,11 @@ func (c *conversation) postDue() {
 			n++
 		}
 		if n > 0 {
-			c.posting = append(c.posting, postingEvent{key: ev.DedupKey(), items: n})
+			p := postingEvent{key: ev.DedupKey(), items: n}
+			if ev.Kind == EventMessage && ev.PostedParts == 0 && evItems[0].Kind == ItemMessage && evItems[0].MID == ev.MID {
+				p.text = evItems[0].Text
+			}
+			c.posting = append(c.posting, p)
 		}
 		if OpensConversation(ev.Kind) && ev.Timestamp > latest {
 			latest = ev.Timestamp
@@ -448,6 +452,7 @@ func (c *conversation) postDue() {
 type postingEvent struct {
 	key   string
 	items int
+	text  string // the text posted as the message's first part ("" when not in this post)
 }
 
 // needsFreshSettings: unsends are pending and the admin's unsend setting has not been read
@@ -509,6 +514,18 @@ func (c *conversation) consumeItems(n int) int {
 		ev := &c.st.Pending[i]
 		done := min(n, p.items)
 		n -= done
+		if done > 0 && p.text != "" && ev.Text != "" {
+			// An edit replaces the text only: what surrounds it stays (found by the
+			// simulator: an edit erased that a message was posted out of order).
+			start := 0
+			if ev.ReplyToMID != "" || ev.ReplyToStoryURL != "" {
+				start = strings.Index(p.text, "\n") + 1 // past the line of what it replies to
+			}
+			if at := strings.Index(p.text[start:], ev.Text); at >= 0 {
+				at += start
+				c.st.frameQuote(ev.MID, p.text[:at], p.text[at+len(ev.Text):])
+			}
+		}
 		ev.PostedParts += done
 		// The room shows the message from its first part on: a message written before it and
 		// posted after is marked late even while this one's other parts are still going in.
@@ -662,7 +679,7 @@ func (c *conversation) roomItemsAt(ev InstagramEvent, now time.Time) []RoomItem 
 		return []RoomItem{{Kind: ItemMessage, MID: key, Text: renderReaction(ev, quote(ev.MID))}}
 	case EventEdit:
 		if q, ok := c.st.quote(ev.MID); ok && !q.Ours {
-			return []RoomItem{{Kind: ItemEdit, MID: ev.MID, Text: ev.Text}}
+			return []RoomItem{{Kind: ItemEdit, MID: ev.MID, Text: q.Head + ev.Text + q.Tail}}
 		}
 		return []RoomItem{{Kind: ItemNote, MID: c.noteKeyFor(key), Text: "✏️ The customer edited a message: " + ev.Text}}
 	case EventUnsend:

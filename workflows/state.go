@@ -270,6 +270,11 @@ type Quote struct {
 	Text  string `json:"t"`
 	Parts int    `json:"p,omitempty"` // attachments posted as separate messages
 	Ours  bool   `json:"o,omitempty"` // sent by the business
+	// Head and Tail: what the room shows around the customer's text (the message it replies
+	// to; its quick-reply payload, the time it was written when posted late or out of
+	// order), kept when the message is posted so that an edit keeps them.
+	Head string `json:"hd,omitempty"`
+	Tail string `json:"tl,omitempty"`
 }
 
 // quotesLimit bounds Quotes; older messages are quoted as "an earlier message".
@@ -291,6 +296,17 @@ func (s *State) quote(mid string) (Quote, bool) {
 		}
 	}
 	return Quote{}, false
+}
+
+// frameQuote records what the room shows around the text of the customer's message mid.
+func (s *State) frameQuote(mid, head, tail string) {
+	h := hashKey(mid)
+	for i := len(s.Quotes) - 1; i >= 0; i-- {
+		if s.Quotes[i].Hash == h {
+			s.Quotes[i].Head, s.Quotes[i].Tail = head, tail
+			return
+		}
+	}
 }
 
 func (s *State) pendingIndex(kind, mid string) int {
