@@ -29,9 +29,10 @@ const (
 	orderWindow = 2 * time.Second
 	// carryLimit bounds a continue-as-new input (the state carried to the next run).
 	carryLimit = 512 << 10
-	// Busy-loop bounds: timers and activities a run may start in any minute — activities
-	// beyond activitiesPerMinute only as many as the signals it took in the ten minutes
-	// before (a flood of messages is work with a cause; a spin is work without one).
+	// Busy-loop bounds: timers and activities a run may start in any minute — beyond
+	// timersPerMinute and activitiesPerMinute only as many as the signals it took in the ten
+	// minutes before (a flood of messages is work with a cause: each burst's messages wait
+	// the reorder window, a timer per post; a spin is work without one).
 	timersPerMinute     = 60
 	activitiesPerMinute = 300
 	causeWindow         = 10 * time.Minute
@@ -407,8 +408,9 @@ func (s *Sim) checkRuns() {
 			r.id, fmtDuration(s.loop.now.Sub(s.start.Add(s.length))), v.Status, len(st.Pending), len(st.Out), st.InBlocked.Kind, st.OutBlocked.Kind, st.RoomID, st.RoomClosed)
 	}
 	for _, r := range s.server.runs {
-		if n, at := maxPerMinute(r.stats.timerStarts); n > timersPerMinute {
-			s.violate("busy-loop", "%s started %d timers in the minute from +%s", r.id, n, fmtDuration(at.Sub(simStart)))
+		if n, at, signals := busiestMinute(r.stats.timerStarts, r.stats.signalTimes); n > timersPerMinute+signals {
+			s.violate("busy-loop", "%s started %d timers in the minute from +%s, having taken %d signals in the %s before",
+				r.id, n, fmtDuration(at.Sub(simStart)), signals, causeWindow)
 		}
 		if n, at, signals := busiestMinute(r.stats.activityStarts, r.stats.signalTimes); n > activitiesPerMinute+signals {
 			s.violate("busy-loop", "%s started %d activities in the minute from +%s, having taken %d signals in the %s before",

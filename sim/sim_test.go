@@ -23,6 +23,7 @@ import (
 //	SIM_SEED    run only this seed, with its trace (and SIM_KEEP: only these actions)
 //	SIM_SAVE    a folder (e.g. sim/testdata/kept) to save each failing schedule in, shrunk
 //	SIM_KEPT    replay this kept schedule file with its trace
+//	SIM_SAVE_AS with SIM_SEED: save the replayed schedule as this kept file (SIM_ABOUT its comment)
 func TestSimulation(t *testing.T) {
 	length := DefaultLength
 	if v := os.Getenv("SIM_TIME"); v != "" {
@@ -130,6 +131,12 @@ func replayOne(t *testing.T, seedText string, length time.Duration) {
 		}
 	}
 	t.Logf("schedule of seed %d:\n%s", seed, Schedule(seed, length, keep))
+	if name := os.Getenv("SIM_SAVE_AS"); name != "" {
+		// A kept schedule of this replay, its times to the nanosecond (SIM_ABOUT: its comment).
+		if err := os.WriteFile(name, []byte(FormatKept(os.Getenv("SIM_ABOUT"), seed, length, keep)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := Run(Options{Seed: seed, Length: length, Keep: keep, Trace: os.Stdout})
 	t.Logf("%d runs, %d attempts (%d workers died), %d calls, %d customer and %d agent messages, %d webhooks lost, largest carry %d bytes",
 		r.Runs, r.Stats.Attempts, r.Stats.Crashes, r.Stats.Calls, r.Stats.CustomerMessages, r.Stats.AgentMessages, r.Stats.LostWebhooks, r.Stats.MaxCarryBytes)
