@@ -475,6 +475,7 @@ func (c *conversation) needsFreshSettings() bool {
 func (c *conversation) posted(get func(any) error) {
 	var res PostToRoomResult
 	if err := get(&res); err != nil {
+		c.postInDoubt()
 		c.inboundFailed(err)
 		return
 	}
@@ -493,6 +494,20 @@ func (c *conversation) posted(get func(any) error) {
 			c.queueOut(OutJob{Kind: JobSync, RoomID: c.st.RoomID})
 		}
 	}
+}
+
+// postInDoubt: a post failed without a result (its answer lost, then its retries ran out),
+// so its messages may be in the room. A message written before them that Meta delivers
+// now is posted after them, marked as written before the message above — not silently
+// out of order (found by the simulator). The post itself is retried as it was: the _ids
+// make a message already in the room not post twice.
+func (c *conversation) postInDoubt() {
+	for _, p := range c.posting {
+		if i := c.pendingByKey(p.key); i >= 0 && OpensConversation(c.st.Pending[i].Kind) {
+			c.st.LastPostedTS = max(c.st.LastPostedTS, c.st.Pending[i].Timestamp)
+		}
+	}
+	c.posting = nil
 }
 
 // consumeItems applies n posted items of the post that was in flight to its events, in
