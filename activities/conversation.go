@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ func (a *Activities) LoadConversation(ctx context.Context, in workflows.LoadConv
 			return workflows.LoadConversationResult{}, err
 		}
 		if seen != nil {
-			if err := json.Unmarshal(seen, &res.Seen); err != nil {
+			if err := decodeMemory(seen, &res); err != nil {
 				a.logger(ctx).Warn("Conversation memory unreadable; starting without it", "error", err)
 			}
 		}
@@ -50,7 +51,7 @@ func (a *Activities) LoadConversation(ctx context.Context, in workflows.LoadConv
 // SaveConversation keeps a completed run's memory for the conversation's next run, and
 // deletes what is left of its inbound overflow (rows read back already: the run held them).
 func (a *Activities) SaveConversation(ctx context.Context, in workflows.SaveConversationInput) error {
-	seen, err := json.Marshal(in.Seen)
+	seen, err := encodeMemory(in)
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,30 @@ func (a *Activities) SaveConversation(ctx context.Context, in workflows.SaveConv
 		return err
 	}
 	return a.Store.DropSpool(ctx, id)
+}
+
+// memoryHashes is the conversation memory's dedup part (conversation_memory.seen): the run's
+// dedup keys and the unsends still waiting for their message. A first version's row holds
+// the dedup keys alone (a JSON string); both are read.
+type memoryHashes struct {
+	Seen   workflows.Hashes `json:"seen"`
+	Unsent workflows.Hashes `json:"unsent,omitzero"`
+}
+
+func encodeMemory(in workflows.SaveConversationInput) ([]byte, error) {
+	return json.Marshal(memoryHashes{Seen: in.Seen, Unsent: in.Unsent})
+}
+
+func decodeMemory(raw []byte, res *workflows.LoadConversationResult) error {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] != '{' {
+		return json.Unmarshal(raw, &res.Seen) // a first version's row
+	}
+	var m memoryHashes
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	res.Seen, res.Unsent = m.Seen, m.Unsent
+	return nil
 }
 
 // SpoolEvents writes events of a conversation's inbound overflow to PostgreSQL (and deletes

@@ -279,6 +279,7 @@ func (c *conversation) loadedConversation(get func(any) error) bool {
 	c.settings = res.Settings
 	if !c.loaded {
 		c.st.Seen.Merge(res.Seen, seenLimit)
+		c.st.UnsentWaiting.Merge(res.Unsent, unsentLimit)
 		c.loaded = true
 		for _, n := range res.Notes {
 			c.st.insertPending(n)

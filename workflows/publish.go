@@ -115,7 +115,8 @@ func (c *conversation) saveMemory() {
 	if len(notes) > notesCarried {
 		notes = notes[len(notes)-notesCarried:]
 	}
-	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen, Notes: notes}, true)
+	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen,
+		Unsent: c.st.UnsentWaiting, Notes: notes}, true)
 	c.h.Wait(Source{Outcome: o})
 	if err := o.Get(nil); err != nil {
 		c.log.Warn("Conversation memory not saved", "error", err)

@@ -169,6 +169,9 @@ type LoadConversationInput struct {
 type LoadConversationResult struct {
 	Settings Settings `json:"settings"`
 	Seen     Hashes   `json:"seen"`
+	// Unsent: mids the customer unsent before their message came (UnsentWaiting), which the
+	// last completed run could not match: a message Meta delivers late is not shown.
+	Unsent Hashes `json:"unsent,omitzero"`
 	// Notes the last completed run could not show (no room was open): the next room gets them.
 	Notes []InstagramEvent `json:"notes,omitempty"`
 }
@@ -179,6 +182,7 @@ type SaveConversationInput struct {
 	PageID string           `json:"page_id"`
 	IGSID  string           `json:"igsid"`
 	Seen   Hashes           `json:"seen"`
+	Unsent Hashes           `json:"unsent,omitzero"`
 	Notes  []InstagramEvent `json:"notes,omitempty"`
 }
 
