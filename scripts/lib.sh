@@ -22,7 +22,9 @@ use_pinned_go() {
   want=$(sed -n 's/^toolchain //p' "$ROOT/go.mod")
   [[ -n "$want" ]] || return 0
   export GOTOOLCHAIN=$want
-  if ! have=$(go env GOVERSION 2>&1) || [[ "$have" != "$want" ]]; then
+  # stdout only: the first run prints "go: downloading go1.x" on stderr while it fetches it.
+  if ! have=$(go env GOVERSION 2>/dev/null) || [[ "$have" != "$want" ]]; then
+    have=$(go env GOVERSION 2>&1 || true)
     die "go.mod pins $want (toolchain line), and the go command could not run it: ${have//$'\n'/ }. It downloads that release once through the Go module proxy (GOPROXY=$(GOTOOLCHAIN=local go env GOPROXY 2>/dev/null)); make the proxy reachable, or install $want and put its go first in PATH."
   fi
 }
