@@ -111,7 +111,7 @@ type Sim struct {
 	agentDone                     map[string]bool
 	violations                    []Violation
 	stats                         struct {
-		attempts, crashes, calls, lostWebhooks, maxCarry, agentMessages int
+		attempts, crashes, calls, lostWebhooks, maxCarry, agentMessages, activityStarts int
 	}
 	wfLog log.Logger
 }

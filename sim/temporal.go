@@ -211,6 +211,13 @@ func (h *host) event(n int) {
 
 func (h *host) Start(name string, input any, local bool) workflows.Outcome {
 	h.run.stats.activityStarts = append(h.run.stats.activityStarts, h.now)
+	if h.sim.stats.activityStarts++; h.sim.stats.activityStarts > activitiesLimit {
+		// A spin of local activities makes few history events: its runs continue as new
+		// one after another and it would run for ever (found so).
+		h.sim.violate("busy-loop", "%d activities started (%s the last, in %s at +%s): the conversation spins",
+			h.sim.stats.activityStarts, name, h.run.id, fmtDuration(h.now.Sub(simStart)))
+		panic(simAbort{})
+	}
 	if !local {
 		h.event(1) // scheduled
 	}
@@ -362,6 +369,10 @@ func (h *host) Upsert(updates []workflows.KeywordUpdate) {
 }
 
 func (h *host) SetDetails(string) {}
+
+// activitiesLimit: far more than any schedule needs (a flood of a thousand messages takes
+// under a thousand activities); beyond it the conversation spins.
+const activitiesLimit = 20000
 
 // simAbort unwinds a run when the simulation ends (or a run is terminated).
 type simAbort struct{}

@@ -167,8 +167,20 @@ func OpensConversation(kind string) bool {
 // needsOpenRoom: the event is posted as something new in a room (a message of the visitor,
 // a note of the bot), which only an open room takes. Edits and deletions of what is in a
 // room already go to it even closed (Rocket.Chat finds the message by its _id).
-func needsOpenRoom(ev InstagramEvent) bool {
-	return ev.Kind != EventEdit && ev.Kind != EventUnsend
+//
+// An edit or unsend that renders as a note (an unsend the admin keeps, an edit of a message
+// the room does not hold) is something new too: a closed room refuses it, and taking it for
+// closed-room work posted it again and again (found by the simulator).
+func (c *conversation) needsOpenRoom(ev InstagramEvent) bool {
+	if ev.Kind != EventEdit && ev.Kind != EventUnsend {
+		return true
+	}
+	for _, it := range c.roomItemsNoCtx(ev) {
+		if it.Kind != ItemEdit && it.Kind != ItemDelete {
+			return true
+		}
+	}
+	return false
 }
 
 // hasClosedRoomWork: the closed room still has something to change (an edit or unsend of a
@@ -178,7 +190,7 @@ func (c *conversation) hasClosedRoomWork() bool {
 		return false
 	}
 	for _, ev := range c.st.Pending {
-		if !needsOpenRoom(ev) {
+		if !c.needsOpenRoom(ev) {
 			return true
 		}
 	}
@@ -404,7 +416,7 @@ func (c *conversation) postDue() {
 	c.posting = c.posting[:0]
 	latest := c.st.LastPostedTS
 	for _, ev := range c.st.Pending {
-		if closed && needsOpenRoom(ev) {
+		if closed && c.needsOpenRoom(ev) {
 			continue // waits for the next room
 		}
 		if len(items) >= maxBatch || !closed && !c.due(now, ev) {
@@ -481,6 +493,9 @@ func (c *conversation) posted(get func(any) error) {
 		return
 	}
 	c.unblockInbound()
+	if res.RoomClosed && c.st.RoomClosed && res.Posted == 0 {
+		c.closedRoomRefused()
+	}
 	delivered := c.consumeItems(res.Posted)
 	if res.RoomClosed && !c.st.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
@@ -495,6 +510,21 @@ func (c *conversation) posted(get func(any) error) {
 			c.queueOut(OutJob{Kind: JobSync, RoomID: c.st.RoomID})
 		}
 	}
+}
+
+// closedRoomRefused: the closed room refused the post's first change (Rocket.Chat does not
+// edit or delete in it after all): nothing can make it take it, so it is dropped rather
+// than posted again and again.
+func (c *conversation) closedRoomRefused() {
+	if len(c.posting) == 0 {
+		return
+	}
+	if i := c.pendingByKey(c.posting[0].key); i >= 0 {
+		ev := c.st.Pending[i]
+		c.log.Warn("The closed room refused a change to its messages; dropped", "room", c.st.RoomID, "kind", ev.Kind)
+		c.st.Pending = append(c.st.Pending[:i:i], c.st.Pending[i+1:]...)
+	}
+	c.posting = nil
 }
 
 // postInDoubt: a post failed without a result (its answer lost, then its retries ran out),
