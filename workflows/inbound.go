@@ -519,7 +519,9 @@ func (c *conversation) closedRoomRefused() {
 	if len(c.posting) == 0 {
 		return
 	}
-	if i := c.pendingByKey(c.posting[0].key); i >= 0 {
+	// (A post of new messages that was in flight when the close came waits for the next
+	// room: only a change to the room's messages is dropped.)
+	if i := c.pendingByKey(c.posting[0].key); i >= 0 && !c.needsOpenRoom(c.st.Pending[i]) {
 		ev := c.st.Pending[i]
 		c.log.Warn("The closed room refused a change to its messages; dropped", "room", c.st.RoomID, "kind", ev.Kind)
 		c.st.Pending = append(c.st.Pending[:i:i], c.st.Pending[i+1:]...)
