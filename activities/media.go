@@ -55,7 +55,7 @@ func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput)
 			a.delivered("to_rocketchat", workflows.ItemUpload)
 			return workflows.PostToRoomResult{Posted: 1}, nil
 		}
-		id, found, err := a.findUpload(ctx, token, in.RoomID, mediaBaseName(in.Item.MID))
+		id, found, err := a.findUpload(ctx, token, in.RoomID, mediaBaseName(in.Item.MID), roomMessageID(in.Item.MID))
 		if err != nil {
 			return workflows.PostToRoomResult{}, rcError(err)
 		}
@@ -76,10 +76,13 @@ func (a *Activities) UploadToRoom(ctx context.Context, in workflows.UploadInput)
 // uploadKey is the delivery key of the upload of a customer's file (its room item's MID).
 func uploadKey(mid string) string { return "upload:" + mid }
 
-// findUpload looks for the visitor's file named base.* in the room, newest first: the
-// room may have moved on since (agents keep writing while the upload is settled), so it reads
-// back up to historyPagesLocal pages (the upload was made moments before).
-func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (string, bool, error) {
+// findUpload looks for the visitor's file named base.* in the room, or the link posted
+// instead of it (the message fallbackID: the CDN could not be read, file sharing is off),
+// newest first: the room may have moved on since (agents keep writing while the upload is
+// settled), so it reads back up to historyPagesLocal pages (the upload was made moments
+// before). Found by the simulator: an attempt that posted the link and died left the link,
+// and the next attempt, finding no file, copied the file too.
+func (a *Activities) findUpload(ctx context.Context, token, rid, base, fallbackID string) (string, bool, error) {
 	var end time.Time
 	for page := 0; page < historyPagesLocal; page++ {
 		msgs, raw, err := a.RC.HistoryPage(ctx, token, rid, end, historyPage)
@@ -87,7 +90,7 @@ func (a *Activities) findUpload(ctx context.Context, token, rid, base string) (s
 			return "", false, err
 		}
 		for _, m := range msgs {
-			if m.File != nil && m.Token == token && strings.TrimSuffix(m.File.Name, path.Ext(m.File.Name)) == base {
+			if m.ID == fallbackID || m.File != nil && m.Token == token && strings.TrimSuffix(m.File.Name, path.Ext(m.File.Name)) == base {
 				return m.ID, true, nil
 			}
 		}

@@ -82,7 +82,7 @@ func (s *Sim) check() {
 	rooms := s.rooms()
 	for _, r := range rooms { // what the agents saw, for the trace
 		for _, m := range r.msgs {
-			s.trace("room %s: %s %q (file %v, deleted %v)", r.room.ID, m.Username, m.Msg, m.File != nil, m.Deleted)
+			s.trace("room %s: %s %q (file %v, deleted %v) %s", r.room.ID, m.Username, m.Msg, m.File != nil, m.Deleted, fileName(m))
 		}
 	}
 	s.checkCustomerMessages(rooms)
@@ -157,7 +157,11 @@ func (s *Sim) checkCustomerMessages(rooms []roomView) {
 			}
 			switch {
 			case len(found) > 1:
-				s.violate("exactly-once", "customer message %s part %d is in the rooms %d times", m.marker, k, len(found))
+				var where []string
+				for _, p := range found {
+					where = append(where, fmt.Sprintf("%s:%s %q %s", rooms[p.room].room.ID, p.msg.ID, truncateText(p.msg.Msg, 40), fileName(p.msg)))
+				}
+				s.violate("exactly-once", "customer message %s part %d is in the rooms %d times: %s", m.marker, k, len(found), strings.Join(where, "; "))
 			case !unsent && len(live) == 0:
 				s.violate("lost", "customer message %s part %d (%q) is in no room", m.marker, k, m.text)
 			}
@@ -466,4 +470,19 @@ func findFirst(rooms []roomView, m *customerMessage) rcsb.Message {
 		}
 	}
 	return rcsb.Message{}
+}
+
+// fileName is the name of a room message's file, for the trace ("" without one).
+func fileName(m rcsb.Message) string {
+	if m.File == nil {
+		return ""
+	}
+	return m.File.Name
+}
+
+func truncateText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }

@@ -175,6 +175,9 @@ func (c *conversation) needsOpenRoom(ev InstagramEvent) bool {
 	if ev.Kind != EventEdit && ev.Kind != EventUnsend {
 		return true
 	}
+	if i := c.st.pendingIndex(EventMessage, ev.MID); i >= 0 && c.st.Pending[i].PostedParts == 0 {
+		return true // its message waits for the next room too (found by the simulator)
+	}
 	for _, it := range c.roomItemsNoCtx(ev) {
 		if it.Kind != ItemEdit && it.Kind != ItemDelete {
 			return true
