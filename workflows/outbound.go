@@ -296,6 +296,13 @@ func (c *conversation) synced(get func(any) error) {
 	if (res.RoomClosed || res.RoomGone) && job.RoomID == c.st.RoomID && !c.st.RoomClosed {
 		c.roomClosed(job.RoomID) // the close webhook may never come
 	}
+	if res.Stop != nil && res.Stop.Kind == StopContinue {
+		// The job goes on as a regular activity: what this run did before it stopped (a send
+		// whose answer a dead worker lost) is known only when it does, so the echoes stay
+		// parked for it (found by the simulator).
+		c.st.OutUncertain = true
+		return
+	}
 	c.releaseEchoes()
 }
 
