@@ -91,10 +91,12 @@ func (s *Sim) apply(i int, a action) {
 		})
 	case actDeptGone:
 		row := s.store.pages[s.cfg.Account]
-		was := row.page.Department
+		if row.page.Department != "ghost-department" { // not while an earlier one lasts: its fix is the fix
+			s.deptBefore = row.page.Department
+		}
 		row.page.Department = "ghost-department"
 		s.repair(a, "department fixed", func() {
-			row.page.Department = was
+			row.page.Department = s.deptBefore // an admin fixes it to a real department
 			s.wake("page edited")
 		})
 	case actDeptChange:

@@ -108,6 +108,7 @@ type Sim struct {
 	active                        map[string]int
 	lastFaultEnd, onlineSince     time.Time
 	stalledCustomer, stalledAgent bool
+	deptBefore                    string // the page's department before it went missing
 	agentDone                     map[string]bool
 	violations                    []Violation
 	stats                         struct {

@@ -110,6 +110,9 @@ type conversation struct {
 	// a value changes (each upsert is a history event).
 	published map[string]string
 	details   string
+	// settledExpect: the expectation the result being applied settled, for stopped (a job
+	// that stops unknown again on the same send keeps the echo that came meanwhile).
+	settledExpect *Waiting
 }
 
 func newConversation(h Host, in ConversationInput) *conversation {

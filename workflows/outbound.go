@@ -262,7 +262,7 @@ func (c *conversation) synced(get func(any) error) {
 		c.outboundFailed(err)
 		return
 	}
-	c.st.Expect = nil // settled by the job
+	c.settledExpect, c.st.Expect = c.st.Expect, nil // settled by the job (unless it stops unknown again)
 	job := c.st.Out[0]
 	c.st.setCursor(job.RoomID, res.Cursor)
 	for _, s := range res.Sent {
@@ -321,7 +321,7 @@ func (c *conversation) automatedSent(get func(any) error) {
 		c.outboundFailed(err)
 		return
 	}
-	c.st.Expect = nil // settled by the job
+	c.settledExpect, c.st.Expect = c.st.Expect, nil // settled by the job (unless it stops unknown again)
 	job := c.st.Out[0]
 	if res.Text != "" {
 		c.remember(res.MessageIDs)
@@ -347,6 +347,7 @@ func (c *conversation) passedBack(get func(any) error) {
 // stopped applies why a delivery stopped (nil: the job is done).
 func (c *conversation) stopped(stop *Stop, keep func()) {
 	now := c.now()
+	defer func() { c.settledExpect = nil }()
 	if stop == nil {
 		c.popOut()
 		c.unblockOutbound()
@@ -360,7 +361,13 @@ func (c *conversation) stopped(stop *Stop, keep func()) {
 		if since.IsZero() || since.After(now) {
 			since = now.Add(-echoWait) // a first version's activity: the send was shortly before
 		}
+		prev := c.settledExpect
 		c.st.Expect = &Waiting{Expectation: *stop.Expect, Deadline: now.Add(echoWait), Since: since}
+		if prev != nil && prev.Key == stop.Expect.Key && prev.MID != "" {
+			// The same send, still unknown to the job (it failed before settling it): the echo
+			// that came meanwhile proves it (found by the simulator).
+			c.st.Expect.MID = prev.MID
+		}
 		c.log.Warn("Send outcome unknown; waiting for its echo", "key", stop.Expect.Key, "reason", stop.Reason)
 		for i, ev := range c.st.ParkedEchoes {
 			if matches(*stop.Expect, ev) && !c.st.OurMIDs.Has(ev.MID) {
