@@ -103,8 +103,11 @@ func (c *conversation) view() StateView {
 
 // saveMemory keeps the run's dedup memory for the conversation's next run (a completed run
 // carries nothing over), and the notes for the agents no room was open to show (the next
-// run's room shows them). Best effort: without it, a redelivery is still recognised by
-// Rocket.Chat refusing the message's _id.
+// run's room shows them). It is tried until it is saved, on a capped back-off: without it a
+// message Meta redelivers after the run completed — one the customer unsent, whose room
+// message is gone and whose _id Rocket.Chat would take again — is posted as new (found by
+// the simulator: the database was down when a run completed). Signals that come meanwhile
+// are taken in after it (see run).
 func (c *conversation) saveMemory() {
 	var notes []InstagramEvent
 	for _, ev := range c.st.Pending {
@@ -115,10 +118,15 @@ func (c *conversation) saveMemory() {
 	if len(notes) > notesCarried {
 		notes = notes[len(notes)-notesCarried:]
 	}
-	o := c.h.Start(ActivitySaveConversation, SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen,
-		Unsent: c.st.UnsentWaiting, Notes: notes}, true)
-	c.h.Wait(Source{Outcome: o})
-	if err := o.Get(nil); err != nil {
-		c.log.Warn("Conversation memory not saved", "error", err)
+	in := SaveConversationInput{PageID: c.st.PageID, IGSID: c.st.IGSID, Seen: c.st.Seen, Unsent: c.st.UnsentWaiting, Notes: notes}
+	for backoff := outageFirst; ; backoff = min(2*backoff, outageMax) {
+		o := c.h.Start(ActivitySaveConversation, in, true)
+		c.h.Wait(Source{Outcome: o})
+		err := o.Get(nil)
+		if err == nil {
+			return
+		}
+		c.log.Warn("Conversation memory not saved; tried again", "error", err, "in", backoff)
+		c.h.Wait(Source{Timer: c.h.NewTimer(backoff)})
 	}
 }
