@@ -113,6 +113,11 @@ type conversation struct {
 	// settledExpect: the expectation the result being applied settled, for stopped (a job
 	// that stops unknown again on the same send keeps the echo that came meanwhile).
 	settledExpect *Waiting
+	// doubt: the customer's messages of the last post that it did not report posted, which
+	// may be in the room all the same; doubtTS the latest of their timestamps (see
+	// postInDoubt). Run-local: a lost mark is all a continue-as-new costs.
+	doubt   map[string]bool
+	doubtTS int64
 }
 
 func newConversation(h Host, in ConversationInput) *conversation {

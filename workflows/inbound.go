@@ -425,7 +425,7 @@ func (c *conversation) postDue() {
 		if len(items) >= maxBatch || !closed && !c.due(now, ev) {
 			break
 		}
-		late := ev.Timestamp < latest && OpensConversation(ev.Kind)
+		late := c.lateInPost(ev, latest)
 		evItems := c.renderItems(ev, now, late)[ev.PostedParts:]
 		n := 0
 		for _, it := range evItems {
@@ -499,7 +499,15 @@ func (c *conversation) posted(get func(any) error) {
 	if res.RoomClosed && c.st.RoomClosed && res.Posted == 0 {
 		c.closedRoomRefused()
 	}
+	inPost := c.posting
 	delivered := c.consumeItems(res.Posted)
+	if !res.RoomClosed {
+		// The items the post did not report may be in the room all the same (an attempt whose
+		// answer was lost posted them, and its retry stopped short): they count as shown for
+		// the out-of-order mark (found by the simulator).
+		c.posting = inPost
+		c.postInDoubt()
+	}
 	if res.RoomClosed && !c.st.RoomClosed {
 		c.log.Info("Room closed under us; the rest goes to a new room", "room", c.st.RoomID, "left", len(c.st.Pending))
 		c.roomClosed(c.st.RoomID)
@@ -538,12 +546,27 @@ func (c *conversation) closedRoomRefused() {
 // out of order (found by the simulator). The post itself is retried as it was: the _ids
 // make a message already in the room not post twice.
 func (c *conversation) postInDoubt() {
+	c.doubt, c.doubtTS = nil, 0
 	for _, p := range c.posting {
 		if i := c.pendingByKey(p.key); i >= 0 && OpensConversation(c.st.Pending[i].Kind) {
-			c.st.LastPostedTS = max(c.st.LastPostedTS, c.st.Pending[i].Timestamp)
+			if c.doubt == nil {
+				c.doubt = map[string]bool{}
+			}
+			c.doubt[p.key] = true // membership only
+			c.doubtTS = max(c.doubtTS, c.st.Pending[i].Timestamp)
 		}
 	}
 	c.posting = nil
+}
+
+// lateInPost: ev, written before a message the room shows (or may show: a post in doubt),
+// is posted after it. The messages of the post in doubt are not late to one another: they
+// go again in the order they went.
+func (c *conversation) lateInPost(ev InstagramEvent, latest int64) bool {
+	if !OpensConversation(ev.Kind) {
+		return false
+	}
+	return ev.Timestamp < latest || ev.Timestamp < c.doubtTS && !c.doubt[ev.DedupKey()]
 }
 
 // consumeItems applies n posted items of the post that was in flight to its events, in
