@@ -234,6 +234,9 @@ func (c *conversation) advanceInbound() {
 		if !c.hasOpening() {
 			return // the run lingers
 		}
+		if c.passingBack() {
+			return // the closed room's pass-back first: its result wakes the loop
+		}
 		c.nextRoom()
 		if c.pausing() {
 			return // one run per room: the next run opens it
@@ -243,7 +246,7 @@ func (c *conversation) advanceInbound() {
 	case c.st.Visitor == nil:
 		c.start(&c.in, ActivityRegisterVisitor, RegisterVisitorInput{PageID: c.st.PageID, IGSID: c.st.IGSID}, false, c.registered)
 	case c.st.RoomID == "":
-		if !c.hasOpening() || now.Before(c.st.NextAgentCheck) {
+		if !c.hasOpening() || now.Before(c.st.NextAgentCheck) || c.passingBack() {
 			return
 		}
 		scheduled := !c.st.NextAgentCheck.IsZero() // a timed re-check, not one a new message asked for
@@ -255,6 +258,13 @@ func (c *conversation) advanceInbound() {
 	default:
 		c.postDue()
 	}
+}
+
+// passingBack: the closed room's thread-control pass-back is in flight. The next room opens
+// after it, or control would go to the other app while that room is live (found by the
+// simulator: a slow pass-back was still running when the next room opened).
+func (c *conversation) passingBack() bool {
+	return c.out != nil && len(c.st.Out) > 0 && c.st.Out[0].Kind == JobPassBack
 }
 
 // inboundDeadlines are the times at which the idle inbound direction can act again by
