@@ -7,7 +7,9 @@ import (
 
 // This file turns Instagram events into what the agent sees in the room. Pure functions:
 // the workflow calls them during replay too, so they must not depend on anything but their
-// arguments.
+// arguments. The first version's frozen code (v1_*.go) renders with them too, as do the
+// small helpers it shares with this version (partKey, matches, reason…): they are the same
+// as when it was frozen; one that must change for this version is copied into v1_*.go first.
 
 // Texts shown in the room for customer actions.
 const (

@@ -3,10 +3,7 @@
 package workflows
 
 import (
-	"errors"
 	"time"
-
-	"go.temporal.io/sdk/temporal"
 )
 
 // call is the activity a direction has in flight. Short per-message calls run first as a
@@ -37,7 +34,7 @@ func (c *v1conversation) finish(slot **v1call) {
 	*slot = nil
 	o := k.outcome
 	err := o.Get(nil)
-	if err != nil && k.local && v1retryable(err) {
+	if err != nil && k.local && retryable(err) {
 		c.log.Info("Local activity failed; continuing as a regular activity", "activity", k.name, "error", err)
 		k.local = false
 		k.outcome = c.h.Start(k.name, k.input, k.local)
@@ -45,17 +42,6 @@ func (c *v1conversation) finish(slot **v1call) {
 		return
 	}
 	k.done(o.Get)
-}
-
-// retryable: a failure another attempt could fix (a timeout, a transient error), not a
-// refusal the activity marked as final.
-func v1retryable(err error) bool {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return !appErr.NonRetryable()
-	}
-	var canceled *temporal.CanceledError
-	return !errors.As(err, &canceled)
 }
 
 // timer is the run's one pending timer: set for the earliest deadline any state has, and

@@ -266,7 +266,7 @@ func (c *v1conversation) block(b *v1Blocked, now time.Time, kind, reason string,
 		c.countBlocked(kind)
 	}
 	b.Reason = reason
-	b.Backoff = min(max, v1maxDuration(first, b.Backoff*2))
+	b.Backoff = min(max, maxDuration(first, b.Backoff*2))
 	b.RetryAt = now.Add(b.Backoff)
 	return isNew
 }
@@ -275,13 +275,6 @@ func (c *v1conversation) block(b *v1Blocked, now time.Time, kind, reason string,
 // text posts nothing).
 func (c *v1conversation) countBlocked(kind string) {
 	c.st.Side = append(c.st.Side, v1SideJob{Kind: v1SideNotice, Reason: kind})
-}
-
-func v1maxDuration(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // Backoffs of blocked directions: causes an admin must fix are checked rarely (a wake

@@ -38,7 +38,7 @@ func (c *v1conversation) acceptInstagram(ev InstagramEvent) {
 		}
 		if ev.Kind == EventMessage {
 			// Known from now on, so replies and reactions in the same batch can quote it.
-			c.st.addQuote(ev.MID, v1Quote{Text: v1summary(ev), Parts: len(ev.Attachments)})
+			c.st.addQuote(ev.MID, v1Quote{Text: summary(ev), Parts: len(ev.Attachments)})
 			if c.st.UnsentWaiting.Has(ev.MID) {
 				// Its unsend came first and waited for it (see resolveUnsends).
 				c.queue(InstagramEvent{Kind: EventUnsend, MID: ev.MID, Timestamp: ev.Timestamp + 1})
@@ -100,17 +100,11 @@ func (c *v1conversation) acceptHandover(ev InstagramEvent) {
 // the goodbye, a seen receipt or an unsend does not open one.
 func (c *v1conversation) hasOpening() bool {
 	for _, ev := range c.st.Pending {
-		if v1OpensConversation(ev.Kind) {
+		if OpensConversation(ev.Kind) {
 			return true
 		}
 	}
 	return false
-}
-
-// OpensConversation reports whether an event kind starts a conversation (a new run):
-// something the customer writes or taps, not a reaction, receipt, edit or unsend.
-func v1OpensConversation(kind string) bool {
-	return kind == EventMessage || kind == EventPostback || kind == EventReferral
 }
 
 // advanceInbound starts the inbound direction's next activity, if it has work that is due
@@ -249,7 +243,7 @@ func (c *v1conversation) inboundFailed(err error) {
 				". New conversations of Instagram account "+c.st.PageID+" wait until the page's department is fixed (`instagram edit`).")
 		}
 	default:
-		c.block(b, now, v1BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+v1reason(err), v1outageFirst, v1outageMax)
+		c.block(b, now, v1BlockUnreachable, "Rocket.Chat cannot take the customer's messages now: "+reason(err), v1outageFirst, v1outageMax)
 	}
 	c.log.Warn("Inbound blocked", "kind", b.Kind, "reason", b.Reason, "retry_at", b.RetryAt)
 }
@@ -449,7 +443,7 @@ func (c *v1conversation) resolveUnsends() {
 		case i >= 0 && c.settings.UnsendAction == "delete":
 			drop[c.st.Pending[i].DedupKey()], drop[ev.DedupKey()] = true, true
 		case i >= 0 && c.settings.UnsendAction == "mark":
-			c.st.Pending[i].Text, c.st.Pending[i].Attachments = v1unsentMarker, nil
+			c.st.Pending[i].Text, c.st.Pending[i].Attachments = unsentMarker, nil
 			c.st.Pending[i].QuickReplyPayload, c.st.Pending[i].Referral = "", nil
 			drop[ev.DedupKey()] = true
 		case i < 0:
@@ -493,7 +487,7 @@ func (c *v1conversation) roomItemsAt(ev InstagramEvent, now time.Time) []RoomIte
 		if q, ok := c.st.quote(mid); ok {
 			return q.Text
 		}
-		return v1unknownQuote
+		return unknownQuote
 	}
 	key := ev.DedupKey()
 	switch ev.Kind {
@@ -501,25 +495,25 @@ func (c *v1conversation) roomItemsAt(ev InstagramEvent, now time.Time) []RoomIte
 		return []RoomItem{{Kind: ItemNote, MID: ev.MID, Text: ev.Text}}
 	case EventMessage:
 		var items []RoomItem
-		if text := v1renderMessage(ev, quote); text != "" {
-			items = append(items, RoomItem{Kind: ItemMessage, MID: ev.MID, Text: v1withOriginalTime(now, ev, text)})
+		if text := renderMessage(ev, quote); text != "" {
+			items = append(items, RoomItem{Kind: ItemMessage, MID: ev.MID, Text: withOriginalTime(now, ev, text)})
 		}
 		for i, a := range ev.Attachments {
-			item := RoomItem{Kind: ItemMessage, MID: v1partKey(ev.MID, i+1), Text: v1renderAttachment(a)}
-			if v1isMedia(a) {
-				item.Kind, item.URL, item.Caption = ItemUpload, a.URL, v1mediaCaption(a)
+			item := RoomItem{Kind: ItemMessage, MID: partKey(ev.MID, i+1), Text: renderAttachment(a)}
+			if isMedia(a) {
+				item.Kind, item.URL, item.Caption = ItemUpload, a.URL, mediaCaption(a)
 			}
 			items = append(items, item)
 		}
 		return append(items, c.referralFields(ev.Referral)...)
 	case EventPostback:
-		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: v1withOriginalTime(now, ev, v1renderPostback(ev))}},
+		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: withOriginalTime(now, ev, renderPostback(ev))}},
 			c.referralFields(ev.Referral)...)
 	case EventReferral:
-		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: v1renderReferral(*ev.Referral)}},
+		return append([]RoomItem{{Kind: ItemMessage, MID: key, Text: renderReferral(*ev.Referral)}},
 			c.referralFields(ev.Referral)...)
 	case EventReaction:
-		return []RoomItem{{Kind: ItemMessage, MID: key, Text: v1renderReaction(ev, quote(ev.MID))}}
+		return []RoomItem{{Kind: ItemMessage, MID: key, Text: renderReaction(ev, quote(ev.MID))}}
 	case EventEdit:
 		if q, ok := c.st.quote(ev.MID); ok && !q.Ours {
 			return []RoomItem{{Kind: ItemEdit, MID: ev.MID, Text: ev.Text}}
@@ -531,9 +525,9 @@ func (c *v1conversation) roomItemsAt(ev InstagramEvent, now time.Time) []RoomIte
 		for part := 0; part <= q.Parts; part++ {
 			switch c.settings.UnsendAction {
 			case "delete":
-				items = append(items, RoomItem{Kind: ItemDelete, MID: v1partKey(ev.MID, part)})
+				items = append(items, RoomItem{Kind: ItemDelete, MID: partKey(ev.MID, part)})
 			case "mark":
-				items = append(items, RoomItem{Kind: ItemEdit, MID: v1partKey(ev.MID, part), Text: v1unsentMarker})
+				items = append(items, RoomItem{Kind: ItemEdit, MID: partKey(ev.MID, part), Text: unsentMarker})
 			}
 		}
 		if len(items) == 0 {
@@ -544,30 +538,12 @@ func (c *v1conversation) roomItemsAt(ev InstagramEvent, now time.Time) []RoomIte
 	return nil
 }
 
-// withOriginalTime adds the time the customer wrote a message that reaches the room late,
-// since Rocket.Chat stamps it with the posting time.
-func v1withOriginalTime(now time.Time, ev InstagramEvent, text string) string {
-	written := time.UnixMilli(ev.Timestamp).UTC()
-	if !now.IsZero() && now.Sub(written) > v1lateAfter {
-		text += "\n_(written on Instagram at " + written.Format("2006-01-02 15:04:05") + " UTC)_"
-	}
-	return text
-}
-
 // referralFields keeps where the customer came from on the Rocket.Chat visitor.
 func (c *v1conversation) referralFields(r *Referral) []RoomItem {
 	if r == nil || c.st.Visitor == nil {
 		return nil
 	}
-	return []RoomItem{{Kind: ItemVisitorFields, Text: c.st.Visitor.Name, Fields: v1referralFields(*r)}}
-}
-
-// partKey names the room message of a message's attachment (part 0 is the text).
-func v1partKey(mid string, part int) string {
-	if part == 0 {
-		return mid
-	}
-	return fmt.Sprintf("%s#%d", mid, part)
+	return []RoomItem{{Kind: ItemVisitorFields, Text: c.st.Visitor.Name, Fields: referralFields(*r)}}
 }
 
 // noteInRoom adds a note for the agent to the inbound queue, ordered by time with the
@@ -612,7 +588,7 @@ func (c *v1conversation) roomClosed(room string) {
 func (c *v1conversation) nextRoom() {
 	var kept []InstagramEvent
 	for _, ev := range c.st.Pending {
-		if v1OpensConversation(ev.Kind) || ev.Kind == EventNote {
+		if OpensConversation(ev.Kind) || ev.Kind == EventNote {
 			kept = append(kept, ev)
 		}
 	}

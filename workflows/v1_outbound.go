@@ -57,7 +57,7 @@ func (c *v1conversation) queueOut(job v1OutJob) {
 func (c *v1conversation) acceptEcho(ev InstagramEvent) {
 	switch {
 	case c.st.OurMIDs.Has(ev.MID):
-	case c.st.Expect != nil && c.st.Expect.MID == "" && v1matches(c.st.Expect.Expectation, ev):
+	case c.st.Expect != nil && c.st.Expect.MID == "" && matches(c.st.Expect.Expectation, ev):
 		c.st.Expect.MID = ev.MID
 		c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
 	case c.out != nil:
@@ -69,19 +69,6 @@ func (c *v1conversation) acceptEcho(ev InstagramEvent) {
 	default:
 		c.noteEcho(ev)
 	}
-}
-
-// matches: the echo shows the exact text of the unknown send, or an attachment of its type.
-func v1matches(x Expectation, ev InstagramEvent) bool {
-	if x.Text != "" {
-		return ev.Text == x.Text
-	}
-	for _, a := range ev.Attachments {
-		if a.Type == x.Type {
-			return true
-		}
-	}
-	return false
 }
 
 // releaseEchoes decides the echoes parked while a send was in flight, once its result (and
@@ -99,9 +86,9 @@ func (c *v1conversation) releaseEchoes() {
 func (c *v1conversation) noteEcho(ev InstagramEvent) {
 	text := ev.Text
 	for _, a := range ev.Attachments {
-		text += "\n" + v1renderAttachment(a)
+		text += "\n" + renderAttachment(a)
 	}
-	c.st.addQuote(ev.MID, v1Quote{Text: v1summary(ev), Ours: true})
+	c.st.addQuote(ev.MID, v1Quote{Text: summary(ev), Ours: true})
 	c.noteInRoom("📱 Sent by the business outside Rocket.Chat: " + strings.TrimSpace(text))
 }
 
@@ -197,7 +184,7 @@ func (c *v1conversation) synced(get func(any) error) {
 	for _, s := range res.Sent {
 		c.remember(s.MIDs)
 		for _, mid := range s.MIDs {
-			c.st.addQuote(mid, v1Quote{Text: v1truncate(s.Text, v1maxQuoteLength), Ours: true})
+			c.st.addQuote(mid, v1Quote{Text: truncate(s.Text, maxQuoteLength), Ours: true})
 		}
 		c.st.SentToIG++
 	}
@@ -230,7 +217,7 @@ func (c *v1conversation) automatedSent(get func(any) error) {
 	if res.Text != "" {
 		c.remember(res.MessageIDs)
 		c.noteFor(job.RoomID, "note:"+job.Key,
-			fmt.Sprintf("🤖 %s message sent to the customer: %s", v1titleCase(job.Which), res.Text))
+			fmt.Sprintf("🤖 %s message sent to the customer: %s", titleCase(job.Which), res.Text))
 	}
 	c.stopped(res.Stop, func() {})
 	c.releaseEchoes()
@@ -251,7 +238,7 @@ func (c *v1conversation) stopped(stop *Stop, keep func()) {
 		c.st.Expect = &v1Waiting{Expectation: *stop.Expect, Deadline: now.Add(v1echoWait)}
 		c.log.Warn("Send outcome unknown; waiting for its echo", "key", stop.Expect.Key, "reason", stop.Reason)
 		for i, ev := range c.st.ParkedEchoes {
-			if v1matches(*stop.Expect, ev) && !c.st.OurMIDs.Has(ev.MID) {
+			if matches(*stop.Expect, ev) && !c.st.OurMIDs.Has(ev.MID) {
 				c.st.Expect.MID = ev.MID
 				c.st.OurMIDs.Add(ev.MID, ourMIDsLimit)
 				c.st.ParkedEchoes = append(c.st.ParkedEchoes[:i:i], c.st.ParkedEchoes[i+1:]...)
@@ -275,7 +262,7 @@ func (c *v1conversation) stopped(stop *Stop, keep func()) {
 		}
 	default: // StopRetry
 		c.block(&c.st.OutBlocked, now, v1BlockUnreachable, "Instagram cannot take replies now: "+stop.Reason, max(v1outageFirst, stop.RetryAfter), v1outageMax)
-		c.st.OutBlocked.RetryAt = v1maxTime(c.st.OutBlocked.RetryAt, now.Add(stop.RetryAfter))
+		c.st.OutBlocked.RetryAt = maxTime(c.st.OutBlocked.RetryAt, now.Add(stop.RetryAfter))
 	}
 }
 
@@ -293,7 +280,7 @@ func (c *v1conversation) releaseHeld() {
 // outboundFailed: the activity itself failed after its retries (Rocket.Chat or Meta down
 // for minutes): try again later.
 func (c *v1conversation) outboundFailed(err error) {
-	c.block(&c.st.OutBlocked, c.now(), v1BlockUnreachable, "replies cannot be delivered now: "+v1reason(err), v1outageFirst, v1outageMax)
+	c.block(&c.st.OutBlocked, c.now(), v1BlockUnreachable, "replies cannot be delivered now: "+reason(err), v1outageFirst, v1outageMax)
 	c.log.Warn("Outbound blocked", "reason", c.st.OutBlocked.Reason, "retry_at", c.st.OutBlocked.RetryAt)
 	c.releaseEchoes()
 }
@@ -354,35 +341,4 @@ func (c *v1conversation) advanceSide() {
 		c.start(&c.side, ActivityNotifyAdmins, NoticeInput{Key: job.Key, Text: job.Text, Clear: job.Kind == v1SideClear,
 			Reason: job.Reason}, false, done)
 	}
-}
-
-func v1maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// reason extracts the failure text of an activity error.
-func v1reason(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
-}
-
-func v1truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
-
-func v1titleCase(s string) string {
-	if s == "" {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
 }
